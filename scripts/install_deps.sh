@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs every Debian package meshctl needs to build, test and benchmark.
+# Idempotent: packages already present are skipped, so a second run is quick.
+set -euo pipefail
+
+PACKAGES=(
+  # build
+  build-essential cmake ninja-build ccache pkg-config
+  libboost1.81-dev libssl-dev libyaml-cpp-dev libcli11-dev libfmt-dev libabsl-dev
+  libgtest-dev libgmock-dev libnghttp2-dev
+  # tests: real clients and servers on loopback
+  curl openssl python3 procps iproute2 prometheus nghttp2-client
+  # benchmarks
+  wrk hyperfine nginx-light haproxy time
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install_deps: all ${#PACKAGES[@]} packages present"
+  exit 0
+fi
+
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+echo "install_deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "install_deps: done"
