@@ -14,7 +14,7 @@ int main(int argc, char** argv) {
   meshctl::CliContext ctx;
 
   meshctl::RegisterVersionCommand(app, ctx);
-  // meshctl::RegisterAnalyzeCommand(app, ctx);
+  meshctl::RegisterAnalyzeCommand(app, ctx);
 
   try {
     app.parse(argc, argv);

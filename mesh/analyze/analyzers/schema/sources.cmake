@@ -1,0 +1,1 @@
+list(APPEND MESH_ANALYZER_SRCS ${CMAKE_CURRENT_SOURCE_DIR}/analyzers/schema/register.cc)
