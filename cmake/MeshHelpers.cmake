@@ -26,6 +26,5 @@ function(mesh_cc_test)
   gtest_discover_tests(${ARG_NAME}
     DISCOVERY_MODE PRE_TEST
     WORKING_DIRECTORY ${PROJECT_SOURCE_DIR}
-    PROPERTIES LABELS "${ARG_LABELS}"
-               ENVIRONMENT "MESH_SOURCE_DIR=${PROJECT_SOURCE_DIR};MESHCTL_BIN=${CMAKE_BINARY_DIR}/bin/meshctl")
+    PROPERTIES LABELS "${ARG_LABELS}")
 endfunction()

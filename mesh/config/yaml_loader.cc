@@ -110,6 +110,33 @@ bool IsBlank(std::string_view chunk) {
   return true;
 }
 
+// yaml-cpp's messages are terse; say what usually causes them.
+std::string ExplainYamlError(const std::string& msg) {
+  if (msg == YAML::ErrorMsg::MAP_VALUE) {
+    return "mapping values are not allowed here (is this key indented deeper than the keys above it, "
+           "or is a value missing quotes?)";
+  }
+  if (msg == YAML::ErrorMsg::END_OF_MAP) {
+    return "bad indentation: this line does not line up with the keys of the mapping above it";
+  }
+  if (msg == YAML::ErrorMsg::END_OF_SEQ) {
+    return "bad indentation: this line does not line up with the list items above it";
+  }
+  if (msg == YAML::ErrorMsg::BLOCK_ENTRY) {
+    return "a list item ('- ') is not allowed here (check the indentation of this line)";
+  }
+  if (msg == YAML::ErrorMsg::END_OF_MAP_FLOW) {
+    return "unterminated '{' mapping";
+  }
+  if (msg == YAML::ErrorMsg::END_OF_SEQ_FLOW) {
+    return "unterminated '[' list";
+  }
+  if (msg.rfind("tabs", 0) == 0 || msg == YAML::ErrorMsg::TAB_IN_INDENTATION) {
+    return "tab characters are not allowed in indentation";
+  }
+  return msg;
+}
+
 }  // namespace
 
 std::string LoadError::ToString() const {
@@ -174,7 +201,7 @@ ParseResult ParseYamlDocuments(std::string_view text, const std::string& file) {
       err.file = file;
       err.document = doc_index;
       err.mark = ToMark(e.mark, chunk.first_line);
-      err.message = e.msg;
+      err.message = ExplainYamlError(e.msg);
       result.errors.push_back(std::move(err));
     } catch (const std::exception& e) {
       result.errors.push_back(LoadError{file, doc_index, {}, e.what()});
@@ -189,7 +216,7 @@ absl::StatusOr<Node> ParseYamlNode(std::string_view text, const std::string& fil
     ConvertBudget budget{0, 64 * text.size() + 10000};
     return Convert(y, 0, Mark{1, 1}, budget);
   } catch (const YAML::Exception& e) {
-    LoadError err{file, 0, ToMark(e.mark, 0), e.msg};
+    LoadError err{file, 0, ToMark(e.mark, 0), ExplainYamlError(e.msg)};
     return absl::InvalidArgumentError(err.ToString());
   } catch (const std::exception& e) {
     return absl::InvalidArgumentError(common::StrCat(file, ": ", e.what()));

@@ -12,12 +12,12 @@ namespace fs = std::filesystem;
 
 std::string SourceDir() {
   const char* dir = std::getenv("MESH_SOURCE_DIR");
-  return dir ? dir : fs::current_path().string();
+  return dir ? dir : MESH_DEFAULT_SOURCE_DIR;
 }
 
 std::string MeshctlBinary() {
   const char* bin = std::getenv("MESHCTL_BIN");
-  return bin ? bin : "";
+  return bin ? bin : MESH_DEFAULT_MESHCTL_BIN;
 }
 
 std::string SharedDir() {

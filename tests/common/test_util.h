@@ -6,9 +6,9 @@
 
 namespace mesh::testing {
 
-// Repository root (MESH_SOURCE_DIR, set by CTest; falls back to the working directory).
+// Repository root (MESH_SOURCE_DIR overrides the configured source dir).
 std::string SourceDir();
-// Path of the built meshctl binary (MESHCTL_BIN), or "" when unknown.
+// Path of the built meshctl binary (MESHCTL_BIN overrides the build tree's).
 std::string MeshctlBinary();
 // ../shared next to the repository, or "" when absent (tests then skip).
 std::string SharedDir();
