@@ -120,3 +120,38 @@ TEST(LoadPaths, WalksDirectoriesAndReportsMissingPaths) {
 
 }  // namespace
 }  // namespace mesh::config
+
+namespace mesh::config {
+namespace {
+
+TEST(ParseYamlDocuments, AliasBombsAndDeepNestingAreRefused) {
+  std::string bomb = "a: &a [x,x,x,x,x,x,x,x,x]\n";
+  for (char c = 'b'; c <= 'j'; ++c) {
+    std::string prev(1, static_cast<char>(c - 1));
+    bomb += std::string(1, c) + ": &" + std::string(1, c) + " [";
+    for (int i = 0; i < 9; ++i) {
+      bomb += (i ? ",*" : "*") + prev;
+    }
+    bomb += "]\n";
+  }
+  ParseResult r = ParseYamlDocuments(bomb, "bomb.yaml");
+  ASSERT_EQ(r.errors.size(), 1u);
+  EXPECT_NE(r.errors[0].message.find("too many nodes"), std::string::npos);
+
+  std::string deep(1000, '[');
+  ParseResult d = ParseYamlDocuments(deep, "deep.yaml");
+  ASSERT_EQ(d.errors.size(), 1u);
+
+  ParseResult rec = ParseYamlDocuments("a: &x [*x]\n", "rec.yaml");
+  ASSERT_EQ(rec.errors.size(), 1u);
+  EXPECT_EQ(rec.errors[0].ToString(), "rec.yaml:1:8: alias refers to an unknown anchor (or to its own, which is recursive)");
+}
+
+TEST(ParseYamlDocuments, AliasesExpandToCopies) {
+  ParseResult r = ParseYamlDocuments("base: &b {x: 1}\nuse: *b\n", "a.yaml");
+  ASSERT_TRUE(r.errors.empty());
+  EXPECT_EQ(r.documents[0].root.At({"use", "x"}).Int(), 1);
+}
+
+}  // namespace
+}  // namespace mesh::config
