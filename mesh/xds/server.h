@@ -1,0 +1,99 @@
+#pragma once
+
+// The control plane's side of the discovery protocol: one aggregated stream per proxy
+// (JSON DiscoveryRequest/DiscoveryResponse as WebSocket text frames on /v3/discovery),
+// the REST form (POST /v3/discovery:<clusters|listeners|routes|endpoints|secrets>), and
+// debug endpoints (/debug/syncz, /debug/config_dump?proxyID=ID) for `meshctl
+// proxy-status` and `proxy-config`. Pushes send a type only when its content changed.
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "mesh/xds/protocol.h"
+#include "mesh/xds/stream_state.h"
+
+namespace mesh::xds {
+
+// Produces the full set of resources of one type for one proxy (state of the world).
+class ResourceSource {
+ public:
+  virtual ~ResourceSource() = default;
+  virtual std::vector<config::Node> Generate(const ProxyNode& proxy, const std::string& type_url) = 0;
+  virtual void OnProxyConnected(const ProxyNode& /*proxy*/) {}
+  virtual void OnProxyDisconnected(const ProxyNode& /*proxy*/) {}
+  virtual void OnNack(const ProxyNode& /*proxy*/, const std::string& /*type_url*/, const std::string& /*error*/) {}
+};
+
+struct TypeSyncInfo {
+  SyncStatus status = SyncStatus::kNotSent;
+  std::string sent_version;
+  std::string acked_version;
+  std::string nack_message;
+  size_t resource_count = 0;
+};
+
+struct ProxySyncInfo {
+  ProxyNode node;
+  std::map<std::string, TypeSyncInfo> types;  // by type URL
+  std::map<std::string, std::vector<config::Node>> sent;  // last sent resources by type URL
+};
+
+struct XdsServerOptions {
+  std::string address = "127.0.0.1";
+  uint16_t port = 15010;  // 0: pick a free port
+};
+
+class XdsServer {
+ public:
+  virtual ~XdsServer() = default;
+  virtual uint16_t port() const = 0;
+  // Regenerates every connected proxy's subscribed types and sends what changed.
+  // Thread-safe; returns immediately (the push runs on the server thread).
+  virtual void PushAll() = 0;
+  // A copy of every connected proxy's sync state. Thread-safe.
+  virtual std::vector<ProxySyncInfo> Snapshot() const = 0;
+  virtual size_t ConnectedProxies() const = 0;
+  // Closes the listener and every stream, then joins the server thread.
+  virtual void Stop() = 0;
+};
+
+absl::StatusOr<std::unique_ptr<XdsServer>> StartXdsServer(const XdsServerOptions& options,
+                                                         std::shared_ptr<ResourceSource> source);
+
+// Proxy-side: receives resources per type; a non-OK status NACKs them (the proxy keeps
+// its previous configuration and the error reaches the control plane).
+class XdsClientCallbacks {
+ public:
+  virtual ~XdsClientCallbacks() = default;
+  virtual absl::Status OnResources(const std::string& type_url, const std::string& version,
+                                   const std::vector<config::Node>& resources) = 0;
+  virtual void OnConnectionChange(bool /*connected*/) {}
+};
+
+struct XdsClientOptions {
+  std::string host = "127.0.0.1";
+  uint16_t port = 15010;
+  ProxyNode node;
+  std::vector<std::string> type_urls = type_url::SubscriptionOrder();
+  std::chrono::milliseconds reconnect_base{100};
+  std::chrono::milliseconds reconnect_max{5000};
+};
+
+// Keeps one aggregated stream open to the control plane, reconnecting with backoff;
+// while disconnected the proxy keeps serving its last accepted configuration.
+class XdsClient {
+ public:
+  virtual ~XdsClient() = default;
+  virtual bool connected() const = 0;
+  virtual void Stop() = 0;
+};
+
+std::unique_ptr<XdsClient> StartXdsClient(const XdsClientOptions& options,
+                                          std::shared_ptr<XdsClientCallbacks> callbacks);
+
+}  // namespace mesh::xds
