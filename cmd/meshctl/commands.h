@@ -14,7 +14,11 @@ struct CliContext {
   std::string state_dir;  // --state-dir / MESHCTL_STATE_DIR, default ".meshctl"
 };
 
+// The `x` group (experimental and helper commands), created on first use.
+CLI::App* ExperimentalCommand(CLI::App& app);
+
 void RegisterVersionCommand(CLI::App& app, CliContext& ctx);
+void RegisterEchoCommand(CLI::App& app, CliContext& ctx);
 void RegisterAnalyzeCommand(CLI::App& app, CliContext& ctx);
 
 }  // namespace meshctl
