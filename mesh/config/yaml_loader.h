@@ -55,7 +55,7 @@ struct LoadResult {
 
 // Converts parsed documents to resources. A document with neither apiVersion nor kind is
 // an error; `kind: List` is expanded into its items.
-void AppendResources(const ParseResult& parsed, const std::string& file, LoadResult& out);
+void AppendResources(ParseResult parsed, const std::string& file, LoadResult& out);
 
 // Loads files, directories (recursively, sorted) and "-" (stdin). A path that does not
 // exist is a NotFound error; parse problems go to `errors` and loading continues.
