@@ -16,5 +16,9 @@ struct CliContext {
 
 void RegisterVersionCommand(CLI::App& app, CliContext& ctx);
 void RegisterAnalyzeCommand(CLI::App& app, CliContext& ctx);
+// install_cmd.cc: install, uninstall, verify-install, manifest generate, profile.
+void RegisterInstallCommand(CLI::App& app, CliContext& ctx);
+// state_cmd.cc: apply, get, delete, label, create, x check-inject (local mesh state).
+void RegisterStateCommand(CLI::App& app, CliContext& ctx);
 
 }  // namespace meshctl
