@@ -1,5 +1,7 @@
 #include "mesh/install/crd.h"
 
+#include <algorithm>
+
 #include "mesh/common/strings.h"
 #include "mesh/install/tree.h"
 
@@ -39,7 +41,17 @@ constexpr int kMaxDepth = 16;
 
 }  // namespace
 
+namespace {
+Node SchemaOf(const config::TypeSchema& type, int depth, std::vector<const config::TypeSchema*>& stack);
+}  // namespace
+
 Node OpenApiSchema(const config::TypeSchema& type, int depth) {
+  std::vector<const config::TypeSchema*> stack;
+  return SchemaOf(type, depth, stack);
+}
+
+namespace {
+Node SchemaOf(const config::TypeSchema& type, int depth, std::vector<const config::TypeSchema*>& stack) {
   if (depth > kMaxDepth) {
     return PreserveUnknown(true);
   }
@@ -85,20 +97,26 @@ Node OpenApiSchema(const config::TypeSchema& type, int depth) {
     }
     case FieldType::kList: {
       Node n = Typed("array");
-      n.Set("items", OpenApiSchema(*type.element, depth + 1));
+      n.Set("items", SchemaOf(*type.element, depth + 1, stack));
       return n;
     }
     case FieldType::kMap: {
       Node n = Typed("object");
-      n.Set("additionalProperties", OpenApiSchema(*type.element, depth + 1));
+      n.Set("additionalProperties", SchemaOf(*type.element, depth + 1, stack));
       return n;
     }
     case FieldType::kStruct: {
+      // A struct without fields is "described elsewhere": keep whatever it holds. A
+      // recursive reference is cut off the same way (structural schemas are finite).
+      if (type.fields.empty() || std::find(stack.begin(), stack.end(), &type) != stack.end()) {
+        return PreserveUnknown(true);
+      }
+      stack.push_back(&type);
       Node n = Typed("object");
       Node props = Node::Map();
       std::vector<std::string> required;
       for (const config::FieldSchema& f : type.fields) {
-        props.Set(f.name, OpenApiSchema(*f.type, depth + 1));
+        props.Set(f.name, SchemaOf(*f.type, depth + 1, stack));
         if (f.required) {
           required.push_back(f.name);
         }
@@ -109,11 +127,13 @@ Node OpenApiSchema(const config::TypeSchema& type, int depth) {
       if (!required.empty()) {
         n.Set("required", StringList(required));
       }
+      stack.pop_back();
       return n;
     }
   }
   return PreserveUnknown(true);
 }
+}  // namespace
 
 Node BuildCrd(const config::KindSchema& kind) {
   Node crd = Node::Map();

@@ -142,6 +142,9 @@ absl::StatusOr<InstallPlan> PlanInstall(const store::ConfigStore& store, const M
   // The record of what was installed: the merged IstioOperator.
   Node record = SortedKeys(config.iop);
   Node* meta = record.FindMutable("metadata");
+  Node annotations = Node::Map();
+  annotations.Set(kInstalledNameAnnotation, StringNode(config.iop["metadata"]["name"].Str()));
+  meta->Set("annotations", std::move(annotations));
   meta->Set("name", StringNode(kInstalledStateName));
   meta->Set("namespace", StringNode(manifest.istio_namespace));
   MESH_RETURN_IF_ERROR(plan_apply("", record));
@@ -175,10 +178,10 @@ absl::Status ExecuteInstall(store::ConfigStore& store, const InstallPlan& plan,
       if (c.action == ChangeAction::kPrune) {
         continue;
       }
-      if (c.component != current && !current.empty() && on_component_done) {
-        on_component_done(current);
-      }
-      if (!c.component.empty()) {
+      if (!c.component.empty() && c.component != current) {
+        if (!current.empty() && on_component_done) {
+          on_component_done(current);
+        }
         current = c.component;
       }
       if (c.action != ChangeAction::kUnchanged) {
@@ -207,7 +210,16 @@ absl::StatusOr<Node> ReadInstalledState(const store::ConfigStore& store, const s
     return absl::NotFoundError(
         common::StrCat("no installation found (IstioOperator ", ns, "/", kInstalledStateName, " is missing)"));
   }
-  return obj->object;
+  // Back to what the user gave: their IstioOperator's own name, no store fields.
+  Node iop = obj->object;
+  Node meta = Node::Map();
+  std::string name = iop["metadata"]["annotations"][kInstalledNameAnnotation].Str();
+  if (!name.empty()) {
+    meta.Set("name", StringNode(name));
+  }
+  meta.Set("namespace", StringNode(ns));
+  iop.Set("metadata", std::move(meta));
+  return iop;
 }
 
 absl::StatusOr<UninstallPlan> PlanUninstall(const store::ConfigStore& store, bool purge,

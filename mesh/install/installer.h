@@ -17,6 +17,8 @@
 namespace mesh::install {
 
 inline constexpr const char* kInstalledStateName = "installed-state";
+// On the installed-state record: the metadata.name of the user's IstioOperator.
+inline constexpr const char* kInstalledNameAnnotation = "install.meshctl.io/iop-name";
 inline constexpr const char* kComponentLabel = "operator.istio.io/component";
 inline constexpr const char* kManagedLabel = "operator.istio.io/managed";
 inline constexpr const char* kVersionLabel = "operator.istio.io/version";

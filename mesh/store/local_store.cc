@@ -8,6 +8,7 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <ctime>
 #include "fmt/format.h"
 #include "mesh/common/file_util.h"
@@ -44,6 +45,30 @@ std::string Rfc3339(std::chrono::system_clock::time_point t) {
   ::gmtime_r(&secs, &tm);
   return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
                      tm.tm_min, tm.tm_sec);
+}
+
+// Objects are stored with map keys sorted, as the Kubernetes API server returns them.
+Node SortedKeys(const Node& n) {
+  if (n.IsMap()) {
+    std::vector<const Node::MapEntry*> entries;
+    for (const auto& e : n.entries()) {
+      entries.push_back(&e);
+    }
+    std::sort(entries.begin(), entries.end(), [](auto* a, auto* b) { return a->first < b->first; });
+    Node out = Node::Map(n.mark());
+    for (const auto* e : entries) {
+      out.Set(e->first, SortedKeys(e->second));
+    }
+    return out;
+  }
+  if (n.IsSequence()) {
+    Node out = Node::Sequence(n.mark());
+    for (const Node& item : n.items()) {
+      out.Append(SortedKeys(item));
+    }
+    return out;
+  }
+  return n;
 }
 
 }  // namespace
@@ -268,7 +293,7 @@ absl::StatusOr<ApplyResult> LocalStore::Apply(const Node& object) {
   // The counter moves first: a crash after it only makes readers re-list for nothing.
   MESH_RETURN_IF_ERROR(common::WriteFileAtomic(root_ + "/generation", std::to_string(rv) + "\n"));
   MESH_RETURN_IF_ERROR(common::MakeDirs(fs::path(path).parent_path().string()));
-  MESH_RETURN_IF_ERROR(common::WriteFileAtomic(path, config::EmitYaml(to_write)));
+  MESH_RETURN_IF_ERROR(common::WriteFileAtomic(path, config::EmitYaml(SortedKeys(to_write))));
   result.resource_version = rv;
   return result;
 }

@@ -53,6 +53,43 @@ config::Node StripStoreFields(const config::Node& object) {
 }
 }  // namespace
 
-bool SameContent(const config::Node& a, const config::Node& b) { return StripStoreFields(a) == StripStoreFields(b); }
+// Map key order does not matter for equality (the store writes keys sorted).
+bool EqualIgnoringKeyOrder(const config::Node& a, const config::Node& b) {
+  if (a.type() != b.type()) {
+    return false;
+  }
+  switch (a.type()) {
+    case config::Node::Type::kNull:
+      return true;
+    case config::Node::Type::kScalar:
+      return a.Str() == b.Str();
+    case config::Node::Type::kSequence:
+      if (a.items().size() != b.items().size()) {
+        return false;
+      }
+      for (size_t i = 0; i < a.items().size(); ++i) {
+        if (!EqualIgnoringKeyOrder(a.items()[i], b.items()[i])) {
+          return false;
+        }
+      }
+      return true;
+    case config::Node::Type::kMap:
+      if (a.entries().size() != b.entries().size()) {
+        return false;
+      }
+      for (const auto& [k, v] : a.entries()) {
+        const config::Node* other = b.Find(k);
+        if (other == nullptr || !EqualIgnoringKeyOrder(v, *other)) {
+          return false;
+        }
+      }
+      return true;
+  }
+  return false;
+}
+
+bool SameContent(const config::Node& a, const config::Node& b) {
+  return EqualIgnoringKeyOrder(StripStoreFields(a), StripStoreFields(b));
+}
 
 }  // namespace mesh::store
