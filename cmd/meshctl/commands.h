@@ -20,5 +20,9 @@ CLI::App* ExperimentalCommand(CLI::App& app);
 void RegisterVersionCommand(CLI::App& app, CliContext& ctx);
 void RegisterEchoCommand(CLI::App& app, CliContext& ctx);
 void RegisterAnalyzeCommand(CLI::App& app, CliContext& ctx);
+// install_cmd.cc: install, uninstall, verify-install, manifest generate, profile.
+void RegisterInstallCommand(CLI::App& app, CliContext& ctx);
+// state_cmd.cc: apply, get, delete, label, create, x check-inject (local mesh state).
+void RegisterStateCommand(CLI::App& app, CliContext& ctx);
 
 }  // namespace meshctl

@@ -16,6 +16,8 @@ int main(int argc, char** argv) {
   meshctl::RegisterVersionCommand(app, ctx);
   meshctl::RegisterAnalyzeCommand(app, ctx);
   meshctl::RegisterEchoCommand(app, ctx);
+  meshctl::RegisterInstallCommand(app, ctx);
+  meshctl::RegisterStateCommand(app, ctx);
 
   try {
     app.parse(argc, argv);

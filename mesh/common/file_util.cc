@@ -1,5 +1,6 @@
 #include "mesh/common/file_util.h"
 
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
@@ -40,7 +41,11 @@ absl::Status WriteAll(int fd, std::string_view data, const std::string& path) {
   return absl::OkStatus();
 }
 
+std::atomic<AtomicWriteHook> g_atomic_write_hook{nullptr};
+
 }  // namespace
+
+void SetAtomicWriteHookForTesting(AtomicWriteHook hook) { g_atomic_write_hook.store(hook); }
 
 absl::StatusOr<std::string> ReadFile(const std::string& path) {
   if (path == "-") {
@@ -111,6 +116,9 @@ absl::Status WriteFileAtomic(const std::string& path, std::string_view content, 
   if (::close(fd) != 0) {
     ::unlink(tmpl.c_str());
     return ErrnoStatus("close", tmpl, errno);
+  }
+  if (AtomicWriteHook hook = g_atomic_write_hook.load()) {
+    hook(tmpl, path);
   }
   if (::rename(tmpl.c_str(), path.c_str()) != 0) {
     int err = errno;

@@ -1,0 +1,443 @@
+#include "mesh/install/render.h"
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include "mesh/common/status_macros.h"
+#include "mesh/common/strings.h"
+#include "mesh/config/emit.h"
+#include "mesh/config/yaml_loader.h"
+#include "mesh/install/crd.h"
+#include "mesh/install/embedded_data.h"
+#include "mesh/install/template.h"
+#include "mesh/install/tree.h"
+
+namespace mesh::install {
+namespace {
+
+// Parsed once per process: the templates are compiled in and never change.
+const std::vector<Node>& Templates(const std::string& file) {
+  static auto* cache = new std::map<std::string, std::vector<Node>>();
+  auto it = cache->find(file);
+  if (it != cache->end()) {
+    return it->second;
+  }
+  std::vector<Node> docs;
+  config::ParseResult parsed = config::ParseYamlDocuments(EmbeddedFile(file), file);
+  if (!parsed.errors.empty()) {
+    std::fprintf(stderr, "meshctl: bug: %s\n", parsed.errors.front().ToString().c_str());
+    std::abort();
+  }
+  for (auto& d : parsed.documents) {
+    docs.push_back(std::move(d.root));
+  }
+  return cache->emplace(file, std::move(docs)).first->second;
+}
+
+Node NullIfEmpty(const Node& n) {
+  if ((n.IsMap() || n.IsSequence()) && n.size() == 0) {
+    return Node();
+  }
+  if (n.IsScalar() && n.Str().empty()) {
+    return Node();
+  }
+  return n;
+}
+
+// First defined of the candidates.
+const Node& FirstDefined(std::initializer_list<const Node*> candidates) {
+  for (const Node* n : candidates) {
+    if (n->Defined()) {
+      return *n;
+    }
+  }
+  return Node::NullNode();
+}
+
+std::string Image(const Node& values, const Node& component, const std::string& image) {
+  std::string hub = component["hub"].Str().empty() ? values["global"]["hub"].Str() : component["hub"].Str();
+  std::string tag = component["tag"].Str().empty() ? values["global"]["tag"].Str() : component["tag"].Str();
+  std::string variant = values["global"]["variant"].Str();
+  if (!variant.empty()) {
+    tag += "-" + variant;
+  }
+  if (image.find('/') != std::string::npos) {
+    return image.find(':') != std::string::npos ? image : image + ":" + tag;
+  }
+  return common::StrCat(hub, "/", image, ":", tag);
+}
+
+// values env maps ({NAME: value}) plus k8s env lists ([{name, value}]) -> env list.
+Node EnvList(const Node& env_map, const Node& k8s_env) {
+  Node out = Node::Sequence();
+  for (const auto& [k, v] : env_map.entries()) {
+    Node e = Node::Map();
+    e.Set("name", StringNode(k));
+    e.Set("value", StringNode(v.IsScalar() ? v.Str() : config::EmitJson(v, {.indent = 0})));
+    out.Append(std::move(e));
+  }
+  for (const Node& e : k8s_env.items()) {
+    out.Append(e);
+  }
+  return out;
+}
+
+Node MergedMap(const Node& a, const Node& b) {
+  Node out = a.IsMap() ? a : Node::Map();
+  MergeFrom(out, b);
+  return NullIfEmpty(out);
+}
+
+Node ReplicaSettings(Node ctx, bool autoscale, int64_t replicas, int64_t min, int64_t max) {
+  ctx.Set("replicas", autoscale ? Node() : IntNode(replicas));
+  bool hpa = autoscale && min > 0 && max > 0;
+  ctx.Set("hpa", BoolNode(hpa));
+  ctx.Set("minReplicas", IntNode(min));
+  ctx.Set("maxReplicas", IntNode(std::max(min, max)));
+  ctx.Set("pdb", BoolNode((autoscale ? min : replicas) > 1));
+  return ctx;
+}
+
+Node PilotContext(const Node& values, const Node& component) {
+  const Node& pv = values["pilot"];
+  const Node& k8s = component["k8s"];
+  Node ctx = Node::Map();
+  ctx.Set("resources", NullIfEmpty(FirstDefined({&k8s["resources"], &pv["resources"]})));
+  ctx.Set("env", EnvList(pv["env"], k8s["env"]));
+  ctx.Set("nodeSelector", MergedMap(pv["nodeSelector"], k8s["nodeSelector"]));
+  ctx.Set("podAnnotations", MergedMap(pv["podAnnotations"], k8s["podAnnotations"]));
+  ctx.Set("priorityClassName", NullIfEmpty(FirstDefined({&k8s["priorityClassName"], &pv["priorityClassName"]})));
+  ctx.Set("imagePullPolicy",
+          NullIfEmpty(FirstDefined({&k8s["imagePullPolicy"], &values["global"]["imagePullPolicy"]})));
+  bool autoscale = pv["autoscaleEnabled"].Bool().value_or(false);
+  int64_t replicas = k8s["replicaCount"].Int().value_or(pv["replicaCount"].Int().value_or(1));
+  int64_t min = k8s["hpaSpec"]["minReplicas"].Int().value_or(pv["autoscaleMin"].Int().value_or(1));
+  int64_t max = k8s["hpaSpec"]["maxReplicas"].Int().value_or(pv["autoscaleMax"].Int().value_or(5));
+  return ReplicaSettings(std::move(ctx), autoscale, replicas, min, max);
+}
+
+Node GatewayContext(const Node& values, const Node& spec_gw, const std::string& root,
+                    const std::string& component, const std::string& istio_ns) {
+  const Node& gv = values["gateways"][root];
+  const Node& k8s = spec_gw["k8s"];
+  Node ctx = Node::Map();
+  std::string name = spec_gw["name"].Str().empty() ? gv["name"].Str() : spec_gw["name"].Str();
+  ctx.Set("name", StringNode(name));
+  ctx.Set("namespace", StringNode(spec_gw["namespace"].Str().empty() ? istio_ns : spec_gw["namespace"].Str()));
+  ctx.Set("component", StringNode(component));
+  Node labels = spec_gw["label"].IsMap() && spec_gw["label"].size() > 0 ? spec_gw["label"] : gv["labels"];
+  ctx.Set("labels", labels);
+
+  const Node& ports = FirstDefined({&k8s["service"]["ports"], &gv["ports"]});
+  ctx.Set("servicePorts", ports);
+  Node container_ports = Node::Sequence();
+  std::set<std::pair<std::string, std::string>> seen;
+  auto add_port = [&](const Node& port, const std::string& protocol, const std::string& pname) {
+    if (!seen.insert({port.Str(), protocol}).second) {
+      return;
+    }
+    Node cp = Node::Map();
+    cp.Set("containerPort", port);
+    if (!pname.empty()) {
+      cp.Set("name", StringNode(pname));
+    }
+    cp.Set("protocol", StringNode(protocol));
+    container_ports.Append(std::move(cp));
+  };
+  for (const Node& p : ports.items()) {
+    const Node& target = p["targetPort"].Defined() ? p["targetPort"] : p["port"];
+    add_port(target, p["protocol"].Str().empty() ? "TCP" : p["protocol"].Str(), "");
+  }
+  add_port(Node::Scalar("15090"), "TCP", "http-envoy-prom");
+  ctx.Set("containerPorts", std::move(container_ports));
+
+  ctx.Set("serviceType", NullIfEmpty(FirstDefined({&k8s["service"]["type"], &gv["type"]})));
+  ctx.Set("externalTrafficPolicy",
+          NullIfEmpty(FirstDefined({&k8s["service"]["externalTrafficPolicy"], &gv["externalTrafficPolicy"]})));
+  ctx.Set("loadBalancerIP", NullIfEmpty(FirstDefined({&k8s["service"]["loadBalancerIP"], &gv["loadBalancerIP"]})));
+  ctx.Set("loadBalancerSourceRanges",
+          NullIfEmpty(FirstDefined({&k8s["service"]["loadBalancerSourceRanges"], &gv["loadBalancerSourceRanges"]})));
+  ctx.Set("serviceAnnotations", MergedMap(gv["serviceAnnotations"], k8s["serviceAnnotations"]));
+  ctx.Set("podAnnotations", MergedMap(gv["podAnnotations"], k8s["podAnnotations"]));
+  ctx.Set("nodeSelector", MergedMap(gv["nodeSelector"], k8s["nodeSelector"]));
+  ctx.Set("resources", NullIfEmpty(FirstDefined({&k8s["resources"], &gv["resources"]})));
+  ctx.Set("env", EnvList(gv["env"], k8s["env"]));
+  ctx.Set("imagePullPolicy",
+          NullIfEmpty(FirstDefined({&k8s["imagePullPolicy"], &values["global"]["imagePullPolicy"]})));
+  ctx.Set("targetCPU", IntNode(gv["cpu"]["targetAverageUtilization"].Int().value_or(80)));
+
+  bool root_user = gv["runAsRoot"].Bool().value_or(false);
+  Node psc = Node::Map();
+  psc.Set("runAsGroup", IntNode(root_user ? 0 : 1337));
+  psc.Set("runAsNonRoot", BoolNode(!root_user));
+  psc.Set("runAsUser", IntNode(root_user ? 0 : 1337));
+  ctx.Set("podSecurityContext", std::move(psc));
+  Node csc = Node::Map();
+  csc.Set("allowPrivilegeEscalation", BoolNode(false));
+  Node caps = Node::Map();
+  Node drop = Node::Sequence();
+  drop.Append(Node::Scalar("ALL"));
+  caps.Set("drop", std::move(drop));
+  csc.Set("capabilities", std::move(caps));
+  csc.Set("privileged", BoolNode(false));
+  csc.Set("readOnlyRootFilesystem", BoolNode(true));
+  ctx.Set("containerSecurityContext", std::move(csc));
+
+  bool autoscale = gv["autoscaleEnabled"].Bool().value_or(false);
+  int64_t replicas = k8s["replicaCount"].Int().value_or(gv["replicaCount"].Int().value_or(1));
+  int64_t min = k8s["hpaSpec"]["minReplicas"].Int().value_or(gv["autoscaleMin"].Int().value_or(1));
+  int64_t max = k8s["hpaSpec"]["maxReplicas"].Int().value_or(gv["autoscaleMax"].Int().value_or(5));
+  return ReplicaSettings(std::move(ctx), autoscale, replicas, min, max);
+}
+
+// The sidecar injector's configuration (what the injector webhook reads).
+Node InjectorConfig(const Node& values) {
+  const Node& w = values["sidecarInjectorWebhook"];
+  Node cfg = Node::Map();
+  cfg.Set("policy", StringNode(values["global"]["proxy"]["autoInject"].Str().empty()
+                                   ? "enabled"
+                                   : values["global"]["proxy"]["autoInject"].Str()));
+  cfg.Set("alwaysInjectSelector", w["alwaysInjectSelector"].Defined() ? w["alwaysInjectSelector"] : Node::Sequence());
+  cfg.Set("neverInjectSelector", w["neverInjectSelector"].Defined() ? w["neverInjectSelector"] : Node::Sequence());
+  cfg.Set("injectedAnnotations", w["injectedAnnotations"].Defined() ? w["injectedAnnotations"] : Node::Map());
+  Node templates = Node::Sequence();
+  templates.Append(StringNode("sidecar"));
+  cfg.Set("defaultTemplates", w["defaultTemplates"].size() > 0 ? w["defaultTemplates"] : templates);
+  return cfg;
+}
+
+void AddLabels(Node& object, const std::vector<std::pair<std::string, std::string>>& labels) {
+  Node* meta = object.FindMutable("metadata");
+  if (meta == nullptr) {
+    return;
+  }
+  Node* l = meta->FindMutable("labels");
+  if (l == nullptr || !l->IsMap()) {
+    l = &meta->Set("labels", Node::Map());
+  }
+  for (const auto& [k, v] : labels) {
+    if (l->Find(k) == nullptr) {
+      l->Set(k, StringNode(v));
+    }
+  }
+}
+
+RenderedObject MakeRendered(std::string component, Node object) {
+  RenderedObject r;
+  r.component = std::move(component);
+  r.api_version = object["apiVersion"].Str();
+  r.kind = object["kind"].Str();
+  r.name = object["metadata"]["name"].Str();
+  r.ns = object["metadata"]["namespace"].Str();
+  r.object = std::move(object);
+  return r;
+}
+
+std::string GroupOf(const std::string& api_version) {
+  size_t slash = api_version.find('/');
+  return slash == std::string::npos ? "" : api_version.substr(0, slash);
+}
+
+}  // namespace
+
+const std::vector<std::string>& ComponentOrder() {
+  static const std::vector<std::string> kOrder = {kComponentBase, kComponentPilot, kComponentIngress,
+                                                  kComponentEgress};
+  return kOrder;
+}
+
+std::string ComponentDisplayName(const std::string& component) {
+  if (component == kComponentBase) {
+    return "Istio core";
+  }
+  if (component == kComponentPilot) {
+    return "Istiod";
+  }
+  if (component == kComponentIngress) {
+    return "Ingress gateways";
+  }
+  if (component == kComponentEgress) {
+    return "Egress gateways";
+  }
+  return component;
+}
+
+int KindRank(const std::string& kind) {
+  if (kind == "CustomResourceDefinition") {
+    return -1000;
+  }
+  if (kind == "ServiceAccount" || kind == "ClusterRole") {
+    return 1;
+  }
+  if (kind == "ClusterRoleBinding") {
+    return 2;
+  }
+  if (kind == "ValidatingWebhookConfiguration") {
+    return 3;
+  }
+  if (kind == "ConfigMap" || kind == "Secret") {
+    return 100;
+  }
+  if (kind == "HorizontalPodAutoscaler") {
+    return 1001;
+  }
+  if (kind == "Service") {
+    return 10000;
+  }
+  return 1000;
+}
+
+void SortObjects(std::vector<RenderedObject>& objects) {
+  std::stable_sort(objects.begin(), objects.end(), [](const RenderedObject& a, const RenderedObject& b) {
+    auto key = [](const RenderedObject& o) {
+      return std::make_tuple(KindRank(o.kind), GroupOf(o.api_version), o.kind, o.name, o.ns);
+    };
+    return key(a) < key(b);
+  });
+}
+
+std::string ManifestToYaml(const std::vector<RenderedObject>& objects) {
+  std::string out;
+  for (const RenderedObject& o : objects) {
+    out += config::EmitYaml(SortedKeys(o.object));
+    out += "---\n";
+  }
+  return out;
+}
+
+absl::StatusOr<Manifest> RenderManifest(const MergedConfig& config) {
+  Manifest m;
+  const Node& values = config.values;
+  const Node& spec = config.iop["spec"];
+  const Node& components = spec["components"];
+  std::string ns = values["global"]["istioNamespace"].Str();
+  if (ns.empty()) {
+    ns = "istio-system";
+  }
+  std::string rev = values["revision"].Str().empty() ? "default" : values["revision"].Str();
+  m.istio_namespace = ns;
+  m.revision = rev;
+  m.version = values["global"]["tag"].Str();
+
+  Node ctx = Node::Map();
+  ctx.Set("values", values);
+  ctx.Set("originalValues", config.user_values);
+  ctx.Set("ns", StringNode(ns));
+  ctx.Set("rev", StringNode(rev));
+  ctx.Set("revSuffix", StringNode(rev == "default" ? "" : "-" + rev));
+  ctx.Set("isDefaultRevision", BoolNode(rev == "default"));
+  std::string cluster = values["global"]["multiCluster"]["clusterName"].Str();
+  ctx.Set("clusterName", StringNode(cluster.empty() ? "Kubernetes" : cluster));
+  std::string mesh_id = values["global"]["meshID"].Str();
+  if (mesh_id.empty()) {
+    mesh_id = values["meshConfig"]["trustDomain"].Str().empty() ? "cluster.local"
+                                                                : values["meshConfig"]["trustDomain"].Str();
+  }
+  ctx.Set("meshID", StringNode(mesh_id));
+  Node images = Node::Map();
+  images.Set("pilot", StringNode(Image(values, components["pilot"], values["pilot"]["image"].Str())));
+  images.Set("proxy", StringNode(Image(values, Node(), values["global"]["proxy"]["image"].Str())));
+  ctx.Set("images", images);
+  Node injector = Node::Map();
+  injector.Set("config", InjectorConfig(values));
+  injector.Set("values", values);
+  Node client = Node::Map();
+  std::string injection_url = values["istiodRemote"]["injectionURL"].Str();
+  if (!injection_url.empty()) {
+    client.Set("url", StringNode(injection_url));
+  } else {
+    Node svc = Node::Map();
+    svc.Set("name", StringNode(rev == "default" ? "istiod" : "istiod-" + rev));
+    svc.Set("namespace", StringNode(ns));
+    svc.Set("path", StringNode("/inject"));
+    svc.Set("port", IntNode(443));
+    client.Set("service", std::move(svc));
+  }
+  injector.Set("clientConfig", std::move(client));
+  ctx.Set("injector", std::move(injector));
+  ctx.Set("pilot", PilotContext(values, components["pilot"]));
+
+  std::string owner = config.iop["metadata"]["name"].Str();
+  auto common_labels = [&](const std::string& component) {
+    return std::vector<std::pair<std::string, std::string>>{
+        {"app.kubernetes.io/part-of", "istio"},
+        {"app.kubernetes.io/managed-by", "meshctl"},
+        {"app.kubernetes.io/instance", "istio"},
+        {"app.kubernetes.io/version", m.version},
+        {"install.operator.istio.io/owning-resource", owner.empty() ? "unknown" : owner},
+        {"istio.io/rev", rev},
+        {"operator.istio.io/component", component},
+        {"release", "istio"},
+    };
+  };
+
+  std::vector<RenderedObject> objects;
+  auto render_file = [&](const std::string& component, const std::string& file, const Node& context) -> absl::Status {
+    for (const Node& tmpl : Templates(file)) {
+      auto rendered = RenderTemplate(tmpl, context);
+      if (!rendered.ok()) {
+        return absl::InternalError(common::StrCat(file, ": ", rendered.status().message()));
+      }
+      if (!rendered->has_value()) {
+        continue;
+      }
+      Node obj = std::move(**rendered);
+      AddLabels(obj, common_labels(component));
+      objects.push_back(MakeRendered(component, std::move(obj)));
+    }
+    return absl::OkStatus();
+  };
+
+  if (ComponentEnabled(components["base"])) {
+    m.enabled_components.push_back(kComponentBase);
+    for (Node& crd : BuildIstioCrds()) {
+      AddLabels(crd, {{"operator.istio.io/component", kComponentBase},
+                      {"install.operator.istio.io/owning-resource", owner.empty() ? "unknown" : owner}});
+      objects.push_back(MakeRendered(kComponentBase, std::move(crd)));
+    }
+    MESH_RETURN_IF_ERROR(render_file(kComponentBase, "manifests/templates/base.yaml", ctx));
+  }
+  if (ComponentEnabled(components["pilot"])) {
+    m.enabled_components.push_back(kComponentPilot);
+    MESH_RETURN_IF_ERROR(render_file(kComponentPilot, "manifests/templates/pilot.yaml", ctx));
+  }
+  struct GatewayKind {
+    const char* list;
+    const char* root;
+    const char* component;
+  };
+  for (const GatewayKind& g : {GatewayKind{"ingressGateways", "istio-ingressgateway", kComponentIngress},
+                               GatewayKind{"egressGateways", "istio-egressgateway", kComponentEgress}}) {
+    // values.gateways.<root>.enabled=true force-enables every listed gateway.
+    bool forced = config.user_values["gateways"][g.root]["enabled"].Bool().value_or(false);
+    bool any = false;
+    for (const Node& gw : components[g.list].items()) {
+      if (!forced && !ComponentEnabled(gw)) {
+        continue;
+      }
+      Node gctx = ctx;
+      gctx.Set("gw", GatewayContext(values, gw, g.root, g.component, ns));
+      MESH_RETURN_IF_ERROR(render_file(g.component, "manifests/templates/gateway.yaml", gctx));
+      any = true;
+    }
+    if (any) {
+      m.enabled_components.push_back(g.component);
+    }
+  }
+
+  // Two objects with the same identity would silently overwrite each other when applied.
+  std::set<std::tuple<std::string, std::string, std::string>> ids;
+  for (const RenderedObject& o : objects) {
+    if (!ids.insert({o.kind, o.ns, o.name}).second) {
+      return absl::InvalidArgumentError(common::StrCat("the configuration renders ", o.kind, " ",
+                                                       o.ns.empty() ? "" : o.ns + "/", o.name,
+                                                       " twice (two gateways with the same name?)"));
+    }
+  }
+  SortObjects(objects);
+  m.objects = std::move(objects);
+  return m;
+}
+
+}  // namespace mesh::install

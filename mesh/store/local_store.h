@@ -1,0 +1,58 @@
+#pragma once
+
+// ConfigStore on a local directory (default ".meshctl"):
+//   <root>/generation                                   change counter (decimal)
+//   <root>/objects/<group|core>/<Kind>/<ns|_cluster>/<name>.yaml   one file per object
+//   <root>/.lock                                        flock(2) lock file
+// Every file is written with WriteFileAtomic (temp file, fsync, rename), so a crash
+// leaves the old or the new object, never a torn one. Writers hold an exclusive flock,
+// readers a shared one, so concurrent meshctl processes serialise.
+
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "mesh/common/time_source.h"
+#include "mesh/store/store.h"
+
+namespace mesh::store {
+
+class LocalStore : public ConfigStore {
+ public:
+  // Creates the directory layout if missing.
+  static absl::StatusOr<std::unique_ptr<LocalStore>> Open(
+      const std::string& root, std::shared_ptr<const common::TimeSource> clock = nullptr);
+  ~LocalStore() override;
+
+  absl::StatusOr<std::vector<StoredObject>> List(const ListOptions& options) const override;
+  absl::StatusOr<std::optional<StoredObject>> Get(const ObjectKey& key) const override;
+  absl::StatusOr<ApplyResult> Apply(const Node& object) override;
+  absl::StatusOr<bool> Delete(const ObjectKey& key) override;
+  absl::StatusOr<int64_t> Generation() const override;
+  absl::Status Transaction(const std::function<absl::Status()>& fn) override;
+
+  const std::string& root() const { return root_; }
+  // Path of the file that holds `key` (exposed for tests and diagnostics).
+  std::string PathFor(const ObjectKey& key) const;
+
+ private:
+  LocalStore(std::string root, int lock_fd, std::shared_ptr<const common::TimeSource> clock);
+
+  // Re-entrant within the process: only the outermost call takes the flock.
+  class LockGuard;
+  absl::Status LockShared() const;
+  absl::Status LockExclusive() const;
+  void Unlock() const;
+
+  absl::StatusOr<int64_t> ReadGeneration() const;
+  absl::StatusOr<StoredObject> ReadObjectFile(const std::string& path) const;
+
+  std::string root_;
+  int lock_fd_;
+  std::shared_ptr<const common::TimeSource> clock_;
+  mutable std::recursive_mutex mu_;
+  mutable int lock_depth_ = 0;
+  mutable bool exclusive_ = false;
+};
+
+}  // namespace mesh::store
