@@ -29,6 +29,9 @@ const std::vector<std::string>& SubscriptionOrder();
 struct ProxyNode {
   std::string id;  // "sidecar~10.0.0.1~helloworld-1.devops~devops.svc.cluster.local" or any unique id
   config::Node metadata;  // free-form: NAMESPACE, SERVICE_ACCOUNT, LABELS, WORKLOAD_NAME, ...
+  // The stream's credentials (Authorization header of the WebSocket upgrade); never
+  // serialized into messages.
+  std::string authorization;
 };
 
 struct ErrorDetail {

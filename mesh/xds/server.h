@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -43,9 +44,24 @@ struct ProxySyncInfo {
   std::map<std::string, std::vector<config::Node>> sent;  // last sent resources by type URL
 };
 
+// A plain HTTP request/response for extra endpoints served on the discovery port (the
+// CA's signing endpoint, debug pages of the control plane).
+struct HttpExchange {
+  std::string method;
+  std::string target;  // path and query
+  std::string body;
+  std::string authorization;  // the Authorization header
+  int status = 404;
+  std::string content_type = "application/json";
+  std::string response;
+};
+
 struct XdsServerOptions {
   std::string address = "127.0.0.1";
   uint16_t port = 15010;  // 0: pick a free port
+  // Called (on the server thread) for requests the discovery server does not handle;
+  // it fills in status and response. Must not block for long.
+  std::function<void(HttpExchange&)> extra_http;
 };
 
 class XdsServer {
@@ -78,7 +94,7 @@ class XdsClientCallbacks {
 struct XdsClientOptions {
   std::string host = "127.0.0.1";
   uint16_t port = 15010;
-  ProxyNode node;
+  ProxyNode node;  // node.authorization is sent as the upgrade's Authorization header
   std::vector<std::string> type_urls = type_url::SubscriptionOrder();
   std::chrono::milliseconds reconnect_base{100};
   std::chrono::milliseconds reconnect_max{5000};

@@ -41,6 +41,7 @@ class StreamSession : public std::enable_shared_from_this<StreamSession> {
       : ws_(std::move(socket)), server_(server), id_(id) {}
 
   void Start(http::request<http::string_body> upgrade);
+  std::string authorization_;
   void Push();
   void Close() {
     beast::error_code ec;
@@ -70,7 +71,8 @@ class StreamSession : public std::enable_shared_from_this<StreamSession> {
 
 class ServerImpl : public XdsServer {
  public:
-  ServerImpl(std::shared_ptr<ResourceSource> source) : source_(std::move(source)), acceptor_(ioc_) {}
+  ServerImpl(std::shared_ptr<ResourceSource> source, std::function<void(HttpExchange&)> extra_http)
+      : source_(std::move(source)), extra_http_(std::move(extra_http)), acceptor_(ioc_) {}
 
   absl::Status Listen(const XdsServerOptions& o) {
     beast::error_code ec;
@@ -233,6 +235,16 @@ class ServerImpl : public XdsServer {
         res.result(http::status::not_found);
         res.body() = config::JsonQuote("proxy not connected: " + id);
       }
+    } else if (extra_http_) {
+      HttpExchange ex;
+      ex.method = std::string(req.method_string());
+      ex.target = target;
+      ex.body = req.body();
+      ex.authorization = std::string(req[http::field::authorization]);
+      extra_http_(ex);
+      res.result(static_cast<unsigned>(ex.status));
+      res.set(http::field::content_type, ex.content_type);
+      res.body() = std::move(ex.response);
     } else {
       res.result(http::status::not_found);
       res.body() = "\"not found\"";
@@ -284,6 +296,7 @@ class ServerImpl : public XdsServer {
   }
 
   std::shared_ptr<ResourceSource> source_;
+  std::function<void(HttpExchange&)> extra_http_;
   net::io_context ioc_;
   tcp::acceptor acceptor_;
   std::thread thread_;
@@ -296,6 +309,7 @@ class ServerImpl : public XdsServer {
 };
 
 void StreamSession::Start(http::request<http::string_body> upgrade) {
+  authorization_ = std::string(upgrade[http::field::authorization]);
   ws_.read_message_max(kMaxMessageBytes);
   ws_.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
   auto self = shared_from_this();
@@ -330,7 +344,9 @@ void StreamSession::OnRead(beast::error_code ec, std::size_t) {
   Read();
 }
 
-void StreamSession::Handle(const DiscoveryRequest& req) {
+void StreamSession::Handle(const DiscoveryRequest& incoming) {
+  DiscoveryRequest req = incoming;
+  req.node.authorization = authorization_;
   RequestKind kind = state_.OnRequest(req);
   if (!connected_reported_ && !state_.node().id.empty()) {
     connected_reported_ = true;
@@ -477,6 +493,12 @@ class ClientImpl : public XdsClient {
       }
       beast::get_lowest_layer(*ws_).expires_never();
       ws_->set_option(websocket::stream_base::timeout::suggested(beast::role_type::client));
+      if (!options_.node.authorization.empty()) {
+        ws_->set_option(websocket::stream_base::decorator(
+            [auth = options_.node.authorization](websocket::request_type& req) {
+              req.set(http::field::authorization, auth);
+            }));
+      }
       std::string host = options_.host + ":" + std::to_string(options_.port);
       ws_->async_handshake(host, "/v3/discovery", [this](beast::error_code ec) {
         if (ec) {
@@ -586,7 +608,7 @@ class ClientImpl : public XdsClient {
 
 absl::StatusOr<std::unique_ptr<XdsServer>> StartXdsServer(const XdsServerOptions& options,
                                                          std::shared_ptr<ResourceSource> source) {
-  auto server = std::make_unique<ServerImpl>(std::move(source));
+  auto server = std::make_unique<ServerImpl>(std::move(source), options.extra_http);
   if (auto st = server->Listen(options); !st.ok()) {
     return st;
   }

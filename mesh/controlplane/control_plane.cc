@@ -1,0 +1,310 @@
+#include "mesh/controlplane/control_plane.h"
+
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+#include "mesh/common/strings.h"
+#include "mesh/config/emit.h"
+#include "mesh/config/yaml_loader.h"
+#include "mesh/xds/stream_state.h"
+
+namespace mesh::controlplane {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+class ControlPlaneImpl;
+
+// Bridges the discovery server to the control plane (called on the server thread).
+class Source : public xds::ResourceSource {
+ public:
+  explicit Source(ControlPlaneImpl* cp) : cp_(cp) {}
+  std::vector<config::Node> Generate(const xds::ProxyNode& proxy, const std::string& type_url) override;
+  void OnProxyConnected(const xds::ProxyNode& proxy) override;
+  void OnProxyDisconnected(const xds::ProxyNode& proxy) override;
+  void OnNack(const xds::ProxyNode& proxy, const std::string& type_url, const std::string& error) override;
+
+ private:
+  ControlPlaneImpl* cp_;
+};
+
+class ControlPlaneImpl : public ControlPlane {
+ public:
+  explicit ControlPlaneImpl(ControlPlaneOptions o)
+      : options_(std::move(o)),
+        registry_(options_.workload_grace),
+        debouncer_(options_.debounce_quiet, options_.debounce_max) {}
+
+  absl::Status Init() {
+    auto ca = ca::OpenLocalCa({options_.ca_dir, options_.mesh.trust_domain});
+    if (!ca.ok()) {
+      return ca.status();
+    }
+    ca_ = std::move(*ca);
+    auto tokens = ca::TokenAuthority::Open(options_.token_key_file);
+    if (!tokens.ok()) {
+      return tokens.status();
+    }
+    tokens_ = std::make_unique<ca::TokenAuthority>(std::move(*tokens));
+    if (auto st = Rebuild(); !st.ok()) {
+      return st;
+    }
+    xds::XdsServerOptions xo;
+    xo.address = options_.address;
+    xo.port = options_.port;
+    xo.extra_http = [this](xds::HttpExchange& ex) { HandleHttp(ex); };
+    auto server = xds::StartXdsServer(xo, std::make_shared<Source>(this));
+    if (!server.ok()) {
+      return server.status();
+    }
+    server_ = std::move(*server);
+    loop_ = std::thread([this] { Loop(); });
+    return absl::OkStatus();
+  }
+
+  // mesh::controlplane::ControlPlane
+  uint16_t port() const override { return server_->port(); }
+  xds::XdsServer& xds() override { return *server_; }
+  ControlPlaneStats Stats() const override {
+    std::lock_guard<std::mutex> lock(mu_);
+    ControlPlaneStats s = stats_;
+    s.connected_proxies = server_ ? server_->ConnectedProxies() : 0;
+    s.push_context_version = push_ ? push_->version() : 0;
+    return s;
+  }
+  void TriggerPush() override {
+    std::lock_guard<std::mutex> lock(mu_);
+    force_rebuild_ = true;
+    debouncer_.OnChange(Clock::now() - options_.debounce_max);
+    cv_.notify_all();
+  }
+  void Stop() override {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (stopping_) {
+        return;
+      }
+      stopping_ = true;
+      cv_.notify_all();
+    }
+    if (loop_.joinable()) {
+      loop_.join();
+    }
+    if (server_) {
+      server_->Stop();
+    }
+  }
+  ~ControlPlaneImpl() override { Stop(); }
+
+  // Called by Source on the server thread.
+  std::vector<config::Node> Generate(const xds::ProxyNode& node, const std::string& type_url) {
+    std::shared_ptr<const pilot::PushContext> push;
+    ProxyIdentity identity;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      const ProxyIdentity* id = registry_.Find(node.id);
+      if (id == nullptr || !options_.generator) {
+        return {};  // unauthenticated or unknown proxies get nothing
+      }
+      identity = *id;
+      push = push_;
+    }
+    return options_.generator(identity, *push, type_url);
+  }
+
+  void Connected(const xds::ProxyNode& node) {
+    auto identity = ParseProxyIdentity(node);
+    if (!identity.ok()) {
+      std::fprintf(stderr, "control-plane: proxy %s refused: %s\n", node.id.c_str(),
+                   std::string(identity.status().message()).c_str());
+      return;
+    }
+    if (auto st = Authenticate(node, *identity); !st.ok()) {
+      std::fprintf(stderr, "control-plane: proxy %s refused: %s\n", node.id.c_str(), std::string(st.message()).c_str());
+      return;
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    if (registry_.Connect(node.id, *identity)) {
+      debouncer_.OnChange(Clock::now());
+      dirty_ = true;
+      cv_.notify_all();
+    }
+  }
+
+  void Disconnected(const xds::ProxyNode& node) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (registry_.Disconnect(node.id, Clock::now())) {
+      debouncer_.OnChange(Clock::now());
+      dirty_ = true;
+    }
+    cv_.notify_all();
+  }
+
+ private:
+  absl::Status Authenticate(const xds::ProxyNode& node, const ProxyIdentity& identity) {
+    std::string_view auth = node.authorization;
+    if (!common::ConsumePrefix(auth, "Bearer ")) {
+      return absl::UnauthenticatedError("no bootstrap token (Authorization: Bearer ...)");
+    }
+    auto claims = tokens_->Verify(std::string(auth), std::chrono::system_clock::now());
+    if (!claims.ok()) {
+      return claims.status();
+    }
+    if (claims->ns != identity.workload.ns || claims->service_account != identity.workload.service_account) {
+      return absl::PermissionDeniedError(common::StrCat("token is for ", claims->ns, "/", claims->service_account,
+                                                        ", proxy claims ", identity.workload.ns, "/",
+                                                        identity.workload.service_account));
+    }
+    return absl::OkStatus();
+  }
+
+  void HandleHttp(xds::HttpExchange& ex) {
+    if (ex.method != "POST" || ex.target != "/v1/certificate") {
+      return;  // 404
+    }
+    auto reply = [&](int status, const std::string& message) {
+      ex.status = status;
+      ex.response = common::StrCat("{\"error\": ", config::JsonQuote(message), "}");
+    };
+    std::string_view auth = ex.authorization;
+    if (!common::ConsumePrefix(auth, "Bearer ")) {
+      reply(401, "bootstrap token required");
+      return;
+    }
+    auto claims = tokens_->Verify(std::string(auth), std::chrono::system_clock::now());
+    if (!claims.ok()) {
+      reply(401, std::string(claims.status().message()));
+      return;
+    }
+    auto body = config::ParseYamlNode(ex.body, "certificate request");
+    if (!body.ok() || !(*body)["csr"].IsScalar()) {
+      reply(400, "expected {\"csr\": \"<PEM>\"}");
+      return;
+    }
+    ca::SpiffeId id{options_.mesh.trust_domain, claims->ns, claims->service_account};
+    auto signed_cert = ca_->Sign((*body)["csr"].Str(), id, options_.workload_cert_ttl);
+    if (!signed_cert.ok()) {
+      reply(signed_cert.status().code() == absl::StatusCode::kPermissionDenied ? 403 : 400,
+            std::string(signed_cert.status().message()));
+      return;
+    }
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      ++stats_.certificates;
+    }
+    ex.status = 200;
+    ex.response = common::StrCat("{\"certChain\": ", config::JsonQuote(signed_cert->chain_pem),
+                                 ", \"rootCert\": ", config::JsonQuote(signed_cert->root_cert_pem), "}");
+  }
+
+  absl::Status Rebuild() {
+    auto objects = options_.store->List({});
+    if (!objects.ok()) {
+      return objects.status();
+    }
+    std::vector<config::Resource> resources;
+    resources.reserve(objects->size());
+    for (store::StoredObject& o : *objects) {
+      auto r = config::Resource::FromNode(std::move(o.object), {});
+      if (r.ok()) {
+        resources.push_back(std::move(*r));
+      }
+    }
+    std::vector<pilot::WorkloadInstance> workloads;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      workloads = registry_.Workloads();
+    }
+    auto push = pilot::PushContext::Build(std::move(resources), std::move(workloads), options_.mesh);
+    std::lock_guard<std::mutex> lock(mu_);
+    push_ = std::move(push);
+    return absl::OkStatus();
+  }
+
+  // The control thread: watch the store, expire registrations, debounce, push.
+  void Loop() {
+    int64_t generation = options_.store->Generation().value_or(-1);
+    std::unique_lock<std::mutex> lock(mu_);
+    while (!stopping_) {
+      auto next = Clock::now() + options_.store_poll;
+      if (auto deadline = debouncer_.Deadline(); deadline && *deadline < next) {
+        next = *deadline;
+      }
+      cv_.wait_until(lock, next);
+      if (stopping_) {
+        break;
+      }
+      lock.unlock();
+      int64_t now_generation = options_.store->Generation().value_or(generation);
+      lock.lock();
+      if (now_generation != generation) {
+        generation = now_generation;
+        debouncer_.OnChange(Clock::now());
+        dirty_ = true;
+      }
+      if (registry_.Expire(Clock::now())) {
+        debouncer_.OnChange(Clock::now());
+        dirty_ = true;
+      }
+      if ((dirty_ || force_rebuild_) && debouncer_.TakeDue(Clock::now())) {
+        dirty_ = false;
+        force_rebuild_ = false;
+        lock.unlock();
+        absl::Status st = Rebuild();
+        if (st.ok()) {
+          server_->PushAll();
+        } else {
+          std::fprintf(stderr, "control-plane: reading the store failed: %s\n", std::string(st.message()).c_str());
+        }
+        lock.lock();
+        ++stats_.pushes;
+      }
+    }
+  }
+
+  ControlPlaneOptions options_;
+  std::unique_ptr<ca::CertificateAuthority> ca_;
+  std::unique_ptr<ca::TokenAuthority> tokens_;
+  std::unique_ptr<xds::XdsServer> server_;
+  std::thread loop_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  WorkloadRegistry registry_;
+  xds::Debouncer debouncer_;
+  std::shared_ptr<const pilot::PushContext> push_;
+  ControlPlaneStats stats_;
+  bool dirty_ = false;
+  bool force_rebuild_ = false;
+  bool stopping_ = false;
+};
+
+std::vector<config::Node> Source::Generate(const xds::ProxyNode& proxy, const std::string& type_url) {
+  return cp_->Generate(proxy, type_url);
+}
+void Source::OnProxyConnected(const xds::ProxyNode& proxy) { cp_->Connected(proxy); }
+void Source::OnProxyDisconnected(const xds::ProxyNode& proxy) { cp_->Disconnected(proxy); }
+void Source::OnNack(const xds::ProxyNode& proxy, const std::string& type_url, const std::string& error) {
+  std::fprintf(stderr, "control-plane: %s rejected %s: %s\n", proxy.id.c_str(), xds::type_url::ShortName(type_url).c_str(),
+               error.c_str());
+}
+
+}  // namespace
+
+std::string EncodeCertificateRequest(const CertificateRequest& r) {
+  return common::StrCat("{\"csr\": ", config::JsonQuote(r.csr_pem), "}");
+}
+
+absl::StatusOr<std::unique_ptr<ControlPlane>> StartControlPlane(ControlPlaneOptions options) {
+  if (!options.store) {
+    return absl::InvalidArgumentError("control plane needs a store");
+  }
+  auto cp = std::make_unique<ControlPlaneImpl>(std::move(options));
+  if (auto st = cp->Init(); !st.ok()) {
+    return st;
+  }
+  return std::unique_ptr<ControlPlane>(std::move(cp));
+}
+
+}  // namespace mesh::controlplane

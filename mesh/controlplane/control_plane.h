@@ -1,0 +1,70 @@
+#pragma once
+
+// The istiod role in one object: watches the config store, keeps the registry of
+// connected workloads, rebuilds the PushContext on change (debounced), serves discovery
+// to proxies and signs workload certificates. Translation itself is a Generator function
+// (mesh/pilot) so that it can be tested without sockets.
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "mesh/ca/ca.h"
+#include "mesh/ca/token.h"
+#include "mesh/controlplane/registry.h"
+#include "mesh/pilot/push_context.h"
+#include "mesh/store/store.h"
+#include "mesh/xds/server.h"
+
+namespace mesh::controlplane {
+
+// Builds one type's resources for one proxy from the current snapshot.
+using Generator = std::function<std::vector<config::Node>(const ProxyIdentity& proxy, const pilot::PushContext& push,
+                                                          const std::string& type_url)>;
+
+struct ControlPlaneOptions {
+  std::shared_ptr<store::ConfigStore> store;
+  std::string ca_dir;          // <state-dir>/ca
+  std::string token_key_file;  // <state-dir>/token-key
+  std::string address = "127.0.0.1";
+  uint16_t port = 15010;  // 0: pick one
+  std::chrono::milliseconds debounce_quiet{100};
+  std::chrono::milliseconds debounce_max{1000};
+  std::chrono::milliseconds store_poll{100};
+  std::chrono::milliseconds workload_grace{10000};
+  std::chrono::seconds workload_cert_ttl{24 * 3600};
+  pilot::MeshSettings mesh;
+  Generator generator;
+};
+
+struct ControlPlaneStats {
+  uint64_t pushes = 0;          // PushContext rebuilds that were pushed
+  uint64_t certificates = 0;    // workload certificates signed
+  size_t connected_proxies = 0;
+  uint64_t push_context_version = 0;
+};
+
+class ControlPlane {
+ public:
+  virtual ~ControlPlane() = default;
+  virtual uint16_t port() const = 0;
+  virtual xds::XdsServer& xds() = 0;
+  virtual ControlPlaneStats Stats() const = 0;
+  // Rebuild and push now (tests; normally the store watch does it).
+  virtual void TriggerPush() = 0;
+  virtual void Stop() = 0;
+};
+
+absl::StatusOr<std::unique_ptr<ControlPlane>> StartControlPlane(ControlPlaneOptions options);
+
+// Request/response of the CA endpoint (POST /v1/certificate, Authorization: Bearer
+// <bootstrap token>): {"csr": PEM} -> {"certChain": PEM, "rootCert": PEM}.
+struct CertificateRequest {
+  std::string csr_pem;
+};
+std::string EncodeCertificateRequest(const CertificateRequest& r);
+
+}  // namespace mesh::controlplane
