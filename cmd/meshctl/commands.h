@@ -16,5 +16,6 @@ struct CliContext {
 
 void RegisterVersionCommand(CLI::App& app, CliContext& ctx);
 void RegisterAnalyzeCommand(CLI::App& app, CliContext& ctx);
+void RegisterProxyCommand(CLI::App& app, CliContext& ctx);
 
 }  // namespace meshctl

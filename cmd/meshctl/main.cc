@@ -15,6 +15,7 @@ int main(int argc, char** argv) {
 
   meshctl::RegisterVersionCommand(app, ctx);
   // meshctl::RegisterAnalyzeCommand(app, ctx);
+  meshctl::RegisterProxyCommand(app, ctx);
 
   try {
     app.parse(argc, argv);
