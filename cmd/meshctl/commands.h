@@ -24,5 +24,7 @@ void RegisterAnalyzeCommand(CLI::App& app, CliContext& ctx);
 void RegisterInstallCommand(CLI::App& app, CliContext& ctx);
 // state_cmd.cc: apply, get, delete, label, create, x check-inject (local mesh state).
 void RegisterStateCommand(CLI::App& app, CliContext& ctx);
+// proxy_cmd.cc: the data plane.
+void RegisterProxyCommand(CLI::App& app, CliContext& ctx);
 
 }  // namespace meshctl

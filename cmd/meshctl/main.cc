@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
   meshctl::RegisterEchoCommand(app, ctx);
   meshctl::RegisterInstallCommand(app, ctx);
   meshctl::RegisterStateCommand(app, ctx);
+  meshctl::RegisterProxyCommand(app, ctx);
 
   try {
     app.parse(argc, argv);

@@ -1,0 +1,1897 @@
+// The Beast/Asio part of the proxy: workers, listeners, the HTTP connection manager and
+// router, upstream pools, TCP proxying, TLS, admin servers. Kept in one translation unit
+// so that Beast's headers are compiled once.
+
+#include "mesh/proxy/proxy.h"
+
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
+#include <boost/asio.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <condition_variable>
+#include <iostream>
+#include <list>
+#include <random>
+#include <thread>
+
+#include "mesh/common/status_macros.h"
+#include "mesh/common/strings.h"
+#include "mesh/config/emit.h"
+#include "mesh/proxy/access_log.h"
+#include "mesh/proxy/router.h"
+#include "mesh/proxy/runtime.h"
+#include "mesh/proxy/stats.h"
+#include "mesh/proxy/tls_inspector.h"
+#include "mesh/proxyconfig/decode.h"
+#include "mesh/proxyconfig/encode.h"
+
+namespace mesh::proxy {
+namespace {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace net = boost::asio;
+namespace ssl = net::ssl;
+using tcp = net::ip::tcp;
+using net::awaitable;
+using common::StrCat;
+using namespace proxyconfig;
+using namespace std::chrono_literals;
+using namespace net::experimental::awaitable_operators;
+
+constexpr auto kUse = net::as_tuple(net::use_awaitable);
+constexpr size_t kChunkSize = 64 * 1024;
+constexpr size_t kMaxIdlePerHost = 256;
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+void Log(const std::string& line) { std::cerr << "meshctl proxy: " << line << "\n"; }
+
+// Sets a stream's expiry; 0 means no limit.
+void Expire(beast::tcp_stream& s, Duration d) {
+  if (d.count() > 0) {
+    s.expires_after(d);
+  } else {
+    s.expires_never();
+  }
+}
+
+// An ssl::stream for a shared SSL_CTX (the context object is only needed while SSL_new
+// runs; the SSL keeps its own reference).
+ssl::context WrapContext(const SslCtxPtr& ctx) {
+  SSL_CTX_up_ref(ctx.get());
+  return ssl::context(ctx.get());
+}
+
+bool IsHopByHop(http::field f, std::string_view name) {
+  switch (f) {
+    case http::field::connection:
+    case http::field::keep_alive:
+    case http::field::proxy_connection:
+    case http::field::te:
+    case http::field::trailer:
+    case http::field::transfer_encoding:
+    case http::field::upgrade:
+    case http::field::content_length:
+      return true;
+    default:
+      return beast::iequals(name, "proxy-connection");
+  }
+}
+
+std::string PeerUriSan(SSL* ssl) {
+  X509* cert = SSL_get1_peer_certificate(ssl);
+  if (cert == nullptr) {
+    return "";
+  }
+  std::string out;
+  auto* names = static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr));
+  for (int i = 0; names != nullptr && i < sk_GENERAL_NAME_num(names); ++i) {
+    const GENERAL_NAME* n = sk_GENERAL_NAME_value(names, i);
+    if (n->type == GEN_URI) {
+      out.assign(reinterpret_cast<const char*>(ASN1_STRING_get0_data(n->d.uniformResourceIdentifier)),
+                 ASN1_STRING_length(n->d.uniformResourceIdentifier));
+      break;
+    }
+  }
+  GENERAL_NAMES_free(names);
+  X509_free(cert);
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------
+// Upstream connections
+
+struct UpstreamConn {
+  std::optional<beast::tcp_stream> tcp;
+  std::optional<ssl::stream<beast::tcp_stream>> tls;
+  beast::flat_buffer buffer;
+  std::string pool_key;
+  std::shared_ptr<ClusterState> cluster_state;
+  ~UpstreamConn() {
+    if (cluster_state) {
+      cluster_state->active_connections.fetch_sub(1);
+    }
+  }
+  beast::tcp_stream& lowest() { return tls ? tls->next_layer() : *tcp; }
+};
+using UpstreamPtr = std::unique_ptr<UpstreamConn>;
+
+struct SessionHandle {
+  bool idle = true;
+  std::function<void()> cancel;
+};
+
+// One worker thread: its own io_context, snapshot slot, upstream pools and stats.
+struct Worker {
+  net::io_context ioc{1};
+  std::thread thread;
+  RuntimePtr runtime;  // touched only on this worker's thread
+  std::unordered_map<std::string, std::vector<UpstreamPtr>> pools;
+  std::map<std::string, std::shared_ptr<tcp::acceptor>> acceptors;
+  std::list<SessionHandle*> sessions;
+  bool draining = false;
+  std::mt19937_64 rng{std::random_device{}()};
+  WorkerStats stats;
+  std::atomic<int64_t>* active_requests = nullptr;  // proxy-wide, for drain
+  std::unique_ptr<char[]> chunk_a{new char[kChunkSize]};
+
+  double Random01() { return std::uniform_real_distribution<double>(0, 1)(rng); }
+};
+
+std::string NewRequestId(std::mt19937_64& rng) {
+  uint64_t a = rng(), b = rng();
+  a = (a & 0xffffffffffff0fffULL) | 0x0000000000004000ULL;
+  b = (b & 0x3fffffffffffffffULL) | 0x8000000000000000ULL;
+  char buf[40];
+  std::snprintf(buf, sizeof(buf), "%08x-%04x-%04x-%04x-%012llx", static_cast<unsigned>(a >> 32),
+                static_cast<unsigned>((a >> 16) & 0xffff), static_cast<unsigned>(a & 0xffff),
+                static_cast<unsigned>(b >> 48), static_cast<unsigned long long>(b & 0xffffffffffffULL));
+  return buf;
+}
+
+bool HostAvailable(const HostRuntime& h, int64_t now) {
+  return h.configured_healthy && !h.state->health_check_failed.load(std::memory_order_relaxed) &&
+         h.state->ejected_until_ms.load(std::memory_order_relaxed) <= now;
+}
+
+// Load balancing. `hash` is set for ring hash / maglev when the route has a hash policy.
+const HostRuntime* PickHost(Worker& w, const ClusterRuntime& c, std::optional<uint64_t> hash,
+                            const HostRuntime* avoid) {
+  if (c.hosts.empty()) {
+    return nullptr;
+  }
+  int64_t now = NowMs();
+  auto available = [&](const HostRuntime& h) { return HostAvailable(h, now); };
+  using P = Cluster::LbPolicy;
+  P policy = c.cluster->lb_policy;
+  if ((policy == P::kRingHash || policy == P::kMaglev) && !c.ring.empty()) {
+    uint64_t key = hash ? *hash : w.rng();
+    auto it = std::lower_bound(c.ring.begin(), c.ring.end(), std::make_pair(key, uint32_t{0}));
+    for (size_t n = 0; n < c.ring.size(); ++n, ++it) {
+      if (it == c.ring.end()) {
+        it = c.ring.begin();
+      }
+      const HostRuntime& h = c.hosts[it->second];
+      if (available(h)) {
+        return &h;
+      }
+    }
+    return nullptr;
+  }
+  if (policy == P::kLeastRequest || policy == P::kRandom) {
+    std::vector<const HostRuntime*> candidates;
+    for (const auto& h : c.hosts) {
+      if (available(h) && (&h != avoid || c.hosts.size() == 1)) {
+        candidates.push_back(&h);
+      }
+    }
+    if (candidates.empty()) {
+      return nullptr;
+    }
+    const HostRuntime* a = candidates[w.rng() % candidates.size()];
+    if (policy == P::kRandom) {
+      return a;
+    }
+    const HostRuntime* b = candidates[w.rng() % candidates.size()];
+    return a->state->active_requests.load() <= b->state->active_requests.load() ? a : b;
+  }
+  const auto& seq = c.weighted_sequence;
+  for (size_t n = 0; n < seq.size(); ++n) {
+    uint64_t i = c.state->round_robin.fetch_add(1, std::memory_order_relaxed);
+    const HostRuntime& h = c.hosts[seq[i % seq.size()]];
+    if (available(h) && (&h != avoid || n + 1 == seq.size())) {
+      return &h;
+    }
+  }
+  return nullptr;
+}
+
+// Outlier detection: consecutive 5xx / gateway errors eject a host for
+// base_ejection_time * number of ejections, capped by max_ejection_percent.
+void RecordOutcome(const ClusterRuntime& c, const HostRuntime& h, int status, bool gateway_failure) {
+  h.state->requests_total.fetch_add(1, std::memory_order_relaxed);
+  bool is5xx = status >= 500 || gateway_failure;
+  if (!is5xx) {
+    h.state->consecutive_5xx.store(0, std::memory_order_relaxed);
+    h.state->consecutive_gateway.store(0, std::memory_order_relaxed);
+    return;
+  }
+  h.state->requests_error.fetch_add(1, std::memory_order_relaxed);
+  if (!c.cluster->outlier_detection) {
+    return;
+  }
+  const OutlierDetection& od = *c.cluster->outlier_detection;
+  uint32_t n5 = h.state->consecutive_5xx.fetch_add(1) + 1;
+  uint32_t ngw = gateway_failure || status == 502 || status == 503 || status == 504
+                     ? h.state->consecutive_gateway.fetch_add(1) + 1
+                     : 0;
+  bool eject = (od.consecutive_5xx > 0 && n5 >= od.consecutive_5xx) ||
+               (od.consecutive_gateway_failure > 0 && ngw >= od.consecutive_gateway_failure);
+  if (!eject) {
+    return;
+  }
+  int64_t now = NowMs();
+  size_t ejected = 0;
+  for (const auto& other : c.hosts) {
+    if (other.state->ejected_until_ms.load() > now) {
+      ++ejected;
+    }
+  }
+  if ((ejected + 1) * 100 > c.hosts.size() * std::max<uint32_t>(od.max_ejection_percent, 0) &&
+      !(od.max_ejection_percent >= 100)) {
+    // Envoy always allows at least one ejection when the percentage rounds down to zero.
+    if (!(ejected == 0 && od.max_ejection_percent > 0)) {
+      return;
+    }
+  }
+  uint32_t times = h.state->ejections.fetch_add(1) + 1;
+  h.state->ejected_until_ms.store(now + od.base_ejection_time.count() * times);
+  h.state->consecutive_5xx.store(0);
+  h.state->consecutive_gateway.store(0);
+}
+
+awaitable<std::tuple<beast::error_code, UpstreamPtr>> Connect(Worker& w, const ClusterRuntime& c,
+                                                              const HostRuntime& h) {
+  auto conn = std::make_unique<UpstreamConn>();
+  conn->pool_key = StrCat(c.cluster->name, "|", h.key);
+  conn->cluster_state = c.state;
+  c.state->active_connections.fetch_add(1);
+  beast::tcp_stream stream(w.ioc);
+  beast::error_code ec;
+  auto addr = net::ip::make_address(h.address, ec);
+  stream.expires_after(c.cluster->connect_timeout);
+  if (!ec) {
+    auto [cec] = co_await stream.async_connect(tcp::endpoint(addr, h.port), kUse);
+    ec = cec;
+  } else {
+    tcp::resolver resolver(w.ioc);
+    auto [rec, results] = co_await resolver.async_resolve(h.address, std::to_string(h.port), kUse);
+    ec = rec;
+    if (!ec) {
+      auto [cec, ep] = co_await stream.async_connect(results, kUse);
+      ec = cec;
+    }
+  }
+  if (ec) {
+    co_return std::make_tuple(ec, UpstreamPtr());
+  }
+  stream.socket().set_option(tcp::no_delay(true), ec);
+  if (c.tls) {
+    ssl::context ctx = WrapContext(c.tls);
+    conn->tls.emplace(std::move(stream), ctx);
+    std::string sni = c.sni.empty() ? h.address : c.sni;
+    beast::error_code not_ip;
+    net::ip::make_address(sni, not_ip);
+    if (not_ip) {  // SNI carries names only
+      SSL_set_tlsext_host_name(conn->tls->native_handle(), sni.c_str());
+    }
+    conn->tls->next_layer().expires_after(c.cluster->connect_timeout);
+    auto [hec] = co_await conn->tls->async_handshake(ssl::stream_base::client, kUse);
+    if (hec) {
+      co_return std::make_tuple(hec, UpstreamPtr());
+    }
+  } else {
+    conn->tcp.emplace(std::move(stream));
+  }
+  co_return std::make_tuple(beast::error_code(), std::move(conn));
+}
+
+UpstreamPtr TakePooled(Worker& w, const std::string& key) {
+  auto it = w.pools.find(key);
+  if (it == w.pools.end()) {
+    return nullptr;
+  }
+  while (!it->second.empty()) {
+    UpstreamPtr c = std::move(it->second.back());
+    it->second.pop_back();
+    if (c->lowest().socket().is_open()) {
+      return c;
+    }
+  }
+  return nullptr;
+}
+
+void ReturnToPool(Worker& w, UpstreamPtr conn) {
+  auto& pool = w.pools[conn->pool_key];
+  if (pool.size() < kMaxIdlePerHost && !w.draining) {
+    conn->lowest().expires_never();
+    pool.push_back(std::move(conn));
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Shared helpers for the HTTP connection manager
+
+struct RequestContext {
+  std::string scheme;
+  std::string remote_ip;
+  std::string remote_address;
+  int policy = 0;  // 0 none, 1 mutual_tls, 2 unknown
+  std::string peer_principal;
+};
+
+struct Outcome {
+  int status = 0;
+  std::string flags;
+  std::string upstream_host;
+  std::string cluster;
+  uint64_t bytes_received = 0;
+  uint64_t bytes_sent = 0;
+  bool keep_alive = true;
+  const ClusterRuntime* cluster_rt = nullptr;
+  http::response_header<> response_headers;
+};
+
+void AddFlag(std::string& flags, std::string_view flag) {
+  if (!flags.empty()) {
+    flags += ",";
+  }
+  flags += flag;
+}
+
+template <class Fields>
+void ApplyHeaderOptions(Fields& fields, const std::vector<HeaderValueOption>& adds) {
+  for (const auto& h : adds) {
+    switch (h.action) {
+      case HeaderValueOption::Action::kAppendIfExistsOrAdd:
+        fields.insert(h.key, h.value);
+        break;
+      case HeaderValueOption::Action::kAddIfAbsent:
+        if (fields.find(h.key) == fields.end()) {
+          fields.insert(h.key, h.value);
+        }
+        break;
+      case HeaderValueOption::Action::kOverwriteIfExistsOrAdd:
+        fields.set(h.key, h.value);
+        break;
+    }
+  }
+}
+
+template <class Fields>
+void ApplyRequestMutations(Fields& f, const HeaderMutations& m) {
+  for (const auto& name : m.request_headers_to_remove) {
+    f.erase(name);
+  }
+  ApplyHeaderOptions(f, m.request_headers_to_add);
+}
+
+template <class Fields>
+void ApplyResponseMutations(Fields& f, const HeaderMutations& m) {
+  for (const auto& name : m.response_headers_to_remove) {
+    f.erase(name);
+  }
+  ApplyHeaderOptions(f, m.response_headers_to_add);
+}
+
+const CorsPolicy* FindCors(const VirtualHost& vh, const Route& route) {
+  if (const auto* a = std::get_if<RouteAction>(&route.action); a != nullptr && a->cors) {
+    return &*a->cors;
+  }
+  return vh.cors ? &*vh.cors : nullptr;
+}
+
+bool OriginAllowed(const CorsPolicy& cors, std::string_view origin) {
+  for (const auto& m : cors.allow_origin_string_match) {
+    if (m.Matches(origin)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+template <class Stream>
+awaitable<beast::error_code> WriteLocal(Stream& stream, int status, const std::string& body, bool keep_alive,
+                                        unsigned version, const std::vector<std::pair<std::string, std::string>>& extra,
+                                        const HeaderMutations* m1, const HeaderMutations* m2, const HeaderMutations* m3,
+                                        bool head, uint64_t& bytes_sent) {
+  http::response<http::string_body> res{static_cast<http::status>(status), version};
+  res.set(http::field::server, "meshctl");
+  if (!body.empty()) {
+    res.set(http::field::content_type, "text/plain");
+  }
+  for (const auto& [k, v] : extra) {
+    res.set(k, v);
+  }
+  for (const HeaderMutations* m : {m3, m2, m1}) {
+    if (m != nullptr) {
+      ApplyResponseMutations(res, *m);
+    }
+  }
+  res.body() = body;
+  res.keep_alive(keep_alive);
+  res.prepare_payload();
+  if (head) {
+    res.body().clear();
+  }
+  bytes_sent = head ? 0 : body.size();
+  auto [ec, n] = co_await http::async_write(stream, res, kUse);
+  co_return ec;
+}
+
+// Copies a message's body from a parser to a serializer in bounded chunks.
+template <class ReadStream, class WriteStream, class Parser, class Serializer, class Message>
+awaitable<std::tuple<beast::error_code, beast::error_code>> Relay(ReadStream& from, beast::flat_buffer& buffer,
+                                                                  Parser& parser, WriteStream& to, Serializer& sr,
+                                                                  Message& out, char* chunk, Duration read_timeout,
+                                                                  uint64_t& bytes) {
+  for (;;) {
+    if (!parser.is_done()) {
+      parser.get().body().data = chunk;
+      parser.get().body().size = kChunkSize;
+      Expire(beast::get_lowest_layer(from), read_timeout);
+      auto [ec, n] = co_await http::async_read(from, buffer, parser, kUse);
+      if (ec == http::error::need_buffer) {
+        ec = {};
+      }
+      if (ec) {
+        co_return std::make_tuple(ec, beast::error_code());
+      }
+      out.body().data = chunk;
+      out.body().size = kChunkSize - parser.get().body().size;
+      out.body().more = !parser.is_done();
+      bytes += out.body().size;
+    } else {
+      out.body().data = nullptr;
+      out.body().size = 0;
+      out.body().more = false;
+    }
+    Expire(beast::get_lowest_layer(to), read_timeout);
+    auto [wec, wn] = co_await http::async_write(to, sr, kUse);
+    if (wec == http::error::need_buffer) {
+      wec = {};
+    }
+    if (wec) {
+      co_return std::make_tuple(beast::error_code(), wec);
+    }
+    if (sr.is_done()) {
+      co_return std::make_tuple(beast::error_code(), beast::error_code());
+    }
+  }
+}
+
+// Bidirectional byte pump (TCP proxy, TLS passthrough, WebSocket after the upgrade).
+template <class From, class To>
+awaitable<void> Pump(From& from, To& to, Duration idle, uint64_t& bytes, std::shared_ptr<bool> done) {
+  std::vector<char> buf(16384);
+  for (;;) {
+    Expire(beast::get_lowest_layer(from), idle);
+    auto [ec, n] = co_await from.async_read_some(net::buffer(buf), kUse);
+    if (n > 0) {
+      Expire(beast::get_lowest_layer(to), idle);
+      auto [wec, wn] = co_await net::async_write(to, net::buffer(buf.data(), n), kUse);
+      bytes += wn;
+      if (wec) {
+        break;
+      }
+    }
+    if (ec) {
+      break;
+    }
+  }
+  // Half-close towards the peer; when both directions ended the caller closes.
+  beast::error_code ignored;
+  if (*done) {
+    beast::get_lowest_layer(to).socket().close(ignored);
+    beast::get_lowest_layer(from).socket().close(ignored);
+  } else {
+    *done = true;
+    beast::get_lowest_layer(to).socket().shutdown(tcp::socket::shutdown_send, ignored);
+  }
+}
+
+template <class A, class B>
+awaitable<void> PumpBoth(A& a, B& b, Duration idle, uint64_t& a_to_b, uint64_t& b_to_a) {
+  auto done = std::make_shared<bool>(false);
+  co_await (Pump(a, b, idle, a_to_b, done) && Pump(b, a, idle, b_to_a, done));
+}
+
+// Writes an access log line for every configured sink.
+void WriteAccessLogs(const ChainRuntime& chain, const AccessLogRecord& record) {
+  for (const auto& sink : chain.logs) {
+    std::string line = FormatAccessLogEntry(sink.config, record);
+    FILE* f = sink.file ? sink.file.get() : stdout;
+    std::fwrite(line.data(), 1, line.size(), f);
+    std::fflush(f);
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// The HTTP connection manager: one coroutine per downstream connection.
+
+template <class Stream>
+class HttpSession {
+ public:
+  HttpSession(Worker& w, Stream& stream, RuntimePtr rt, std::string listener, size_t chain, RequestContext ctx)
+      : w_(w), stream_(stream), rt_(std::move(rt)), listener_(std::move(listener)), chain_(chain), ctx_(std::move(ctx)) {}
+
+  awaitable<void> Run(beast::flat_buffer& buffer) {
+    SessionHandle handle;
+    handle.cancel = [this] {
+      beast::error_code ignored;
+      beast::get_lowest_layer(stream_).socket().cancel(ignored);
+      beast::get_lowest_layer(stream_).socket().shutdown(tcp::socket::shutdown_both, ignored);
+    };
+    w_.sessions.push_front(&handle);
+    auto it = w_.sessions.begin();
+    for (;;) {
+      // New requests use the newest snapshot that still has this listener.
+      if (w_.runtime && w_.runtime != rt_ && w_.runtime->listeners.count(listener_) &&
+          w_.runtime->listeners.at(listener_).chains.size() > chain_) {
+        rt_ = w_.runtime;
+      }
+      const ChainRuntime& chain = rt_->listeners.at(listener_).chains[chain_];
+      handle.idle = true;
+      if (w_.draining) {
+        break;
+      }
+      bool keep = co_await OneRequest(chain, buffer, handle);
+      if (!keep || w_.draining) {
+        break;
+      }
+    }
+    w_.sessions.erase(it);
+  }
+
+ private:
+  awaitable<bool> OneRequest(const ChainRuntime& chain, beast::flat_buffer& buffer, SessionHandle& handle) {
+    const HttpConnectionManager& hcm = *chain.hcm;
+    http::request_parser<http::buffer_body> parser;
+    parser.header_limit(hcm.max_request_headers_kb * 1024);
+    parser.body_limit(boost::none);
+    Duration wait = hcm.idle_timeout;
+    if (hcm.request_headers_timeout.count() > 0 && (wait.count() == 0 || hcm.request_headers_timeout < wait)) {
+      wait = hcm.request_headers_timeout;
+    }
+    Expire(beast::get_lowest_layer(stream_), wait);
+    auto [ec, n] = co_await http::async_read_header(stream_, buffer, parser, kUse);
+    handle.idle = false;
+    auto start = std::chrono::steady_clock::now();
+    auto start_wall = std::chrono::system_clock::now();
+    uint64_t ignored_bytes = 0;
+    if (ec) {
+      if (ec == http::error::header_limit) {
+        co_await WriteLocal(stream_, 431, "request header too large", false, 11, {}, nullptr, nullptr, nullptr, false,
+                            ignored_bytes);
+      } else if (ec == http::error::bad_content_length || ec == http::error::multiple_content_length ||
+                 ec == http::error::bad_transfer_encoding || ec == http::error::bad_version ||
+                 ec == http::error::bad_method || ec == http::error::bad_target || ec == http::error::bad_field ||
+                 ec == http::error::bad_value || ec == http::error::bad_line_ending) {
+        co_await WriteLocal(stream_, 400, "bad request", false, 11, {}, nullptr, nullptr, nullptr, false,
+                            ignored_bytes);
+      }
+      co_return false;
+    }
+    w_.active_requests->fetch_add(1);
+    struct Done {
+      std::atomic<int64_t>* c;
+      ~Done() { c->fetch_sub(1); }
+    } done{w_.active_requests};
+
+    auto& req = parser.get();
+    Outcome out;
+    const VirtualHost* vh = nullptr;
+    const Route* route = nullptr;
+    std::string request_id;
+    bool head = req.method() == http::verb::head;
+    out.keep_alive = req.keep_alive() && !w_.draining;
+
+    // Request validation beyond Beast's parser.
+    size_t field_count = 0, content_lengths = 0;
+    for (const auto& f : req) {
+      ++field_count;
+      if (f.name() == http::field::content_length) {
+        ++content_lengths;
+      }
+    }
+    bool has_te = req.find(http::field::transfer_encoding) != req.end();
+    std::string authority(req[http::field::host]);
+    std::string target(req.target());
+    if (field_count > hcm.max_headers_count) {
+      out.status = 431;
+    } else if (content_lengths > 1 || (has_te && !parser.chunked()) || (req.version() == 11 && authority.empty()) ||
+               target.empty() || (target[0] != '/' && target != "*" && req.method() != http::verb::connect)) {
+      out.status = 400;
+    }
+    if (out.status != 0) {
+      co_await WriteLocal(stream_, out.status, out.status == 431 ? "too many headers" : "bad request", false,
+                          req.version(), {}, nullptr, nullptr, nullptr, head, out.bytes_sent);
+      Finish(chain, req, out, start, start_wall, nullptr, "");
+      co_return false;
+    }
+    if (hcm.generate_request_id) {
+      auto rid = req.find("x-request-id");
+      if (rid == req.end()) {
+        request_id = NewRequestId(w_.rng);
+        req.set("x-request-id", request_id);
+      }
+    }
+
+    std::string method(req.method_string());
+    RequestView view{method, target, authority, [&req](std::string_view name) -> std::optional<std::string_view> {
+                       auto it = req.find(beast::string_view(name.data(), name.size()));
+                       if (it == req.end()) {
+                         return std::nullopt;
+                       }
+                       return std::string_view(it->value().data(), it->value().size());
+                     }};
+    if (chain.routes != nullptr) {
+      vh = SelectVirtualHost(*chain.routes, authority);
+      if (vh != nullptr) {
+        route = SelectRoute(*vh, view);
+      }
+    }
+    const HeaderMutations* rc_mut = chain.routes ? &chain.routes->headers : nullptr;
+    const HeaderMutations* vh_mut = vh ? &vh->headers : nullptr;
+    const HeaderMutations* route_mut = route ? &route->headers : nullptr;
+    bool has_body = parser.chunked() || (parser.content_length() && *parser.content_length() > 0);
+    if (route == nullptr) {
+      out.status = 404;
+      out.flags = "NR";
+      out.keep_alive = out.keep_alive && !has_body;
+      co_await WriteLocal(stream_, 404, "", out.keep_alive, req.version(), {}, rc_mut, nullptr, nullptr, head,
+                          out.bytes_sent);
+      Finish(chain, req, out, start, start_wall, route, "");
+      co_return out.keep_alive;
+    }
+
+    // Fault injection (route-level config wins over the filter's).
+    const FaultPolicy* fault = route->fault ? &*route->fault : (hcm.fault ? &*hcm.fault : nullptr);
+    if (fault != nullptr) {
+      if (fault->delay && w_.Random01() * 100 < fault->delay_percent) {
+        net::steady_timer timer(w_.ioc, *fault->delay);
+        co_await timer.async_wait(kUse);
+        AddFlag(out.flags, "DI");
+      }
+      if (fault->abort_status && w_.Random01() * 100 < fault->abort_percent) {
+        out.status = static_cast<int>(*fault->abort_status);
+        AddFlag(out.flags, "FI");
+        out.keep_alive = out.keep_alive && !has_body;
+        co_await WriteLocal(stream_, out.status, "fault filter abort", out.keep_alive, req.version(), {}, rc_mut,
+                            vh_mut, route_mut, head, out.bytes_sent);
+        Finish(chain, req, out, start, start_wall, route, "");
+        co_return out.keep_alive;
+      }
+    }
+
+    // CORS.
+    std::vector<std::pair<std::string, std::string>> cors_headers;
+    if (const CorsPolicy* cors = FindCors(*vh, *route); cors != nullptr) {
+      std::string origin(req["origin"]);
+      if (!origin.empty() && OriginAllowed(*cors, origin)) {
+        cors_headers.emplace_back("access-control-allow-origin", origin);
+        if (cors->allow_credentials) {
+          cors_headers.emplace_back("access-control-allow-credentials", "true");
+        }
+        if (!cors->expose_headers.empty()) {
+          cors_headers.emplace_back("access-control-expose-headers", cors->expose_headers);
+        }
+        if (req.method() == http::verb::options && req.find("access-control-request-method") != req.end()) {
+          if (!cors->allow_methods.empty()) {
+            cors_headers.emplace_back("access-control-allow-methods", cors->allow_methods);
+          }
+          if (!cors->allow_headers.empty()) {
+            cors_headers.emplace_back("access-control-allow-headers", cors->allow_headers);
+          }
+          if (!cors->max_age.empty()) {
+            cors_headers.emplace_back("access-control-max-age", cors->max_age);
+          }
+          out.status = 200;
+          co_await WriteLocal(stream_, 200, "", out.keep_alive && !has_body, req.version(), cors_headers, nullptr,
+                              nullptr, nullptr, head, out.bytes_sent);
+          Finish(chain, req, out, start, start_wall, route, "");
+          co_return out.keep_alive && !has_body;
+        }
+      }
+    }
+
+    if (const auto* direct = std::get_if<DirectResponseAction>(&route->action)) {
+      out.status = static_cast<int>(direct->status);
+      out.keep_alive = out.keep_alive && !has_body;
+      co_await WriteLocal(stream_, out.status, direct->body, out.keep_alive, req.version(), cors_headers, rc_mut,
+                          vh_mut, route_mut, head, out.bytes_sent);
+      Finish(chain, req, out, start, start_wall, route, "");
+      co_return out.keep_alive;
+    }
+    if (const auto* redirect = std::get_if<RedirectAction>(&route->action)) {
+      out.status = static_cast<int>(redirect->response_code);
+      out.keep_alive = out.keep_alive && !has_body;
+      std::vector<std::pair<std::string, std::string>> extra = cors_headers;
+      extra.emplace_back("location", RedirectLocation(*redirect, route->match, ctx_.scheme, authority, target));
+      co_await WriteLocal(stream_, out.status, "", out.keep_alive, req.version(), extra, rc_mut, vh_mut, route_mut,
+                          head, out.bytes_sent);
+      Finish(chain, req, out, start, start_wall, route, "");
+      co_return out.keep_alive;
+    }
+
+    const RouteAction& action = std::get<RouteAction>(route->action);
+    const std::string& cluster_name =
+        action.cluster.empty() ? PickWeightedCluster(action.weighted_clusters, w_.rng()) : action.cluster;
+    out.cluster = cluster_name;
+    auto cit = rt_->clusters.find(cluster_name);
+    if (cit == rt_->clusters.end()) {
+      out.status = 503;
+      out.flags = "NC";
+      out.keep_alive = out.keep_alive && !has_body;
+      co_await WriteLocal(stream_, 503, "no cluster", out.keep_alive, req.version(), cors_headers, rc_mut, vh_mut,
+                          route_mut, head, out.bytes_sent);
+      Finish(chain, req, out, start, start_wall, route, "");
+      co_return out.keep_alive;
+    }
+    const ClusterRuntime& cluster = cit->second;
+    out.cluster_rt = &cluster;
+
+    // Upstream request headers.
+    http::request<http::buffer_body> up_req;
+    up_req.method(req.method());
+    if (req.method() == http::verb::unknown) {
+      up_req.method_string(req.method_string());
+    }
+    up_req.version(11);
+    up_req.target(action.prefix_rewrite ? RewritePrefix(target, route->match, *action.prefix_rewrite) : target);
+    bool upgrade = req.find(http::field::upgrade) != req.end() &&
+                   common::ToLower(std::string_view(req[http::field::connection].data(),
+                                                    req[http::field::connection].size()))
+                           .find("upgrade") != std::string::npos;
+    bool expect_continue = beast::iequals(req[http::field::expect], "100-continue");
+    for (const auto& f : req) {
+      if (IsHopByHop(f.name(), f.name_string()) || f.name() == http::field::expect) {
+        continue;
+      }
+      up_req.insert(f.name_string(), f.value());
+    }
+    if (upgrade) {
+      up_req.set(http::field::connection, "upgrade");
+      up_req.set(http::field::upgrade, req[http::field::upgrade]);
+    }
+    if (action.host_rewrite_literal) {
+      up_req.set(http::field::host, *action.host_rewrite_literal);
+    }
+    {
+      std::string xff(req["x-forwarded-for"]);
+      up_req.set("x-forwarded-for", xff.empty() ? ctx_.remote_ip : StrCat(xff, ", ", ctx_.remote_ip));
+      if (hcm.use_remote_address || req.find("x-forwarded-proto") == req.end()) {
+        up_req.set("x-forwarded-proto", ctx_.scheme);
+      }
+      if (ctx_.policy == 1 && !ctx_.peer_principal.empty()) {
+        up_req.set("x-forwarded-client-cert", StrCat("URI=", ctx_.peer_principal));
+      }
+    }
+    for (const HeaderMutations* m : {route_mut, vh_mut, rc_mut}) {
+      if (m != nullptr) {
+        ApplyRequestMutations(up_req, *m);
+      }
+    }
+    if (parser.chunked()) {
+      up_req.chunked(true);
+    } else if (parser.content_length()) {
+      up_req.content_length(*parser.content_length());
+    }
+
+    // Hash for consistent hashing.
+    std::optional<uint64_t> hash;
+    for (const auto& hp : action.hash_policy) {
+      if (hp.kind == HashPolicy::Kind::kHeader) {
+        auto it = req.find(hp.name);
+        if (it != req.end()) {
+          hash = HashKey(std::string_view(it->value().data(), it->value().size()));
+        }
+      } else if (hp.kind == HashPolicy::Kind::kSourceIp) {
+        hash = HashKey(ctx_.remote_ip);
+      } else {
+        std::string cookies(req[http::field::cookie]);
+        for (auto& part : common::Split(cookies, ';')) {
+          std::string_view p = common::StripWhitespace(part);
+          if (p.size() > hp.name.size() && p.substr(0, hp.name.size()) == hp.name && p[hp.name.size()] == '=') {
+            hash = HashKey(p.substr(hp.name.size() + 1));
+          }
+        }
+      }
+      if (hash) {
+        break;
+      }
+    }
+
+    // Mirroring: bodiless requests only, fire and forget.
+    if (!has_body) {
+      for (const auto& mirror : action.request_mirror_clusters) {
+        auto mit = rt_->clusters.find(mirror);
+        if (mit != rt_->clusters.end()) {
+          auto shadow = std::make_shared<http::request<http::empty_body>>();
+          shadow->method(up_req.method());
+          shadow->target(up_req.target());
+          shadow->version(11);
+          for (const auto& f : up_req) {
+            shadow->insert(f.name_string(), f.value());
+          }
+          std::string host(up_req[http::field::host]);
+          auto colon = host.rfind(':');
+          shadow->set(http::field::host, colon == std::string::npos ? host + "-shadow"
+                                                                     : host.substr(0, colon) + "-shadow" + host.substr(colon));
+          net::co_spawn(w_.ioc, Mirror(w_, rt_, mirror, shadow), net::detached);
+        }
+      }
+    }
+
+    const RetryPolicy* retry = action.retry_policy ? &*action.retry_policy : (vh->retry_policy ? &*vh->retry_policy : nullptr);
+    uint32_t max_attempts = 1 + ((retry && !has_body && !upgrade) ? retry->num_retries : 0);
+    Duration try_timeout = action.timeout;
+    if (retry && retry->per_try_timeout.count() > 0 &&
+        (try_timeout.count() == 0 || retry->per_try_timeout < try_timeout)) {
+      try_timeout = retry->per_try_timeout;
+    }
+    const CircuitBreakers defaults;
+    const CircuitBreakers& limits = cluster.cluster->circuit_breakers ? *cluster.cluster->circuit_breakers : defaults;
+    auto deadline = action.timeout.count() > 0 ? std::optional(start + action.timeout) : std::nullopt;
+
+    const HostRuntime* previous = nullptr;
+    UpstreamPtr conn;
+    std::optional<http::response_parser<http::buffer_body>> up_parser;
+    bool request_sent = false;
+    char* chunk = w_.chunk_a.get();
+    bool sent_continue = false;
+    for (uint32_t attempt = 0; attempt < max_attempts; ++attempt) {
+      bool last = attempt + 1 == max_attempts;
+      if (attempt > 0) {
+        if (cluster.state->active_retries.load() >= limits.max_retries) {
+          AddFlag(out.flags, "URX");
+          break;
+        }
+        w_.stats.Add(cluster.stat_prefix + "upstream_rq_retry");
+        cluster.state->active_retries.fetch_add(1);
+        // Jittered exponential backoff.
+        int64_t base = retry->base_interval.count() << std::min<uint32_t>(attempt - 1, 10);
+        int64_t sleep = std::min<int64_t>(static_cast<int64_t>(w_.Random01() * base), retry->max_interval.count());
+        net::steady_timer timer(w_.ioc, std::chrono::milliseconds(sleep));
+        co_await timer.async_wait(kUse);
+        cluster.state->active_retries.fetch_sub(1);
+        out.flags.clear();
+      }
+      const HostRuntime* host = PickHost(w_, cluster, hash, previous);
+      if (host == nullptr) {
+        out.status = 503;
+        out.flags = "UH";
+        break;
+      }
+      previous = host;
+      out.upstream_host = host->key;
+      if (cluster.state->active_requests.load() >= static_cast<int64_t>(limits.max_requests)) {
+        out.status = 503;
+        out.flags = "UO";
+        w_.stats.Add(cluster.stat_prefix + "upstream_rq_pending_overflow");
+        break;
+      }
+      std::string pool_key = StrCat(cluster.cluster->name, "|", host->key);
+      conn = TakePooled(w_, pool_key);
+      bool pooled = conn != nullptr;
+      // Counting requests on the host and cluster for least-request and circuit breaking.
+      struct Active {
+        const HostRuntime* h;
+        const ClusterRuntime* c;
+        Active(const HostRuntime* h_, const ClusterRuntime* c_) : h(h_), c(c_) {
+          h->state->active_requests.fetch_add(1);
+          c->state->active_requests.fetch_add(1);
+        }
+        ~Active() {
+          h->state->active_requests.fetch_sub(1);
+          c->state->active_requests.fetch_sub(1);
+        }
+      } active(host, &cluster);
+      if (!conn) {
+        if (cluster.state->active_connections.load() >= static_cast<int64_t>(limits.max_connections) &&
+            cluster.state->pending_requests.load() >= static_cast<int64_t>(limits.max_pending_requests)) {
+          out.status = 503;
+          out.flags = "UO";
+          w_.stats.Add(cluster.stat_prefix + "upstream_rq_pending_overflow");
+          break;
+        }
+        cluster.state->pending_requests.fetch_add(1);
+        auto [cec, fresh] = co_await Connect(w_, cluster, *host);
+        cluster.state->pending_requests.fetch_sub(1);
+        if (cec) {
+          w_.stats.Add(cluster.stat_prefix + "upstream_cx_connect_fail");
+          RecordOutcome(cluster, *host, 503, true);
+          out.status = 503;
+          out.flags = "UF";
+          if (!last && retry && (retry->RetriesOn("connect-failure") || retry->RetriesOn("5xx") ||
+                                 retry->RetriesOn("gateway-error") || retry->RetriesOn("reset"))) {
+            continue;
+          }
+          if (attempt > 0) {
+            AddFlag(out.flags, "URX");
+          }
+          break;
+        }
+        conn = std::move(fresh);
+        w_.stats.Add(cluster.stat_prefix + "upstream_cx_total");
+      }
+      // Expect: 100-continue is answered here (Envoy's default) before the body is read.
+      if (expect_continue && has_body && !sent_continue) {
+        sent_continue = true;
+        static const char kContinue[] = "HTTP/1.1 100 Continue\r\n\r\n";
+        co_await net::async_write(stream_, net::buffer(kContinue, sizeof(kContinue) - 1), kUse);
+      }
+      beast::error_code send_ec, recv_ec, down_ec;
+      uint64_t body_bytes = 0;
+      if (conn->tls) {
+        std::tie(send_ec, down_ec) = co_await SendRequest(*conn->tls, parser, buffer, up_req, chunk, hcm, body_bytes);
+      } else {
+        std::tie(send_ec, down_ec) = co_await SendRequest(*conn->tcp, parser, buffer, up_req, chunk, hcm, body_bytes);
+      }
+      out.bytes_received = body_bytes;
+      if (down_ec) {
+        out.status = 0;
+        out.flags = "DC";
+        out.keep_alive = false;
+        Finish(chain, req, out, start, start_wall, route, request_id);
+        co_return false;
+      }
+      request_sent = !send_ec;
+      up_parser.emplace();
+      up_parser->body_limit(boost::none);
+      up_parser->header_limit(96 * 1024);
+      if (head) {
+        up_parser->skip(true);
+      }
+      Duration timeout = try_timeout;
+      if (deadline) {
+        auto left = std::chrono::duration_cast<Duration>(*deadline - std::chrono::steady_clock::now());
+        if (timeout.count() == 0 || left < timeout) {
+          timeout = std::max(left, Duration(1));
+        }
+      }
+      if (!send_ec) {
+        Expire(conn->lowest(), timeout);
+        for (;;) {
+          if (conn->tls) {
+            std::tie(recv_ec, std::ignore) = co_await http::async_read_header(*conn->tls, conn->buffer, *up_parser, kUse);
+          } else {
+            std::tie(recv_ec, std::ignore) = co_await http::async_read_header(*conn->tcp, conn->buffer, *up_parser, kUse);
+          }
+          // Interim 1xx responses (other than 101) are dropped; the final one follows.
+          int code = recv_ec ? 0 : up_parser->get().result_int();
+          if (!recv_ec && code >= 100 && code < 200 && code != 101) {
+            up_parser.emplace();
+            up_parser->body_limit(boost::none);
+            if (head) {
+              up_parser->skip(true);
+            }
+            continue;
+          }
+          break;
+        }
+      }
+      beast::error_code failure = send_ec ? send_ec : recv_ec;
+      if (failure) {
+        bool timed_out = failure == beast::error::timeout;
+        conn.reset();
+        if (pooled && !timed_out && !has_body) {
+          // A kept-alive connection the upstream had closed: retry on a fresh one for free.
+          --attempt;
+          previous = nullptr;
+          continue;
+        }
+        RecordOutcome(cluster, *host, timed_out ? 504 : 503, true);
+        out.status = timed_out ? 504 : 503;
+        out.flags = timed_out ? "UT" : "UC";
+        if (timed_out) {
+          w_.stats.Add(cluster.stat_prefix + "upstream_rq_timeout");
+        }
+        bool per_try = timed_out && try_timeout != action.timeout;
+        if (!last && retry &&
+            ((timed_out && per_try && (retry->RetriesOn("5xx") || retry->RetriesOn("gateway-error"))) ||
+             (!timed_out && (retry->RetriesOn("reset") || retry->RetriesOn("5xx") || retry->RetriesOn("gateway-error"))))) {
+          continue;
+        }
+        if (attempt > 0 && !timed_out) {
+          AddFlag(out.flags, "URX");
+        }
+        break;
+      }
+      int code = up_parser->get().result_int();
+      RecordOutcome(cluster, *host, code, false);
+      bool retriable = retry && !last &&
+                       ((retry->RetriesOn("5xx") && code >= 500) ||
+                        (retry->RetriesOn("gateway-error") && (code == 502 || code == 503 || code == 504)) ||
+                        (retry->RetriesOn("retriable-4xx") && code == 409));
+      if (retriable) {
+        // Discard this response's body so the connection can be reused.
+        out.status = code;
+        beast::error_code dec;
+        while (!up_parser->is_done() && !dec) {
+          up_parser->get().body().data = chunk;
+          up_parser->get().body().size = kChunkSize;
+          if (conn->tls) {
+            std::tie(dec, std::ignore) = co_await http::async_read(*conn->tls, conn->buffer, *up_parser, kUse);
+          } else {
+            std::tie(dec, std::ignore) = co_await http::async_read(*conn->tcp, conn->buffer, *up_parser, kUse);
+          }
+          if (dec == http::error::need_buffer) {
+            dec = {};
+          }
+        }
+        if (!dec && up_parser->keep_alive()) {
+          ReturnToPool(w_, std::move(conn));
+        }
+        conn.reset();
+        continue;
+      }
+      out.status = code;
+      out.flags.clear();
+      if (attempt > 0 && code >= 500) {
+        AddFlag(out.flags, "URX");
+      }
+      break;
+    }
+    (void)request_sent;
+
+    if (!conn || !up_parser || !up_parser->is_header_done() || out.status != static_cast<int>(up_parser->get().result_int())) {
+      // No upstream response to forward: a local reply.
+      std::string body = out.flags.find("UH") != std::string::npos   ? "no healthy upstream"
+                         : out.flags.find("UO") != std::string::npos ? "upstream connect error or disconnect/reset before headers. reset reason: overflow"
+                         : out.flags.find("UT") != std::string::npos ? "upstream request timeout"
+                         : out.flags.find("UF") != std::string::npos ? "upstream connect error or disconnect/reset before headers. reset reason: connection failure"
+                                                                     : "upstream connect error or disconnect/reset before headers. reset reason: connection termination";
+      if (out.status == 0) {
+        out.status = 503;
+      }
+      out.keep_alive = out.keep_alive && !has_body;
+      if (has_body && !parser.is_done()) {
+        out.keep_alive = false;
+      }
+      conn.reset();
+      co_await WriteLocal(stream_, out.status, body, out.keep_alive, req.version(), cors_headers, rc_mut, vh_mut,
+                          route_mut, head, out.bytes_sent);
+      w_.stats.Add(StrCat(cluster.stat_prefix, "upstream_rq_", out.status / 100, "xx"));
+      Finish(chain, req, out, start, start_wall, route, request_id);
+      co_return out.keep_alive;
+    }
+
+    // Forward the upstream response.
+    auto& up_res = up_parser->get();
+    http::response<http::buffer_body> res;
+    res.result(up_res.result_int());
+    res.reason(up_res.reason());
+    res.version(req.version());
+    for (const auto& f : up_res) {
+      if (IsHopByHop(f.name(), f.name_string())) {
+        continue;
+      }
+      res.insert(f.name_string(), f.value());
+    }
+    for (const auto& [k, v] : cors_headers) {
+      res.set(k, v);
+    }
+    for (const HeaderMutations* m : {route_mut, vh_mut, rc_mut}) {
+      if (m != nullptr) {
+        ApplyResponseMutations(res, *m);
+      }
+    }
+    int code = up_res.result_int();
+    if (code == 101 && upgrade) {
+      res.set(http::field::connection, "upgrade");
+      res.set(http::field::upgrade, up_res[http::field::upgrade]);
+      http::response<http::empty_body> sw;
+      sw.result(101);
+      sw.version(11);
+      for (const auto& f : res) {
+        sw.insert(f.name_string(), f.value());
+      }
+      auto [wec, wn] = co_await http::async_write(stream_, sw, kUse);
+      out.status = 101;
+      Finish(chain, req, out, start, start_wall, route, request_id);
+      if (wec) {
+        co_return false;
+      }
+      // Bytes already buffered on either side go first, then raw bytes both ways.
+      beast::error_code ignored;
+      if (buffer.size() > 0) {
+        if (conn->tls) {
+          co_await net::async_write(*conn->tls, buffer.data(), kUse);
+        } else {
+          co_await net::async_write(*conn->tcp, buffer.data(), kUse);
+        }
+        buffer.consume(buffer.size());
+      }
+      if (conn->buffer.size() > 0) {
+        co_await net::async_write(stream_, conn->buffer.data(), kUse);
+        conn->buffer.consume(conn->buffer.size());
+      }
+      uint64_t a = 0, b = 0;
+      if (conn->tls) {
+        co_await PumpBoth(stream_, *conn->tls, hcm.stream_idle_timeout, a, b);
+      } else {
+        co_await PumpBoth(stream_, *conn->tcp, hcm.stream_idle_timeout, a, b);
+      }
+      co_return false;
+    }
+    bool no_body = head || code == 204 || code == 304 || (code >= 100 && code < 200);
+    if (!no_body) {
+      if (up_parser->content_length()) {
+        res.content_length(*up_parser->content_length());
+      } else if (!up_parser->is_done() || up_parser->chunked()) {
+        if (req.version() >= 11) {
+          res.chunked(true);
+        } else {
+          out.keep_alive = false;
+        }
+      } else {
+        res.content_length(0);
+      }
+    } else if (head && up_parser->content_length()) {
+      res.content_length(*up_parser->content_length());
+    }
+    if (has_body && !parser.is_done()) {
+      out.keep_alive = false;
+    }
+    out.keep_alive = out.keep_alive && !w_.draining;
+    res.keep_alive(out.keep_alive);
+    http::response_serializer<http::buffer_body> sr{res};
+    if (head) {
+      sr.split(true);
+    }
+    beast::error_code up_ec, down_ec;
+    if (head || no_body) {
+      res.body().data = nullptr;
+      res.body().more = false;
+      auto [wec, wn] = co_await http::async_write_header(stream_, sr, kUse);
+      down_ec = wec;
+    } else if (conn->tls) {
+      std::tie(up_ec, down_ec) = co_await Relay(*conn->tls, conn->buffer, *up_parser, stream_, sr, res, chunk,
+                                                hcm.stream_idle_timeout, out.bytes_sent);
+    } else {
+      std::tie(up_ec, down_ec) = co_await Relay(*conn->tcp, conn->buffer, *up_parser, stream_, sr, res, chunk,
+                                                hcm.stream_idle_timeout, out.bytes_sent);
+    }
+    w_.stats.Add(StrCat(cluster.stat_prefix, "upstream_rq_", code / 100, "xx"));
+    w_.stats.Add(cluster.stat_prefix + "upstream_rq_total");
+    if (up_ec) {
+      AddFlag(out.flags, "UC");
+      out.keep_alive = false;
+    } else if (down_ec) {
+      AddFlag(out.flags, "DC");
+      out.keep_alive = false;
+    }
+    if (!up_ec && !down_ec && up_parser->is_done() && up_parser->keep_alive()) {
+      ReturnToPool(w_, std::move(conn));
+    }
+    Finish(chain, req, out, start, start_wall, route, request_id);
+    co_return out.keep_alive;
+  }
+
+  template <class UpStream>
+  awaitable<std::tuple<beast::error_code, beast::error_code>> SendRequest(
+      UpStream& up, http::request_parser<http::buffer_body>& parser, beast::flat_buffer& buffer,
+      http::request<http::buffer_body>& up_req, char* chunk, const HttpConnectionManager& hcm, uint64_t& bytes) {
+    http::request_serializer<http::buffer_body> sr{up_req};
+    auto [read_ec, write_ec] = co_await Relay(stream_, buffer, parser, up, sr, up_req, chunk, hcm.stream_idle_timeout, bytes);
+    // (upstream send error, downstream read error)
+    co_return std::make_tuple(write_ec, read_ec);
+  }
+
+  static awaitable<void> Mirror(Worker& w, RuntimePtr rt, std::string cluster_name,
+                                std::shared_ptr<http::request<http::empty_body>> req) {
+    auto it = rt->clusters.find(cluster_name);
+    const HostRuntime* host = PickHost(w, it->second, std::nullopt, nullptr);
+    if (host == nullptr) {
+      co_return;
+    }
+    auto [ec, conn] = co_await Connect(w, it->second, *host);
+    if (ec) {
+      co_return;
+    }
+    conn->lowest().expires_after(it->second.cluster->connect_timeout + 5s);
+    http::response<http::string_body> res;
+    if (conn->tls) {
+      co_await http::async_write(*conn->tls, *req, kUse);
+      co_await http::async_read(*conn->tls, conn->buffer, res, kUse);
+    } else {
+      co_await http::async_write(*conn->tcp, *req, kUse);
+      co_await http::async_read(*conn->tcp, conn->buffer, res, kUse);
+    }
+  }
+
+  template <class Req>
+  void Finish(const ChainRuntime& chain, Req& req, const Outcome& out, std::chrono::steady_clock::time_point start,
+              std::chrono::system_clock::time_point start_wall, const Route* route, const std::string&) {
+    double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+    const ListenerRuntime& lr = rt_->listeners.at(listener_);
+    const std::string& labels = out.cluster_rt ? out.cluster_rt->labels[lr.reporter][ctx_.policy]
+                                               : rt_->no_cluster_labels[lr.reporter][ctx_.policy];
+    w_.stats.RecordRequest(labels, out.status, out.flags, ms, out.bytes_received, out.bytes_sent);
+    w_.stats.Add(chain.stat_prefix + "downstream_rq_total");
+    if (chain.logs.empty()) {
+      return;
+    }
+    AccessLogRecord r;
+    r.start_time = start_wall;
+    r.protocol = req.version() == 10 ? "HTTP/1.0" : "HTTP/1.1";
+    r.response_code = out.status;
+    r.response_flags = out.flags;
+    r.bytes_received = out.bytes_received;
+    r.bytes_sent = out.bytes_sent;
+    r.duration_ms = static_cast<int64_t>(ms);
+    r.upstream_host = out.upstream_host;
+    r.upstream_cluster = out.cluster;
+    r.downstream_remote_address = ctx_.remote_address;
+    r.route_name = route ? route->name : "";
+    std::string method(req.method_string()), path(req.target()), host(req[http::field::host]);
+    r.request_header = [&](std::string_view name) -> std::optional<std::string> {
+      if (name == ":method") {
+        return method;
+      }
+      if (name == ":path") {
+        return path;
+      }
+      if (name == ":authority") {
+        return host;
+      }
+      auto it = req.find(beast::string_view(name.data(), name.size()));
+      if (it == req.end()) {
+        return std::nullopt;
+      }
+      return std::string(it->value());
+    };
+    WriteAccessLogs(chain, r);
+  }
+
+  Worker& w_;
+  Stream& stream_;
+  RuntimePtr rt_;
+  std::string listener_;
+  size_t chain_;
+  RequestContext ctx_;
+};
+
+// ---------------------------------------------------------------------------------------
+// TCP proxy
+
+template <class Stream>
+awaitable<void> ServeTcp(Worker& w, Stream& down, beast::flat_buffer& initial, RuntimePtr rt,
+                         const ListenerRuntime& lr, const ChainRuntime& chain, const RequestContext& ctx) {
+  auto start_wall = std::chrono::system_clock::now();
+  auto start = std::chrono::steady_clock::now();
+  auto it = rt->clusters.find(chain.tcp->cluster);
+  const ClusterRuntime& cluster = it->second;
+  const std::string& labels = cluster.labels[lr.reporter][ctx.policy];
+  w.stats.RecordTcpOpen(labels);
+  uint64_t sent = 0, received = 0;
+  std::string flags, upstream_host;
+  const HostRuntime* host = PickHost(w, cluster, HashKey(ctx.remote_ip), nullptr);
+  if (host == nullptr) {
+    flags = "UH";
+  } else {
+    upstream_host = host->key;
+    auto [ec, conn] = co_await Connect(w, cluster, *host);
+    if (ec) {
+      flags = "UF";
+      RecordOutcome(cluster, *host, 503, true);
+    } else {
+      if (initial.size() > 0) {
+        received += initial.size();
+        if (conn->tls) {
+          co_await net::async_write(*conn->tls, initial.data(), kUse);
+        } else {
+          co_await net::async_write(*conn->tcp, initial.data(), kUse);
+        }
+        initial.consume(initial.size());
+      }
+      if (conn->tls) {
+        co_await PumpBoth(down, *conn->tls, chain.tcp->idle_timeout, received, sent);
+      } else {
+        co_await PumpBoth(down, *conn->tcp, chain.tcp->idle_timeout, received, sent);
+      }
+    }
+  }
+  w.stats.RecordTcpClose(labels, sent, received);
+  if (!chain.logs.empty()) {
+    AccessLogRecord r;
+    r.start_time = start_wall;
+    r.protocol = "";
+    r.response_flags = flags;
+    r.bytes_received = received;
+    r.bytes_sent = sent;
+    r.duration_ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count();
+    r.upstream_host = upstream_host;
+    r.upstream_cluster = cluster.cluster->name;
+    r.downstream_remote_address = ctx.remote_address;
+    WriteAccessLogs(chain, r);
+  }
+}
+
+// Picks the filter chain for a connection given what the ClientHello said.
+int SelectChain(const ListenerRuntime& lr, bool is_tls, const std::string& sni) {
+  int best = -1, best_score = -1;
+  for (size_t i = 0; i < lr.chains.size(); ++i) {
+    const FilterChainMatch& m = lr.chains[i].chain->filter_chain_match;
+    if (m.transport_protocol == "tls" && !is_tls) {
+      continue;
+    }
+    if (m.transport_protocol == "raw_buffer" && is_tls) {
+      continue;
+    }
+    if (lr.chains[i].tls && !is_tls) {
+      continue;
+    }
+    int score = 0;
+    if (!m.server_names.empty()) {
+      bool hit = false;
+      for (const auto& name : m.server_names) {
+        if (ServerNameMatches(name, sni)) {
+          hit = true;
+          score = name == sni ? 3 : 2;
+        }
+      }
+      if (!hit) {
+        continue;
+      }
+    }
+    if (!m.transport_protocol.empty()) {
+      score += 1;
+    }
+    if (score > best_score) {
+      best = static_cast<int>(i);
+      best_score = score;
+    }
+  }
+  return best;
+}
+
+awaitable<void> HandleConnection(Worker& w, tcp::socket socket, std::string listener_name) {
+  RuntimePtr rt = w.runtime;
+  auto lit = rt->listeners.find(listener_name);
+  if (lit == rt->listeners.end()) {
+    co_return;
+  }
+  const ListenerRuntime& lr = lit->second;
+  beast::error_code ec;
+  socket.set_option(tcp::no_delay(true), ec);
+  RequestContext ctx;
+  auto remote = socket.remote_endpoint(ec);
+  ctx.remote_ip = ec ? "" : remote.address().to_string();
+  ctx.remote_address = ec ? "" : StrCat(ctx.remote_ip, ":", remote.port());
+  ctx.policy = lr.reporter == 1 ? 0 : 2;
+  w.stats.Add(lr.stat_prefix + "downstream_cx_total");
+  beast::tcp_stream stream(std::move(socket));
+  beast::flat_buffer buffer;
+  int chain_index = 0;
+  bool is_tls = false;
+  if (lr.inspect) {
+    std::string sni;
+    stream.expires_after(10s);
+    for (;;) {
+      auto data = buffer.data();
+      std::string_view view(static_cast<const char*>(data.data()), data.size());
+      auto result = InspectClientHello(view, sni);
+      if (result != ClientHelloResult::kNeedMoreData) {
+        is_tls = result == ClientHelloResult::kTls;
+        break;
+      }
+      auto [rec, n] = co_await stream.async_read_some(buffer.prepare(4096), kUse);
+      if (rec) {
+        co_return;
+      }
+      buffer.commit(n);
+    }
+    chain_index = SelectChain(lr, is_tls, sni);
+    if (chain_index < 0) {
+      co_return;  // no chain: Envoy closes the connection
+    }
+  }
+  const ChainRuntime& chain = lr.chains[chain_index];
+  if (chain.tls) {
+    ssl::context ctx_wrap = WrapContext(chain.tls);
+    ssl::stream<beast::tcp_stream> tls(std::move(stream), ctx_wrap);
+    tls.next_layer().expires_after(10s);
+    auto [hec, used] = co_await tls.async_handshake(ssl::stream_base::server, buffer.data(), kUse);
+    if (hec) {
+      co_return;
+    }
+    buffer.consume(used);
+    ctx.scheme = "https";
+    if (SSL_get_verify_result(tls.native_handle()) == X509_V_OK) {
+      X509* peer = SSL_get0_peer_certificate(tls.native_handle());
+      if (peer != nullptr) {
+        ctx.policy = lr.reporter == 1 ? 1 : 2;
+        ctx.peer_principal = PeerUriSan(tls.native_handle());
+      }
+    }
+    if (chain.hcm) {
+      HttpSession<ssl::stream<beast::tcp_stream>> session(w, tls, rt, listener_name, chain_index, ctx);
+      co_await session.Run(buffer);
+      tls.next_layer().expires_after(1s);
+      co_await tls.async_shutdown(kUse);
+    } else {
+      co_await ServeTcp(w, tls, buffer, rt, lr, chain, ctx);
+    }
+    co_return;
+  }
+  ctx.scheme = "http";
+  if (chain.hcm) {
+    HttpSession<beast::tcp_stream> session(w, stream, rt, listener_name, chain_index, ctx);
+    co_await session.Run(buffer);
+    stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+  } else {
+    co_await ServeTcp(w, stream, buffer, rt, lr, chain, ctx);
+  }
+}
+
+awaitable<void> AcceptLoop(Worker& w, std::shared_ptr<tcp::acceptor> acceptor, std::string listener_name) {
+  for (;;) {
+    auto [ec, socket] = co_await acceptor->async_accept(kUse);
+    if (ec == net::error::operation_aborted || !acceptor->is_open()) {
+      co_return;
+    }
+    if (ec) {
+      // EMFILE and friends: back off a little instead of spinning.
+      net::steady_timer t(w.ioc, 10ms);
+      co_await t.async_wait(kUse);
+      continue;
+    }
+    net::co_spawn(w.ioc, HandleConnection(w, std::move(socket), listener_name), [](std::exception_ptr e) {
+      if (e) {
+        try {
+          std::rethrow_exception(e);
+        } catch (const std::exception& ex) {
+          Log(StrCat("connection error: ", ex.what()));
+        }
+      }
+    });
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Admin, health and stats servers (on the control thread).
+
+struct AdminResponse {
+  int status = 200;
+  std::string content_type = "text/plain; charset=UTF-8";
+  std::string body;
+};
+using AdminHandler = std::function<AdminResponse(const std::string& method, const std::string& target)>;
+
+awaitable<void> ServeAdminConnection(tcp::socket socket, AdminHandler handler) {
+  beast::tcp_stream stream(std::move(socket));
+  beast::flat_buffer buffer;
+  for (;;) {
+    http::request<http::string_body> req;
+    stream.expires_after(30s);
+    auto [ec, n] = co_await http::async_read(stream, buffer, req, kUse);
+    if (ec) {
+      break;
+    }
+    AdminResponse r = handler(std::string(req.method_string()), std::string(req.target()));
+    http::response<http::string_body> res{static_cast<http::status>(r.status), req.version()};
+    res.set(http::field::content_type, r.content_type);
+    res.body() = std::move(r.body);
+    res.keep_alive(req.keep_alive());
+    res.prepare_payload();
+    auto [wec, wn] = co_await http::async_write(stream, res, kUse);
+    if (wec || !req.keep_alive()) {
+      break;
+    }
+  }
+  beast::error_code ignored;
+  stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+}
+
+awaitable<void> AdminAcceptLoop(std::shared_ptr<tcp::acceptor> acceptor, AdminHandler handler) {
+  for (;;) {
+    auto [ec, socket] = co_await acceptor->async_accept(kUse);
+    if (ec == net::error::operation_aborted || !acceptor->is_open()) {
+      co_return;
+    }
+    if (ec) {
+      continue;
+    }
+    net::co_spawn(acceptor->get_executor(), ServeAdminConnection(std::move(socket), handler), net::detached);
+  }
+}
+
+absl::StatusOr<std::shared_ptr<tcp::acceptor>> OpenAcceptor(net::io_context& ioc, const std::string& address, int port,
+                                                            bool reuse_port) {
+  beast::error_code ec;
+  auto addr = net::ip::make_address(address.empty() ? "0.0.0.0" : address, ec);
+  if (ec) {
+    return absl::InvalidArgumentError(StrCat("bad listen address \"", address, "\""));
+  }
+  auto acc = std::make_shared<tcp::acceptor>(ioc);
+  tcp::endpoint ep(addr, static_cast<uint16_t>(port));
+  acc->open(ep.protocol(), ec);
+  if (!ec) {
+    acc->set_option(net::socket_base::reuse_address(true), ec);
+  }
+  if (!ec && reuse_port) {
+    int one = 1;
+    ::setsockopt(acc->native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+  }
+  if (!ec) {
+    acc->bind(ep, ec);
+  }
+  if (!ec) {
+    acc->listen(net::socket_base::max_listen_connections, ec);
+  }
+  if (ec) {
+    return absl::UnavailableError(StrCat("cannot listen on ", address, ":", port, ": ", ec.message()));
+  }
+  return acc;
+}
+
+// ---------------------------------------------------------------------------------------
+
+class ProxyImpl : public Proxy {
+ public:
+  explicit ProxyImpl(const ProxyOptions& options) : options_(options) {
+    int n = std::max(1, options.concurrency);
+    for (int i = 0; i < n; ++i) {
+      workers_.push_back(std::make_unique<Worker>());
+      workers_.back()->active_requests = &active_requests_;
+    }
+  }
+  ~ProxyImpl() override { Stop(); }
+
+  absl::Status Start() override {
+    struct Server {
+      std::string address;
+      int port;
+      AdminHandler handler;
+    };
+    std::vector<Server> servers;
+    if (options_.admin_port > 0) {
+      servers.push_back({options_.admin_address, options_.admin_port,
+                         [this](const std::string& m, const std::string& t) { return Admin(m, t); }});
+    }
+    if (options_.health_port > 0) {
+      servers.push_back({options_.health_address, options_.health_port, [this](const std::string&, const std::string& t) {
+                           AdminResponse r;
+                           if (t.rfind("/healthz/ready", 0) == 0) {
+                             r.status = Ready() ? 200 : 503;
+                             r.body = Ready() ? "" : "config not loaded\n";
+                           } else {
+                             r.status = 404;
+                           }
+                           return r;
+                         }});
+    }
+    if (options_.stats_port > 0) {
+      servers.push_back({options_.stats_address, options_.stats_port, [this](const std::string&, const std::string& t) {
+                           AdminResponse r;
+                           if (t.rfind("/stats/prometheus", 0) == 0) {
+                             r.content_type = "text/plain; version=0.0.4";
+                             r.body = Prometheus();
+                           } else {
+                             r.status = 404;
+                           }
+                           return r;
+                         }});
+    }
+    for (auto& s : servers) {
+      MESH_ASSIGN_OR_RETURN(auto acc, OpenAcceptor(control_, s.address, s.port, false));
+      admin_acceptors_.push_back(acc);
+      net::co_spawn(control_, AdminAcceptLoop(acc, s.handler), net::detached);
+    }
+    control_guard_.emplace(control_.get_executor());
+    control_thread_ = std::thread([this] { control_.run(); });
+    for (auto& w : workers_) {
+      w->thread = std::thread([wp = w.get()] {
+        auto guard = net::make_work_guard(wp->ioc);
+        wp->ioc.run();
+      });
+    }
+    started_ = true;
+    return absl::OkStatus();
+  }
+
+  absl::Status UpdateConfig(ConfigSnapshotPtr snapshot) override {
+    std::lock_guard<std::mutex> lock(update_mu_);
+    MESH_ASSIGN_OR_RETURN(RuntimePtr rt, CompileRuntime(snapshot, registry_));
+    // Listener identity: name + address; a changed address is a new listener.
+    std::map<std::string, std::string> wanted;  // key -> listener name
+    for (const auto& l : snapshot->resources.listeners) {
+      wanted[StrCat(l.name, "|", l.address.address, ":", l.address.port_value)] = l.name;
+    }
+    std::map<std::string, std::vector<std::shared_ptr<tcp::acceptor>>> opened;
+    for (const auto& [key, name] : wanted) {
+      if (listeners_.count(key)) {
+        continue;
+      }
+      const Listener* l = nullptr;
+      for (const auto& x : snapshot->resources.listeners) {
+        if (x.name == name) {
+          l = &x;
+        }
+      }
+      int port = static_cast<int>(l->address.port_value);
+      for (auto& w : workers_) {
+        auto acc = OpenAcceptor(w->ioc, l->address.address, port, workers_.size() > 1);
+        if (!acc.ok()) {
+          for (auto& [k, accs] : opened) {
+            for (auto& a : accs) {
+              beast::error_code ignored;
+              a->close(ignored);
+            }
+          }
+          return absl::Status(acc.status().code(), StrCat("listener \"", name, "\": ", std::string(acc.status().message())));
+        }
+        port = (*acc)->local_endpoint().port();  // port 0: the other workers share the chosen port
+        opened[key].push_back(*acc);
+      }
+      bound_ports_[name] = port;
+    }
+    std::vector<std::string> removed;
+    for (const auto& [key, name] : listeners_) {
+      if (!wanted.count(key)) {
+        removed.push_back(key);
+        bound_ports_.erase(name);
+      }
+    }
+    for (const auto& key : removed) {
+      listeners_.erase(key);
+    }
+    for (const auto& [key, accs] : opened) {
+      listeners_[key] = wanted[key];
+    }
+    for (size_t i = 0; i < workers_.size(); ++i) {
+      Worker* w = workers_[i].get();
+      std::vector<std::pair<std::string, std::shared_ptr<tcp::acceptor>>> add;
+      for (const auto& [key, accs] : opened) {
+        add.emplace_back(key, accs[i]);
+      }
+      std::map<std::string, std::string> names = listeners_;
+      net::post(w->ioc, [w, rt, add, removed, names] {
+        w->runtime = rt;
+        for (const auto& key : removed) {
+          auto it = w->acceptors.find(key);
+          if (it != w->acceptors.end()) {
+            beast::error_code ignored;
+            it->second->close(ignored);
+            w->acceptors.erase(it);
+          }
+        }
+        for (const auto& [key, acc] : add) {
+          w->acceptors[key] = acc;
+          net::co_spawn(w->ioc, AcceptLoop(*w, acc, names.at(key)), net::detached);
+        }
+      });
+    }
+    {
+      std::lock_guard<std::mutex> l(state_mu_);
+      current_ = rt;
+    }
+    ready_ = true;
+    return absl::OkStatus();
+  }
+
+  void Drain() override {
+    if (!started_) {
+      return;
+    }
+    // 1. Stop accepting and close idle keep-alive connections.
+    for (auto& w : workers_) {
+      Worker* wp = w.get();
+      net::post(wp->ioc, [wp] {
+        wp->draining = true;
+        for (auto& [key, acc] : wp->acceptors) {
+          beast::error_code ignored;
+          acc->close(ignored);
+        }
+        wp->acceptors.clear();
+        for (SessionHandle* s : wp->sessions) {
+          if (s->idle) {
+            s->cancel();
+          }
+        }
+        wp->pools.clear();
+      });
+    }
+    ready_ = false;
+    // 2. Wait for in-flight requests, up to the drain timeout.
+    auto deadline = std::chrono::steady_clock::now() + options_.drain_timeout;
+    while (active_requests_.load() > 0 && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(20ms);
+    }
+    Stop();
+  }
+
+  void Stop() override {
+    std::lock_guard<std::mutex> lock(stop_mu_);
+    if (stopped_) {
+      return;
+    }
+    stopped_ = true;
+    for (auto& w : workers_) {
+      w->ioc.stop();
+    }
+    for (auto& w : workers_) {
+      if (w->thread.joinable()) {
+        w->thread.join();
+      }
+    }
+    control_guard_.reset();
+    control_.stop();
+    if (control_thread_.joinable()) {
+      control_thread_.join();
+    }
+    {
+      std::lock_guard<std::mutex> l(done_mu_);
+      done_ = true;
+    }
+    done_cv_.notify_all();
+  }
+
+  void Wait() override {
+    std::unique_lock<std::mutex> l(done_mu_);
+    done_cv_.wait(l, [this] { return done_ || quit_requested_; });
+  }
+
+  bool Ready() const override { return ready_.load(); }
+
+  std::vector<std::pair<std::string, int>> ListenerPorts() const override {
+    std::lock_guard<std::mutex> lock(update_mu_);
+    return {bound_ports_.begin(), bound_ports_.end()};
+  }
+
+ private:
+  RuntimePtr Current() const {
+    std::lock_guard<std::mutex> l(state_mu_);
+    return current_;
+  }
+
+  std::vector<WorkerStats*> AllStats() const {
+    std::vector<WorkerStats*> out;
+    for (const auto& w : workers_) {
+      out.push_back(&w->stats);
+    }
+    return out;
+  }
+
+  std::map<std::string, double> Gauges() const {
+    std::map<std::string, double> g;
+    g["server.live"] = 1;
+    g["server.ready"] = Ready() ? 1 : 0;
+    g["server.concurrency"] = static_cast<double>(workers_.size());
+    g["server.active_requests"] = static_cast<double>(active_requests_.load());
+    return g;
+  }
+
+  std::string Prometheus() const { return StatsRenderer(AllStats()).Prometheus(Gauges()); }
+
+  AdminResponse Admin(const std::string& method, const std::string& target) {
+    AdminResponse r;
+    std::string path = target.substr(0, target.find('?'));
+    RuntimePtr rt = Current();
+    if (path == "/ready") {
+      r.status = Ready() ? 200 : 503;
+      r.body = Ready() ? "LIVE\n" : "PRE_INITIALIZING\n";
+    } else if (path == "/healthz") {
+      r.body = "OK\n";
+    } else if (path == "/stats/prometheus") {
+      r.content_type = "text/plain; version=0.0.4";
+      r.body = Prometheus();
+    } else if (path == "/stats") {
+      r.body = StatsRenderer(AllStats()).EnvoyText(Gauges());
+    } else if (path == "/config_dump") {
+      r.content_type = "application/json";
+      if (rt) {
+        r.body = config::EmitJson(EncodeConfigDump(rt->snapshot->bootstrap, rt->snapshot->resources)) + "\n";
+      } else {
+        r.body = "{\"configs\": []}\n";
+      }
+    } else if (path == "/clusters") {
+      if (rt) {
+        std::vector<std::string> names;
+        for (const auto& [name, c] : rt->clusters) {
+          names.push_back(name);
+        }
+        std::sort(names.begin(), names.end());
+        int64_t now = NowMs();
+        for (const auto& name : names) {
+          const ClusterRuntime& c = rt->clusters.at(name);
+          for (const auto& h : c.hosts) {
+            std::string p = StrCat(name, "::", h.key, "::");
+            std::string flags = "healthy";
+            if (!h.configured_healthy) {
+              flags = "/eds_health_status_unhealthy";
+            } else if (h.state->ejected_until_ms.load() > now) {
+              flags = "/failed_outlier_check";
+            } else if (h.state->health_check_failed.load()) {
+              flags = "/failed_active_hc";
+            }
+            r.body += StrCat(p, "cx_active::", c.state->active_connections.load(), "\n");
+            r.body += StrCat(p, "rq_active::", h.state->active_requests.load(), "\n");
+            r.body += StrCat(p, "rq_total::", h.state->requests_total.load(), "\n");
+            r.body += StrCat(p, "rq_error::", h.state->requests_error.load(), "\n");
+            r.body += StrCat(p, "weight::", h.weight, "\n");
+            r.body += StrCat(p, "health_flags::", flags, "\n");
+          }
+        }
+      }
+    } else if (path == "/listeners") {
+      for (const auto& [name, port] : ListenerPorts()) {
+        r.body += StrCat(name, "::", port, "\n");
+      }
+    } else if (path == "/quitquitquit") {
+      if (method != "POST") {
+        r.status = 405;
+        r.body = "use POST\n";
+        return r;
+      }
+      r.body = "OK\n";
+      if (options_.on_quit) {
+        options_.on_quit();
+        return r;
+      }
+      {
+        std::lock_guard<std::mutex> l(done_mu_);
+        quit_requested_ = true;
+      }
+      done_cv_.notify_all();
+    } else {
+      r.status = 404;
+      r.body = "admin commands: /config_dump /clusters /listeners /stats /stats/prometheus /ready /healthz /quitquitquit\n";
+    }
+    return r;
+  }
+
+  ProxyOptions options_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  net::io_context control_{1};
+  std::optional<net::executor_work_guard<net::io_context::executor_type>> control_guard_;
+  std::thread control_thread_;
+  std::vector<std::shared_ptr<tcp::acceptor>> admin_acceptors_;
+  SharedStateRegistry registry_;
+  mutable std::mutex update_mu_;
+  std::map<std::string, std::string> listeners_;  // key -> name
+  std::map<std::string, int> bound_ports_;
+  mutable std::mutex state_mu_;
+  RuntimePtr current_;
+  std::atomic<bool> ready_{false};
+  std::atomic<int64_t> active_requests_{0};
+  bool started_ = false;
+  std::mutex stop_mu_;
+  bool stopped_ = false;
+  std::mutex done_mu_;
+  std::condition_variable done_cv_;
+  bool done_ = false;
+  bool quit_requested_ = false;
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Proxy>> CreateProxy(const ProxyOptions& options) {
+  if (options.concurrency < 1 || options.concurrency > 256) {
+    return absl::InvalidArgumentError("--concurrency must be between 1 and 256");
+  }
+  return std::unique_ptr<Proxy>(new ProxyImpl(options));
+}
+
+}  // namespace mesh::proxy

@@ -1,0 +1,119 @@
+#pragma once
+
+// Internal to mesh/proxy: the compiled form of a ConfigSnapshot that workers read, and
+// the state shared across workers (circuit breakers, outlier detection). Beast-free so
+// only proxy.cc pays for Beast headers; OpenSSL contexts are held as SSL_CTX.
+
+#include <atomic>
+#include <cstdio>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "mesh/proxy/proxy.h"
+
+typedef struct ssl_ctx_st SSL_CTX;
+
+namespace mesh::proxy {
+
+// Per upstream host, shared by all workers (Envoy keeps these on the main thread).
+struct HostState {
+  std::atomic<int64_t> active_requests{0};
+  std::atomic<uint32_t> consecutive_5xx{0};
+  std::atomic<uint32_t> consecutive_gateway{0};
+  std::atomic<int64_t> ejected_until_ms{0};  // steady clock ms; 0 = not ejected
+  std::atomic<uint32_t> ejections{0};
+  std::atomic<uint64_t> requests_total{0};
+  std::atomic<uint64_t> requests_error{0};
+  std::atomic<bool> health_check_failed{false};
+};
+
+struct ClusterState {
+  std::atomic<int64_t> active_requests{0};
+  std::atomic<int64_t> active_connections{0};
+  std::atomic<int64_t> pending_requests{0};
+  std::atomic<int64_t> active_retries{0};
+  std::atomic<uint64_t> round_robin{0};
+};
+
+struct SslCtxDeleter {
+  void operator()(SSL_CTX* ctx) const;
+};
+using SslCtxPtr = std::shared_ptr<SSL_CTX>;
+
+struct HostRuntime {
+  std::string address;  // IP or name
+  uint16_t port = 0;
+  std::string key;  // "address:port"
+  uint32_t weight = 1;
+  bool configured_healthy = true;
+  std::shared_ptr<HostState> state;
+};
+
+struct ClusterRuntime {
+  const proxyconfig::Cluster* cluster = nullptr;
+  std::vector<HostRuntime> hosts;
+  std::vector<uint32_t> weighted_sequence;  // host indexes repeated by weight (round robin)
+  std::vector<std::pair<uint64_t, uint32_t>> ring;  // consistent hashing (ring hash / maglev)
+  SslCtxPtr tls;  // upstream TLS origination
+  std::string sni;
+  std::shared_ptr<ClusterState> state;
+  // Prometheus label sets by [reporter: 0 source, 1 destination][policy: none, mutual_tls, unknown].
+  std::string labels[2][3];
+  std::string stat_prefix;  // "cluster.<name>."
+};
+
+struct LogSink {
+  proxyconfig::AccessLog config;
+  std::shared_ptr<FILE> file;  // null: stdout
+};
+
+struct ChainRuntime {
+  const proxyconfig::FilterChain* chain = nullptr;
+  const proxyconfig::HttpConnectionManager* hcm = nullptr;
+  const proxyconfig::TcpProxy* tcp = nullptr;
+  const proxyconfig::RouteConfiguration* routes = nullptr;
+  SslCtxPtr tls;  // downstream termination
+  std::vector<LogSink> logs;
+  std::string stat_prefix;  // "http.<prefix>."
+};
+
+struct ListenerRuntime {
+  const proxyconfig::Listener* listener = nullptr;
+  std::vector<ChainRuntime> chains;
+  bool inspect = false;  // chains differ by TLS/SNI: peek at the ClientHello
+  int reporter = 0;      // 0 source (outbound, gateway), 1 destination (inbound)
+  std::string stat_prefix;
+};
+
+struct Runtime {
+  ConfigSnapshotPtr snapshot;
+  std::unordered_map<std::string, ListenerRuntime> listeners;
+  std::unordered_map<std::string, ClusterRuntime> clusters;
+  std::string no_cluster_labels[2][3];
+};
+using RuntimePtr = std::shared_ptr<const Runtime>;
+
+// Keeps host and cluster state alive across snapshots, by name.
+class SharedStateRegistry {
+ public:
+  std::shared_ptr<ClusterState> Cluster(const std::string& name);
+  std::shared_ptr<HostState> Host(const std::string& cluster, const std::string& host_key);
+
+ private:
+  std::mutex mu_;
+  std::map<std::string, std::shared_ptr<ClusterState>> clusters_;
+  std::map<std::string, std::shared_ptr<HostState>> hosts_;
+};
+
+// Builds SSL contexts, resolves RDS/EDS/SDS names, precomputes labels.
+absl::StatusOr<RuntimePtr> CompileRuntime(ConfigSnapshotPtr snapshot, SharedStateRegistry& registry);
+
+// FNV-1a, used for consistent hashing.
+uint64_t HashKey(std::string_view s);
+
+}  // namespace mesh::proxy

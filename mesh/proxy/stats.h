@@ -1,0 +1,65 @@
+#pragma once
+
+// Metrics kept per worker (one uncontended mutex each) and merged when scraped:
+// Istio's standard metrics for Prometheus (:15090/stats/prometheus) and Envoy-style
+// counters for the admin /stats page.
+
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+namespace mesh::proxy {
+
+// Renders `a="x",b="y"` with Prometheus escaping.
+std::string RenderLabels(const std::vector<std::pair<std::string, std::string>>& labels);
+
+struct Histogram {
+  std::vector<uint64_t> buckets;  // cumulative counts are computed when rendering
+  double sum = 0;
+  uint64_t count = 0;
+  void Observe(const std::vector<double>& bounds, double value);
+};
+
+class WorkerStats {
+ public:
+  // `labels` is RenderLabels() output without response_code/response_flags, which are
+  // appended here.
+  void RecordRequest(const std::string& labels, int response_code, std::string_view response_flags,
+                     double duration_ms, uint64_t request_bytes, uint64_t response_bytes);
+  void RecordTcpOpen(const std::string& labels);
+  void RecordTcpClose(const std::string& labels, uint64_t sent, uint64_t received);
+  void Add(const std::string& counter, uint64_t n = 1);
+
+  struct RequestSeries {
+    uint64_t total = 0;
+    Histogram duration, request_bytes, response_bytes;
+  };
+  struct TcpSeries {
+    uint64_t opened = 0, closed = 0, sent = 0, received = 0;
+  };
+
+ private:
+  friend class StatsRenderer;
+  std::mutex mu_;
+  std::unordered_map<std::string, RequestSeries> requests_;
+  std::unordered_map<std::string, TcpSeries> tcp_;
+  std::unordered_map<std::string, uint64_t> counters_;
+};
+
+class StatsRenderer {
+ public:
+  explicit StatsRenderer(std::vector<WorkerStats*> workers) : workers_(std::move(workers)) {}
+  // Prometheus text format 0.0.4; `gauges` are extra series (name -> value).
+  std::string Prometheus(const std::map<std::string, double>& gauges) const;
+  // "name: value" lines, sorted (Envoy's /stats).
+  std::string EnvoyText(const std::map<std::string, double>& gauges) const;
+
+ private:
+  std::vector<WorkerStats*> workers_;
+};
+
+}  // namespace mesh::proxy
