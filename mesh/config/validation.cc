@@ -2168,19 +2168,19 @@ class Validator {
   // ---------------------------------------------------------------- EnvoyFilter
   void EnvoyFilter(const Resource& r) {
     const Node& spec = r.spec();
+    Warn(spec, "EnvoyFilter exposes internal implementation details that may change at any time. Prefer other APIs "
+               "if possible, and exercise extreme caution, especially around upgrades.");
     const Node& selector = spec["workloadSelector"];
     if (selector.Defined()) {
+      size_t before = out_.issues.size();
       WorkloadSelector(selector, "labels");
+      if (out_.issues.size() != before) {
+        return;  // Istio stops at selector errors
+      }
       if (!Has(selector["labels"])) {
         Warn(selector, "Envoy filter: workload selector specified without labels, will be applied to all services "
                        "in namespace");
       }
-    }
-    if (selector.Defined() && Has(spec["targetRefs"])) {
-      Error(spec, "only one of targetRefs or workloadSelector can be set");
-    }
-    for (const Node& ref : Items(spec["targetRefs"])) {
-      TargetRef(ref);
     }
     for (const Node& cp : Items(spec["configPatches"])) {
       if (!cp.IsMap()) {
@@ -2202,51 +2202,72 @@ class Validator {
         Error(patch, "Envoy filter: missing patch operation");
         continue;
       }
-      if (op != "REMOVE" && !Has(patch["value"])) {
+      if (op != "REMOVE" && !patch["value"].Defined()) {
         Error(patch, "Envoy filter: missing patch value for non-remove operation");
         continue;
       }
       const Node& match = cp["match"];
-      if ((op == "INSERT_AFTER" || op == "INSERT_BEFORE" || op == "INSERT_FIRST") && apply_to != "HTTP_ROUTE" &&
-          apply_to != "NETWORK_FILTER" && apply_to != "HTTP_FILTER" && apply_to != "LISTENER_FILTER" &&
-          apply_to != "FILTER_CHAIN") {
-        Error(patch, fmt::format("Envoy filter: {} is not supported for {}", op, apply_to));
-        continue;
-      }
-      if (apply_to == "LISTENER" && match["listener"]["filterChain"]["filter"].Defined() &&
-          (op == "ADD" || op == "REMOVE")) {
-        // Istio warns rather than rejects these legacy configs.
-        Warn(match, "Envoy filter: filterChain.filter match is ignored for LISTENER patches");
-      }
-      if (apply_to == "ROUTE_CONFIGURATION" || apply_to == "VIRTUAL_HOST" || apply_to == "HTTP_ROUTE") {
-        if (match["listener"].Defined() || match["cluster"].Defined()) {
-          Error(match, fmt::format("Envoy filter: applyTo for {} must have a routeConfiguration match", apply_to));
-          continue;
-        }
-      } else if (apply_to == "CLUSTER") {
-        if (match["listener"].Defined() || match["routeConfiguration"].Defined()) {
-          Error(match, "Envoy filter: applyTo for cluster must have a cluster match");
-          continue;
-        }
-      } else if (apply_to == "LISTENER" || apply_to == "FILTER_CHAIN" || apply_to == "NETWORK_FILTER" ||
-                 apply_to == "HTTP_FILTER" || apply_to == "LISTENER_FILTER") {
-        if (match["routeConfiguration"].Defined() || match["cluster"].Defined()) {
-          Error(match, fmt::format("Envoy filter: applyTo for {} must have a listener match", apply_to));
-          continue;
-        }
-      }
-      if (apply_to == "HTTP_FILTER" && op != "REMOVE" && op != "MERGE" && patch["value"].IsMap() &&
-          !Has(patch["value"]["name"])) {
-        Error(patch["value"], "Envoy filter: filter name is required for HTTP_FILTER patches");
-      }
       const Node& proxy_version = match["proxy"]["proxyVersion"];
       if (Has(proxy_version)) {
         RE2::Options options;
         options.set_log_errors(false);
         RE2 re(S(proxy_version), options);
         if (!re.ok()) {
-          Error(proxy_version, fmt::format("Envoy filter: invalid regex for proxy version, [{}]", re.error()));
+          Error(proxy_version, fmt::format("Envoy filter: invalid regex for proxy version, [error parsing regexp: {}]",
+                                           re.error()));
+          continue;
         }
+      }
+      bool has_object_match =
+          match["listener"].Defined() || match["routeConfiguration"].Defined() || match["cluster"].Defined();
+      if (apply_to == "LISTENER" || apply_to == "FILTER_CHAIN" || apply_to == "NETWORK_FILTER" ||
+          apply_to == "HTTP_FILTER") {
+        if (!has_object_match) {
+          continue;
+        }
+        const Node& listener = match["listener"];
+        if (!listener.Defined()) {
+          Error(match, "Envoy filter: applyTo for listener class objects cannot have non listener match");
+          continue;
+        }
+        const Node& filter = listener["filterChain"]["filter"];
+        if (filter.Defined()) {
+          if (apply_to == "LISTENER" || apply_to == "FILTER_CHAIN") {
+            Warn(filter, fmt::format("Envoy filter: filter match has no effect when used with {}", apply_to));
+          }
+          std::string name = S(filter["name"]);
+          if (name.empty()) {
+            Error(filter, "Envoy filter: filter match has no name to match on");
+            continue;
+          }
+          const Node& sub = filter["subFilter"];
+          if (sub.Defined()) {
+            if (apply_to != "HTTP_FILTER") {
+              Error(sub, "Envoy filter: subfilter match can be used with applyTo HTTP_FILTER only");
+              continue;
+            }
+            if (name != "envoy.filters.network.http_connection_manager" && name != "envoy.http_connection_manager") {
+              Error(sub, "Envoy filter: subfilter match requires filter match with "
+                         "envoy.filters.network.http_connection_manager");
+              continue;
+            }
+            if (S(sub["name"]).empty()) {
+              Error(sub, "Envoy filter: subfilter match has no name to match on");
+              continue;
+            }
+          }
+        }
+      } else if (apply_to == "ROUTE_CONFIGURATION" || apply_to == "VIRTUAL_HOST" || apply_to == "HTTP_ROUTE") {
+        if (has_object_match && !match["routeConfiguration"].Defined()) {
+          Error(match, "Envoy filter: applyTo for http route class objects cannot have non route configuration match");
+        }
+      } else if (apply_to == "CLUSTER") {
+        if (has_object_match && !match["cluster"].Defined()) {
+          Error(match, "Envoy filter: applyTo for cluster class objects cannot have non cluster match");
+        }
+      }
+      if (op != "REMOVE" && !patch["value"].IsMap()) {
+        Error(patch["value"], "Envoy filter: patch value must be an object");
       }
     }
   }
