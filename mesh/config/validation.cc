@@ -2218,6 +2218,9 @@ class Validator {
           continue;
         }
       }
+      if (match["waypoint"].Defined()) {
+        continue;  // waypoint matches apply to every object class
+      }
       bool has_object_match =
           match["listener"].Defined() || match["routeConfiguration"].Defined() || match["cluster"].Defined();
       if (apply_to == "LISTENER" || apply_to == "FILTER_CHAIN" || apply_to == "NETWORK_FILTER" ||
@@ -2895,6 +2898,7 @@ ValidationResult ValidateIstioResource(const Resource& resource, const IstioVali
     return result;
   }
   AddSchemaIssues(spec, *kind, options, result);
+  size_t schema_issue_count = result.issues.size();
 
   Validator v(result);
   // Metadata rules that apply to every kind.
@@ -2958,6 +2962,22 @@ ValidationResult ValidateIstioResource(const Resource& resource, const IstioVali
   } else if (k == "TrafficExtension") {
     v.TrafficExtension(resource);
   }
+  // A field with the wrong type already has its error; semantic checks of the same field
+  // would only repeat it less clearly.
+  std::set<int> type_error_lines;
+  for (size_t i = 0; i < schema_issue_count; ++i) {
+    if (result.issues[i].severity == IssueSeverity::kError && result.issues[i].line > 0) {
+      type_error_lines.insert(result.issues[i].line);
+    }
+  }
+  std::vector<ValidationIssue> kept(result.issues.begin(), result.issues.begin() + schema_issue_count);
+  for (size_t i = schema_issue_count; i < result.issues.size(); ++i) {
+    if (result.issues[i].severity == IssueSeverity::kError && type_error_lines.count(result.issues[i].line) > 0) {
+      continue;
+    }
+    kept.push_back(std::move(result.issues[i]));
+  }
+  result.issues = std::move(kept);
   // Issues about the spec as a whole point at the document, as istioctl's do.
   int spec_line = LineOf(spec);
   for (ValidationIssue& issue : result.issues) {
