@@ -39,7 +39,7 @@ bool Has(const Node& n) {
   if (n.IsSequence() || n.IsMap()) {
     return n.size() > 0;
   }
-  return n.Defined();
+  return n.IsScalar() && !n.Str().empty();  // "" is a string field's zero value
 }
 
 // The field when it is written (even as `key:` with no value), else its parent: where a
@@ -227,7 +227,7 @@ class Validator {
     issue.params = std::move(params);
     out_.issues.push_back(std::move(issue));
   }
-  std::string prefix;  // prepended to every message (AuthorizationPolicy's "invalid policy n.ns:")
+  std::string prefix;  // prepended to error messages (AuthorizationPolicy's "invalid policy n.ns: ")
 
   // ---------------------------------------------------------------- shared rules
   void Duration(const Node& n) {
@@ -2746,7 +2746,8 @@ class Validator {
     ValidationIssue issue;
     issue.severity = severity;
     issue.line = line;
-    issue.message = prefix + message;
+    // Istio prefixes errors only (multierror.Prefix); warnings keep their text.
+    issue.message = severity == IssueSeverity::kError ? prefix + message : message;
     out_.issues.push_back(std::move(issue));
   }
 

@@ -40,6 +40,7 @@ struct Case {
   std::string yaml;
   std::vector<std::string> want;
 };
+void PrintTo(const Case& c, std::ostream* os) { *os << c.name; }
 
 class SchemaAnalyzerTest : public ::testing::TestWithParam<Case> {};
 

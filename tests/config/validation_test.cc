@@ -46,6 +46,7 @@ struct Case {
   std::string yaml;
   std::vector<std::string> want;  // Describe() lines, exactly
 };
+void PrintTo(const Case& c, std::ostream* os) { *os << c.name; }
 
 class IstioValidationTest : public ::testing::TestWithParam<Case> {};
 
@@ -174,6 +175,10 @@ INSTANTIATE_TEST_SUITE_P(
               "add an empty rule `{}` if you want it be triggered for every request"}},
         Case{"AuthorizationPolicyBadAction", Doc(kAp, "  action: REJECT\n"),
              {"error: spec.action: unsupported value \"REJECT\" (supported: ALLOW, DENY, AUDIT, CUSTOM)"}},
+        Case{"AuthorizationPolicyWarningsAreNotPrefixed",
+             Doc(kAp, "  action: DENY\n  rules:\n  - to:\n    - operation: {methods: [POST]}\n"),
+             {"warning: configured AuthorizationPolicy will deny all traffic to TCP ports under its scope due to the "
+              "use of only HTTP attributes in a DENY rule; it is recommended to explicitly specify the port"}},
         Case{"PeerAuthenticationPortLevelNeedsSelector",
              Doc(kPa, "  mtls: {mode: STRICT}\n  portLevelMtls:\n    '8080': {mode: DISABLE}\n"),
              {"error: mesh/namespace peer authentication cannot have port level mTLS"}},
