@@ -204,6 +204,64 @@ bool IsLabelValue(std::string_view v) {
   return v.size() <= 63 && IsQualifiedName(v) && v.find('/') == std::string_view::npos;
 }
 
+// Istio reads both the JSON (camelCase) and the proto (snake_case) spelling of a field.
+std::string CamelToSnake(std::string_view camel) {
+  std::string out;
+  for (char c : camel) {
+    if (std::isupper(static_cast<unsigned char>(c))) {
+      out += '_';
+      out += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+const Node& Get(const Node& n, std::string_view camel) {
+  const Node* found = n.Find(camel);
+  if (found == nullptr) {
+    found = n.Find(CamelToSnake(camel));
+  }
+  return found != nullptr ? *found : Node::NullNode();
+}
+
+// A copy of `value` whose struct field names are the schema's camelCase names, so the
+// rules below need to look fields up under one spelling only. Map keys (labels, header
+// names, ports) are left alone.
+Node NormalizeFieldNames(const Node& value, const TypeSchema& type) {
+  Node out = value;
+  switch (type.type) {
+    case FieldType::kStruct:
+      if (out.IsMap()) {
+        for (auto& [key, child] : out.mutable_entries()) {
+          const FieldSchema* f = type.FindField(key);
+          if (f != nullptr) {
+            key = f->name;
+            child = NormalizeFieldNames(child, *f->type);
+          }
+        }
+      }
+      break;
+    case FieldType::kList:
+      if (out.IsSequence()) {
+        for (Node& item : out.mutable_items()) {
+          item = NormalizeFieldNames(item, *type.element);
+        }
+      }
+      break;
+    case FieldType::kMap:
+      if (out.IsMap()) {
+        for (auto& [key, child] : out.mutable_entries()) {
+          child = NormalizeFieldNames(child, *type.element);
+        }
+      }
+      break;
+    default:
+      break;
+  }
+  return out;
+}
+
 // ------------------------------------------------------------------ the validator
 
 class Validator {
@@ -2900,6 +2958,10 @@ ValidationResult ValidateIstioResource(const Resource& resource, const IstioVali
   }
   AddSchemaIssues(spec, *kind, options, result);
   size_t schema_issue_count = result.issues.size();
+  Resource normalized = resource;
+  if (kind->spec != nullptr && spec.IsMap()) {
+    normalized.mutable_root().Set("spec", NormalizeFieldNames(spec, *kind->spec));
+  }
 
   Validator v(result);
   // Metadata rules that apply to every kind.
@@ -2933,35 +2995,35 @@ ValidationResult ValidateIstioResource(const Resource& resource, const IstioVali
 
   const std::string& k = resource.kind();
   if (k == "Gateway") {
-    v.Gateway(resource);
+    v.Gateway(normalized);
   } else if (k == "VirtualService") {
-    v.VirtualService(resource);
+    v.VirtualService(normalized);
   } else if (k == "DestinationRule") {
-    v.DestinationRule(resource);
+    v.DestinationRule(normalized);
   } else if (k == "ServiceEntry") {
-    v.ServiceEntry(resource);
+    v.ServiceEntry(normalized);
   } else if (k == "Sidecar") {
-    v.Sidecar(resource);
+    v.Sidecar(normalized);
   } else if (k == "WorkloadEntry") {
-    v.WorkloadEntrySpec(spec, nullptr, /*allow_fqdn=*/true);
+    v.WorkloadEntrySpec(normalized.spec(), nullptr, /*allow_fqdn=*/true);
   } else if (k == "WorkloadGroup") {
-    v.WorkloadGroup(resource);
+    v.WorkloadGroup(normalized);
   } else if (k == "EnvoyFilter") {
-    v.EnvoyFilter(resource);
+    v.EnvoyFilter(normalized);
   } else if (k == "ProxyConfig") {
-    v.ProxyConfig(resource);
+    v.ProxyConfig(normalized);
   } else if (k == "AuthorizationPolicy") {
-    v.AuthorizationPolicy(resource);
+    v.AuthorizationPolicy(normalized);
   } else if (k == "PeerAuthentication") {
-    v.PeerAuthentication(resource);
+    v.PeerAuthentication(normalized);
   } else if (k == "RequestAuthentication") {
-    v.RequestAuthentication(resource);
+    v.RequestAuthentication(normalized);
   } else if (k == "Telemetry") {
-    v.Telemetry(resource);
+    v.Telemetry(normalized);
   } else if (k == "WasmPlugin") {
-    v.WasmPlugin(resource);
+    v.WasmPlugin(normalized);
   } else if (k == "TrafficExtension") {
-    v.TrafficExtension(resource);
+    v.TrafficExtension(normalized);
   }
   // A field with the wrong type already has its error; semantic checks of the same field
   // would only repeat it less clearly.
@@ -2998,7 +3060,7 @@ ValidationResult ValidateMeshConfig(const Node& mesh) {
   static const std::vector<std::string> kDurations = {"connectTimeout", "protocolDetectionTimeout",
                                                       "dnsRefreshRate"};
   for (const std::string& field : kDurations) {
-    const Node& n = mesh[field];
+    const Node& n = Get(mesh, field);
     if (!n.Defined()) {
       continue;
     }
@@ -3011,63 +3073,63 @@ ValidationResult ValidateMeshConfig(const Node& mesh) {
       v.Error(n, fmt::format("{}: duration must not be negative", field));
     }
   }
-  std::string mode = S(mesh["ingressControllerMode"]);
+  std::string mode = S(Get(mesh, "ingressControllerMode"));
   if (!mode.empty() && mode != "UNSPECIFIED" && mode != "OFF" && mode != "DEFAULT" && mode != "STRICT") {
-    v.Error(mesh["ingressControllerMode"], fmt::format("unknown ingressControllerMode \"{}\"", mode));
+    v.Error(Get(mesh, "ingressControllerMode"), fmt::format("unknown ingressControllerMode \"{}\"", mode));
   }
-  std::string encoding = S(mesh["accessLogEncoding"]);
+  std::string encoding = S(Get(mesh, "accessLogEncoding"));
   if (!encoding.empty() && encoding != "TEXT" && encoding != "JSON") {
-    v.Error(mesh["accessLogEncoding"], fmt::format("unknown accessLogEncoding \"{}\"", encoding));
+    v.Error(Get(mesh, "accessLogEncoding"), fmt::format("unknown accessLogEncoding \"{}\"", encoding));
   }
-  std::string otp = S(mesh["outboundTrafficPolicy"]["mode"]);
+  std::string otp = S(Get(mesh, "outboundTrafficPolicy")["mode"]);
   if (!otp.empty() && otp != "REGISTRY_ONLY" && otp != "ALLOW_ANY") {
-    v.Error(mesh["outboundTrafficPolicy"], fmt::format("unknown outboundTrafficPolicy mode \"{}\"", otp));
+    v.Error(Get(mesh, "outboundTrafficPolicy"), fmt::format("unknown outboundTrafficPolicy mode \"{}\"", otp));
   }
-  if (mesh["proxyListenPort"].Defined()) {
-    v.ErrorIf(mesh["proxyListenPort"], CheckPort(I(mesh["proxyListenPort"])));
+  if (Get(mesh, "proxyListenPort").Defined()) {
+    v.ErrorIf(Get(mesh, "proxyListenPort"), CheckPort(I(Get(mesh, "proxyListenPort"))));
   }
-  const Node& defaults = mesh["defaultConfig"];
+  const Node& defaults = Get(mesh, "defaultConfig");
   if (defaults.IsMap()) {
     for (const char* field : {"drainDuration", "terminationDrainDuration", "discoveryRefreshDelay"}) {
-      if (defaults[field].Defined()) {
-        v.Duration(defaults[field]);
+      if (Get(defaults, field).Defined()) {
+        v.Duration(Get(defaults, field));
       }
     }
-    std::string address = S(defaults["discoveryAddress"]);
+    std::string address = S(Get(defaults, "discoveryAddress"));
     if (!address.empty()) {
       size_t colon = address.rfind(':');
       if (colon == std::string::npos || !AllDigits(address.substr(colon + 1))) {
-        v.Error(defaults["discoveryAddress"],
+        v.Error(Get(defaults, "discoveryAddress"),
                 fmt::format("invalid discovery address: unable to split \"{}\": missing port in address", address));
       } else {
-        v.ErrorIf(defaults["discoveryAddress"], CheckPort(std::stoll(address.substr(colon + 1, 9))));
+        v.ErrorIf(Get(defaults, "discoveryAddress"), CheckPort(std::stoll(address.substr(colon + 1, 9))));
       }
     }
-    if (defaults["concurrency"].Defined() && I(defaults["concurrency"]) < 0) {
-      v.Error(defaults["concurrency"], "concurrency must be greater than or equal to 0");
+    if (Get(defaults, "concurrency").Defined() && I(Get(defaults, "concurrency")) < 0) {
+      v.Error(Get(defaults, "concurrency"), "concurrency must be greater than or equal to 0");
     }
-    if (defaults["proxyAdminPort"].Defined()) {
-      v.ErrorIf(defaults["proxyAdminPort"], CheckPort(I(defaults["proxyAdminPort"])));
+    if (Get(defaults, "proxyAdminPort").Defined()) {
+      v.ErrorIf(Get(defaults, "proxyAdminPort"), CheckPort(I(Get(defaults, "proxyAdminPort"))));
     }
-    if (defaults["statusPort"].Defined()) {
-      v.ErrorIf(defaults["statusPort"], CheckPort(I(defaults["statusPort"])));
+    if (Get(defaults, "statusPort").Defined()) {
+      v.ErrorIf(Get(defaults, "statusPort"), CheckPort(I(Get(defaults, "statusPort"))));
     }
   }
   std::set<std::string> providers;
-  for (const Node& p : Items(mesh["extensionProviders"])) {
-    std::string name = S(p["name"]);
+  for (const Node& p : Items(Get(mesh, "extensionProviders"))) {
+    std::string name = S(Get(p, "name"));
     if (name.empty()) {
       v.Error(p, "empty extension provider name");
     } else if (!providers.insert(name).second) {
       v.Error(p, fmt::format("duplicate extension provider name {}", name));
     }
   }
-  for (const Node& s : Items(mesh["serviceSettings"])) {
-    for (const Node& h : Items(s["hosts"])) {
+  for (const Node& s : Items(Get(mesh, "serviceSettings"))) {
+    for (const Node& h : Items(Get(s, "hosts"))) {
       v.ErrorIf(h, CheckWildcardDomain(S(h)));
     }
   }
-  for (const Node& td : Items(mesh["trustDomainAliases"])) {
+  for (const Node& td : Items(Get(mesh, "trustDomainAliases"))) {
     if (S(td).empty()) {
       v.Error(td, "empty trust domain alias");
     }
@@ -3078,32 +3140,32 @@ ValidationResult ValidateMeshConfig(const Node& mesh) {
 ValidationResult ValidateMeshNetworks(const Node& mesh_networks) {
   ValidationResult result;
   Validator v(result);
-  const Node& networks = mesh_networks["networks"];
+  const Node& networks = Get(mesh_networks, "networks");
   for (const auto& [name, network] : Entries(networks)) {
     v.prefix = fmt::format("invalid network {}: ", name);
-    for (const Node& e : Items(network["endpoints"])) {
-      bool cidr = Has(e["fromCidr"]);
-      bool registry = Has(e["fromRegistry"]);
+    for (const Node& e : Items(Get(network, "endpoints"))) {
+      bool cidr = Has(Get(e, "fromCidr"));
+      bool registry = Has(Get(e, "fromRegistry"));
       if (cidr == registry) {
         v.Error(e, "exactly one of fromCidr or fromRegistry must be set");
       } else if (cidr) {
-        v.ErrorIf(e["fromCidr"], CheckIpSubnet(S(e["fromCidr"])));
+        v.ErrorIf(Get(e, "fromCidr"), CheckIpSubnet(S(Get(e, "fromCidr"))));
       }
     }
-    for (const Node& g : Items(network["gateways"])) {
-      bool address = Has(g["address"]);
-      bool registry = Has(g["registryServiceName"]);
+    for (const Node& g : Items(Get(network, "gateways"))) {
+      bool address = Has(Get(g, "address"));
+      bool registry = Has(Get(g, "registryServiceName"));
       if (address == registry) {
         v.Error(g, "exactly one of address or registryServiceName must be set");
       } else if (address) {
-        std::string a = S(g["address"]);
+        std::string a = S(Get(g, "address"));
         if (!IsIpAddress(a) && !CheckFqdn(a).empty()) {
-          v.Error(g["address"], fmt::format("invalid address {}: not an IP address or FQDN", a));
+          v.Error(Get(g, "address"), fmt::format("invalid address {}: not an IP address or FQDN", a));
         }
       } else {
-        v.ErrorIf(g["registryServiceName"], CheckFqdn(S(g["registryServiceName"])));
+        v.ErrorIf(Get(g, "registryServiceName"), CheckFqdn(S(Get(g, "registryServiceName"))));
       }
-      v.ErrorIf(g["port"].Defined() ? g["port"] : g, CheckPort(I(g["port"])));
+      v.ErrorIf(Get(g, "port").Defined() ? Get(g, "port") : g, CheckPort(I(Get(g, "port"))));
     }
   }
   return result;

@@ -196,6 +196,10 @@ INSTANTIATE_TEST_SUITE_P(
              {"error: spec.hosts: expected a list, got scalar",
               // (the semantic port check of the same field is not repeated)
               "error: spec.http[0].route[0].destination.port.number: expected an integer, got \"http\""}},
+        Case{"ProtoFieldNamesAreAccepted",
+             Doc(kGw, "  servers:\n  - port: {number: 443, name: https, protocol: HTTPS}\n    hosts: [a.com]\n"
+                      "    tls: {mode: SIMPLE, credential_name: cert}\n"),
+             {}},
         Case{"UnknownFieldsAreWarnings", Doc(kDr, "  host: reviews\n  subset:\n  - name: v1\n"),
              {"warning: unknown field \"spec.subset\" is not part of the DestinationRule API and is ignored"}}),
     [](const ::testing::TestParamInfo<Case>& info) { return info.param.name; });
@@ -263,7 +267,8 @@ TEST(IstioValidation, MeshConfigAndNetworks) {
                                 "error: unknown ingressControllerMode \"SOMETIMES\"",
                                 "error: duplicate extension provider name a"}));
   auto networks = ParseYamlNode("networks:\n  n1:\n    endpoints:\n    - fromCidr: 10.0.0.0/33\n    gateways:\n"
-                                "    - address: 1.2.3.4\n      port: 0\n",
+                                "    - address: 1.2.3.4\n      port: 0\n"
+                                "    - registry_service_name: gw.istio-system.svc.cluster.local\n      port: 443\n",
                                 "networks.yaml");
   ASSERT_TRUE(networks.ok());
   EXPECT_THAT(ValidateMeshNetworks(*networks).Describe(),
