@@ -58,7 +58,8 @@ bool AllDigits(std::string_view s) {
 }
 bool IEquals(std::string_view a, std::string_view b) { return common::ToLower(a) == common::ToLower(b); }
 
-bool IsLabelChar(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'; }
+// Istio's DNS-1123 labels also accept upper case (pkg/config/labels), unlike Kubernetes'.
+bool IsLabelChar(char c) { return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '-'; }
 
 // Istio's wildcard label: "*", or an optional "*" / "*-" prefix before a DNS-1123 label.
 bool IsWildcardDns1123Label(std::string_view s) {

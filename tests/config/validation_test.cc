@@ -278,7 +278,9 @@ TEST(IstioValidation, MeshConfigAndNetworks) {
 
 TEST(IstioValidation, HostAndDurationHelpers) {
   EXPECT_TRUE(IsDns1123Label("reviews-v1"));
+  EXPECT_TRUE(IsDns1123Label("Reviews"));  // Istio accepts upper case
   EXPECT_FALSE(IsDns1123Label("-x"));
+  EXPECT_FALSE(IsDns1123Label("a_b"));
   EXPECT_EQ(CheckWildcardDomain("*.example.com"), "");
   EXPECT_EQ(CheckWildcardDomain("a.*.com"), "domain name \"*.com\" invalid (label \"*\" invalid)");
   EXPECT_NE(CheckFqdn("10.0.0.1"), "");
