@@ -139,6 +139,23 @@ TEST(Schema, TypicalMistakesAreReportedWithPathAndLine) {
                      {"spec.http[0].corsPolicy.unmatchedPreflights", 11}}));
 }
 
+TEST(Schema, UnquotedNumbersAndBooleansAreNotStrings) {
+  auto node = ParseYamlNode(
+      "host: reviews\n"
+      "subsets:\n"
+      "- name: v1\n"
+      "  labels: {version: 1, canary: true, build: \"2\", tag: 1a, semver: 1.2.3}\n",
+      "dr.yaml");
+  ASSERT_TRUE(node.ok());
+  std::vector<FieldIssue> issues;
+  ValidateNode(*node, *FindKind("networking.istio.io", "DestinationRule")->spec, "spec", {}, issues);
+  ASSERT_EQ(issues.size(), 2u);
+  EXPECT_EQ(issues[0].message, "spec.subsets[0].labels.version: expected a string, got number 1 (quote it: \"1\")");
+  EXPECT_EQ(issues[0].mark.line, 4);
+  EXPECT_EQ(issues[1].message,
+            "spec.subsets[0].labels.canary: expected a string, got boolean true (quote it: \"true\")");
+}
+
 TEST(Schema, RejectsBrokenTables) {
   EXPECT_FALSE(ParseSchemaDocument("kinds:\n- {kind: X, versions: [v1], spec: Missing}\n", "t").ok());
   EXPECT_FALSE(ParseSchemaDocument("kinds:\n- {kind: X}\n", "t").ok());
