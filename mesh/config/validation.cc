@@ -3069,7 +3069,11 @@ ValidationResult ValidateMeshConfig(const Node& mesh) {
     if (!ParseGoDuration(S(n), nanos)) {
       v.Error(n, fmt::format("{}: invalid duration \"{}\"", field, S(n)));
     } else if (field == "connectTimeout") {
+      v.prefix = "invalid connect timeout: ";
       v.Duration(n);
+      v.prefix.clear();
+    } else if (field == "protocolDetectionTimeout" && nanos % 1000000 != 0) {
+      v.Error(n, "invalid protocol detection timeout: only durations to ms precision are supported");
     } else if (nanos < 0) {
       v.Error(n, fmt::format("{}: duration must not be negative", field));
     }
@@ -3087,7 +3091,10 @@ ValidationResult ValidateMeshConfig(const Node& mesh) {
     v.Error(Get(mesh, "outboundTrafficPolicy"), fmt::format("unknown outboundTrafficPolicy mode \"{}\"", otp));
   }
   if (Get(mesh, "proxyListenPort").Defined()) {
-    v.ErrorIf(Get(mesh, "proxyListenPort"), CheckPort(I(Get(mesh, "proxyListenPort"))));
+    std::string e = CheckPort(I(Get(mesh, "proxyListenPort")));
+    if (!e.empty()) {
+      v.Error(Get(mesh, "proxyListenPort"), "invalid proxy listen port: " + e);
+    }
   }
   const Node& defaults = Get(mesh, "defaultConfig");
   if (defaults.IsMap()) {

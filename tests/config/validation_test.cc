@@ -263,7 +263,7 @@ TEST(IstioValidation, MeshConfigAndNetworks) {
                             "mesh.yaml");
   ASSERT_TRUE(mesh.ok());
   EXPECT_THAT(ValidateMeshConfig(*mesh).Describe(),
-              ElementsAreArray({"error: duration must be greater than 1ms",
+              ElementsAreArray({"error: invalid connect timeout: duration must be greater than 1ms",
                                 "error: unknown ingressControllerMode \"SOMETIMES\"",
                                 "error: duplicate extension provider name a"}));
   auto networks = ParseYamlNode("networks:\n  n1:\n    endpoints:\n    - fromCidr: 10.0.0.0/33\n    gateways:\n"
