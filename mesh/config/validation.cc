@@ -1379,6 +1379,11 @@ class Validator {
           if ((drop_name && k == "name") || !v.Defined()) {
             continue;
           }
+          // Zero values are left out, as in the JSON Istio compares.
+          if ((v.IsScalar() && (v.Str().empty() || v.Str() == "false" || v.Str() == "0")) ||
+              (v.IsSequence() && v.size() == 0)) {
+            continue;
+          }
           sorted[k] = Canonical(v, false);
         }
         std::string out = "{";

@@ -228,6 +228,17 @@ TEST(IstioValidation, RuleFindingsCarryParameters) {
   EXPECT_THAT(result.issues[1].params, ElementsAreArray({"\"b\"", "all matches used by prior rules"}));
 }
 
+TEST(IstioValidation, DuplicateMatchesCompareLikeIstio) {
+  // Key order, quoting and zero values do not make two matches different.
+  ValidationResult result = ValidateIstioResource(
+      Load(Doc(kVs, "  hosts: [reviews]\n  http:\n  - match:\n    - {uri: {exact: /a}, port: 80}\n    route:\n"
+                    "    - destination: {host: a}\n  - match:\n    - {port: '80', ignoreUriCase: false, uri: {exact: /a}}\n"
+                    "    route:\n    - destination: {host: b}\n")));
+  ASSERT_EQ(result.issues.size(), 2u);
+  EXPECT_EQ(result.issues[0].finding, RuleFinding::kIneffectiveMatch);
+  EXPECT_EQ(result.issues[1].finding, RuleFinding::kUnreachableRule);
+}
+
 TEST(IstioValidation, UnknownFieldsCanBeSilenced) {
   Resource r = Load(Doc(kDr, "  host: reviews\n  subset: []\n"));
   EXPECT_EQ(ValidateIstioResource(r).WarningCount(), 1u);
