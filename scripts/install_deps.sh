@@ -7,7 +7,7 @@ PACKAGES=(
   # build
   build-essential cmake ninja-build ccache pkg-config
   libboost1.81-dev libssl-dev libcli11-dev libfmt-dev libabsl-dev
-  libyaml-dev libgtest-dev libgmock-dev libnghttp2-dev
+  libyaml-dev libgtest-dev libgmock-dev libnghttp2-dev libre2-dev
   # tests: real clients and servers on loopback
   curl openssl python3 procps iproute2 prometheus nghttp2-client
   # benchmarks

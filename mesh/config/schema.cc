@@ -272,6 +272,44 @@ bool IsDuration(std::string_view s) {
   return any;
 }
 
+// Whether YAML reads this plain scalar as a number: [-+]digits[.digits][e[-+]digits].
+bool PlainScalarIsNumber(std::string_view s) {
+  size_t i = 0;
+  if (i < s.size() && (s[i] == '-' || s[i] == '+')) {
+    ++i;
+  }
+  size_t digits = 0;
+  while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i]))) {
+    ++i;
+    ++digits;
+  }
+  if (i < s.size() && s[i] == '.') {
+    ++i;
+    while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i]))) {
+      ++i;
+      ++digits;
+    }
+  }
+  if (digits == 0) {
+    return false;
+  }
+  if (i < s.size() && (s[i] == 'e' || s[i] == 'E')) {
+    ++i;
+    if (i < s.size() && (s[i] == '-' || s[i] == '+')) {
+      ++i;
+    }
+    size_t exp = 0;
+    while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i]))) {
+      ++i;
+      ++exp;
+    }
+    if (exp == 0) {
+      return false;
+    }
+  }
+  return i == s.size();
+}
+
 std::string KindOf(const Node& n) {
   switch (n.type()) {
     case Node::Type::kNull: return "null";
@@ -303,6 +341,11 @@ void ValidateNode(const Node& value, const TypeSchema& type, const std::string& 
     case FieldType::kString:
       if (!value.IsScalar()) {
         error(common::StrCat(path, ": expected a string, got ", KindOf(value)));
+      } else if (!value.quoted() && (PlainScalarIsNumber(value.Str()) || value.Bool().has_value())) {
+        // YAML reads `version: 1` or `value: true` as a number / boolean, which Kubernetes
+        // and Istio reject for string fields.
+        error(common::StrCat(path, ": expected a string, got ", value.Bool().has_value() ? "boolean " : "number ",
+                             value.Str(), " (quote it: \"", value.Str(), "\")"));
       }
       return;
     case FieldType::kBool:

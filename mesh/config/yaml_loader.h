@@ -1,7 +1,7 @@
 #pragma once
 
 // The config edge: turns YAML/JSON text, files, directories and stdin into Nodes and
-// Resources that remember file, line and column. Nothing else touches yaml-cpp.
+// Resources that remember file, line and column. Nothing else touches the YAML parser.
 
 #include <string>
 #include <string_view>
