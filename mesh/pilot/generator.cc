@@ -1,0 +1,852 @@
+#include "mesh/pilot/generator.h"
+
+#include <algorithm>
+#include <set>
+
+#include "mesh/common/strings.h"
+#include "mesh/proxyconfig/decode.h"
+#include "mesh/proxyconfig/encode.h"
+#include "mesh/xds/protocol.h"
+
+namespace mesh::pilot {
+namespace {
+
+using config::Node;
+using config::Resource;
+namespace pc = proxyconfig;
+
+std::string Base64Decode(std::string_view in) {
+  static const std::string kChars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  uint32_t buf = 0;
+  int bits = 0;
+  for (char c : in) {
+    if (c == '=' || c == '\n' || c == '\r' || c == ' ') {
+      continue;
+    }
+    size_t v = kChars.find(c);
+    if (v == std::string::npos) {
+      return "";
+    }
+    buf = (buf << 6) | static_cast<uint32_t>(v);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out += static_cast<char>((buf >> bits) & 0xff);
+    }
+  }
+  return out;
+}
+
+pc::Duration DurationOr(const Node& n, pc::Duration fallback) {
+  if (!n.IsScalar()) {
+    return fallback;
+  }
+  auto d = pc::ParseDuration(n.Str());
+  return d.ok() ? *d : fallback;
+}
+
+pc::StringMatcher ToMatcher(const Node& m) {
+  pc::StringMatcher s;
+  if (m["exact"].IsScalar()) {
+    s.kind = pc::StringMatcher::Kind::kExact;
+    s.value = m["exact"].Str();
+  } else if (m["prefix"].IsScalar()) {
+    s.kind = pc::StringMatcher::Kind::kPrefix;
+    s.value = m["prefix"].Str();
+  } else if (m["regex"].IsScalar()) {
+    s.kind = pc::StringMatcher::Kind::kRegex;
+    s.value = m["regex"].Str();
+    try {
+      s.regex = std::make_shared<const std::regex>(s.value, std::regex::ECMAScript);
+    } catch (const std::regex_error&) {
+      // Validation reports bad regexes; an uncompilable one matches nothing.
+      s.regex = std::make_shared<const std::regex>("$^");
+    }
+  }
+  return s;
+}
+
+struct Translation {
+  const PushContext& push;
+  const ProxyRole& proxy;
+  pc::Resources out;
+  std::set<std::string> clusters_needed;  // outbound cluster names referenced by routes
+
+  // Resolves a VirtualService destination to its cluster name.
+  std::string ClusterFor(const Node& destination, const std::string& vs_ns) {
+    std::string host = QualifyHost(destination["host"].Str(), vs_ns, push.mesh().domain_suffix);
+    uint32_t port = static_cast<uint32_t>(destination.At({"port", "number"}).Int().value_or(0));
+    const Service* svc = push.FindService(host);
+    if (port == 0 && svc != nullptr && !svc->ports.empty()) {
+      port = svc->ports.front().port;
+    }
+    std::string name = OutboundClusterName(port, destination["subset"].Str(), host);
+    clusters_needed.insert(name);
+    return name;
+  }
+
+  std::vector<pc::Route> HttpRoutes(const Resource& vs) {
+    std::vector<pc::Route> routes;
+    int rule_index = 0;
+    for (const Node& rule : vs.spec()["http"].items()) {
+      std::vector<Node> matches = rule["match"].items();
+      if (matches.empty()) {
+        matches.push_back(Node::Map());
+      }
+      for (const Node& m : matches) {
+        pc::Route r;
+        r.name = rule["name"].Str().empty() ? common::StrCat(vs.ns(), "/", vs.name(), ".", rule_index) : rule["name"].Str();
+        const Node& uri = m["uri"];
+        if (uri["exact"].IsScalar()) {
+          r.match.path_kind = pc::RouteMatch::PathKind::kPath;
+          r.match.path = uri["exact"].Str();
+        } else if (uri["regex"].IsScalar()) {
+          r.match.path_kind = pc::RouteMatch::PathKind::kSafeRegex;
+          r.match.path = uri["regex"].Str();
+          r.match.regex = ToMatcher(uri).regex;
+        } else {
+          r.match.path_kind = pc::RouteMatch::PathKind::kPrefix;
+          r.match.path = uri["prefix"].IsScalar() ? uri["prefix"].Str() : "/";
+        }
+        r.match.case_sensitive = !m["ignoreUriCase"].Bool().value_or(false);
+        for (const auto& [name, matcher] : m["headers"].entries()) {
+          pc::HeaderMatcher h;
+          h.name = common::ToLower(name);
+          if (matcher.IsMap() && matcher.entries().empty()) {
+            h.present_match = true;
+          } else {
+            h.string_match = ToMatcher(matcher);
+          }
+          r.match.headers.push_back(std::move(h));
+        }
+        for (const auto& [name, matcher] : m["withoutHeaders"].entries()) {
+          pc::HeaderMatcher h;
+          h.name = common::ToLower(name);
+          h.invert_match = true;
+          if (matcher.IsMap() && matcher.entries().empty()) {
+            h.present_match = true;
+          } else {
+            h.string_match = ToMatcher(matcher);
+          }
+          r.match.headers.push_back(std::move(h));
+        }
+        if (m["method"].IsMap()) {
+          r.match.headers.push_back(pc::HeaderMatcher{":method", ToMatcher(m["method"])});
+        }
+        if (m["authority"].IsMap()) {
+          r.match.headers.push_back(pc::HeaderMatcher{":authority", ToMatcher(m["authority"])});
+        }
+        for (const auto& [name, matcher] : m["queryParams"].entries()) {
+          pc::QueryParameterMatcher q;
+          q.name = name;
+          if (matcher.IsMap() && matcher.entries().empty()) {
+            q.present_match = true;
+          } else {
+            q.string_match = ToMatcher(matcher);
+          }
+          r.match.query_parameters.push_back(std::move(q));
+        }
+
+        if (rule["redirect"].IsMap()) {
+          const Node& rd = rule["redirect"];
+          pc::RedirectAction a;
+          a.path_redirect = rd["uri"].Str();
+          a.host_redirect = rd["authority"].Str();
+          a.scheme_redirect = rd["scheme"].Str();
+          a.port_redirect = static_cast<uint32_t>(rd["port"].Int().value_or(0));
+          a.response_code = static_cast<uint32_t>(rd["redirectCode"].Int().value_or(301));
+          r.action = a;
+        } else if (rule["directResponse"].IsMap()) {
+          pc::DirectResponseAction a;
+          a.status = static_cast<uint32_t>(rule["directResponse"]["status"].Int().value_or(200));
+          a.body = rule["directResponse"].At({"body", "string"}).Str();
+          r.action = a;
+        } else {
+          pc::RouteAction a;
+          const Node& dests = rule["route"];
+          if (dests.items().size() == 1) {
+            a.cluster = ClusterFor(dests.items()[0]["destination"], vs.ns());
+          } else {
+            for (const Node& d : dests.items()) {
+              a.weighted_clusters.push_back(
+                  {ClusterFor(d["destination"], vs.ns()), static_cast<uint32_t>(d["weight"].Int().value_or(0))});
+            }
+          }
+          if (rule.At({"rewrite", "uri"}).IsScalar()) {
+            a.prefix_rewrite = rule.At({"rewrite", "uri"}).Str();
+          }
+          if (rule.At({"rewrite", "authority"}).IsScalar()) {
+            a.host_rewrite_literal = rule.At({"rewrite", "authority"}).Str();
+          }
+          a.timeout = DurationOr(rule["timeout"], pc::Duration(0));  // Istio: no route timeout by default
+          const Node& retries = rule["retries"];
+          pc::RetryPolicy retry;
+          retry.num_retries = 2;  // Istio's default
+          retry.retry_on = {"connect-failure", "refused-stream", "retriable-status-codes"};
+          if (retries.IsMap()) {
+            retry.num_retries = static_cast<uint32_t>(retries["attempts"].Int().value_or(2));
+            retry.per_try_timeout = DurationOr(retries["perTryTimeout"], pc::Duration(0));
+            if (retries["retryOn"].IsScalar()) {
+              retry.retry_on.clear();
+              static const std::set<std::string> kSupported = {"5xx", "gateway-error", "connect-failure", "reset",
+                                                               "retriable-4xx", "refused-stream"};
+              for (const std::string& c : common::Split(retries["retryOn"].Str(), ',', true)) {
+                std::string cond(common::StripWhitespace(c));
+                if (kSupported.count(cond)) {
+                  retry.retry_on.push_back(cond);
+                }
+              }
+            }
+          }
+          if (retry.num_retries > 0 && !retry.retry_on.empty()) {
+            a.retry_policy = retry;
+          }
+          if (rule.At({"mirror", "host"}).IsScalar()) {
+            a.request_mirror_clusters.push_back(ClusterFor(rule["mirror"], vs.ns()));
+          }
+          r.action = a;
+        }
+        const Node& fault = rule["fault"];
+        if (fault.IsMap()) {
+          pc::FaultPolicy f;
+          if (fault["delay"].IsMap()) {
+            f.delay = DurationOr(fault["delay"]["fixedDelay"], pc::Duration(0));
+            f.delay_percent = fault["delay"].At({"percentage", "value"}).Double().value_or(100);
+          }
+          if (fault["abort"].IsMap()) {
+            f.abort_status = static_cast<uint32_t>(fault["abort"]["httpStatus"].Int().value_or(503));
+            f.abort_percent = fault["abort"].At({"percentage", "value"}).Double().value_or(100);
+          }
+          r.fault = f;
+        }
+        const Node& headers = rule["headers"];
+        for (const auto& [k, v] : headers.At({"request", "set"}).StringMap()) {
+          r.headers.request_headers_to_add.push_back({k, v, pc::HeaderValueOption::Action::kOverwriteIfExistsOrAdd});
+        }
+        for (const auto& [k, v] : headers.At({"request", "add"}).StringMap()) {
+          r.headers.request_headers_to_add.push_back({k, v, pc::HeaderValueOption::Action::kAppendIfExistsOrAdd});
+        }
+        r.headers.request_headers_to_remove = headers.At({"request", "remove"}).StringList();
+        for (const auto& [k, v] : headers.At({"response", "set"}).StringMap()) {
+          r.headers.response_headers_to_add.push_back({k, v, pc::HeaderValueOption::Action::kOverwriteIfExistsOrAdd});
+        }
+        for (const auto& [k, v] : headers.At({"response", "add"}).StringMap()) {
+          r.headers.response_headers_to_add.push_back({k, v, pc::HeaderValueOption::Action::kAppendIfExistsOrAdd});
+        }
+        r.headers.response_headers_to_remove = headers.At({"response", "remove"}).StringList();
+        routes.push_back(std::move(r));
+      }
+      ++rule_index;
+    }
+    return routes;
+  }
+
+  pc::HttpConnectionManager Hcm(const std::string& stat_prefix, const std::string& rds) {
+    pc::HttpConnectionManager h;
+    h.stat_prefix = stat_prefix;
+    h.rds_route_config_name = rds;
+    h.use_remote_address = proxy.type == ProxyRole::Type::kRouter;
+    return h;
+  }
+
+  // ---- gateways -------------------------------------------------------------------
+
+  void Router() {
+    struct PortGroup {
+      std::vector<pc::FilterChain> chains;
+    };
+    std::map<uint32_t, PortGroup> ports;  // by local listen port
+    for (const Resource* gw : push.GatewaysFor(proxy.workload.labels)) {
+      std::string gw_name = common::StrCat(gw->ns(), "/", gw->name());
+      std::vector<const Resource*> bound = push.VirtualServicesForGateway(gw_name);
+      for (const Node& server : gw->spec()["servers"].items()) {
+        uint32_t number = static_cast<uint32_t>(server.At({"port", "number"}).Int().value_or(0));
+        std::string protocol = common::ToLower(server.At({"port", "protocol"}).Str());
+        std::string port_name = server.At({"port", "name"}).Str();
+        auto mapped = proxy.gateway_ports.find(number);
+        uint32_t listen = mapped != proxy.gateway_ports.end() ? mapped->second : number;
+        std::vector<std::string> hosts;
+        for (const std::string& h : server["hosts"].StringList()) {
+          size_t slash = h.find('/');
+          hosts.push_back(slash == std::string::npos ? h : h.substr(slash + 1));
+        }
+        const Node& tls = server["tls"];
+        std::string mode = tls["mode"].Str();
+        pc::FilterChain chain;
+        if (mode == "PASSTHROUGH" || mode == "AUTO_PASSTHROUGH") {
+          // TLS routes by SNI to TCP clusters.
+          for (const Resource* vs : bound) {
+            for (const Node& rule : vs->spec()["tls"].items()) {
+              pc::FilterChain pass;
+              for (const Node& m : rule["match"].items()) {
+                for (const std::string& sni : m["sniHosts"].StringList()) {
+                  pass.filter_chain_match.server_names.push_back(sni);
+                }
+              }
+              pass.filter_chain_match.transport_protocol = "tls";
+              pass.name = common::StrCat("passthrough.", number, ".", vs->name());
+              pc::TcpProxy tcp;
+              tcp.stat_prefix = pass.name;
+              const Node& dests = rule["route"];
+              if (!dests.items().empty()) {
+                tcp.cluster = ClusterFor(dests.items()[0]["destination"], vs->ns());
+              }
+              pass.filter = tcp;
+              ports[listen].chains.push_back(std::move(pass));
+            }
+          }
+          continue;
+        }
+        bool terminate = mode == "SIMPLE" || mode == "MUTUAL" || mode == "OPTIONAL_MUTUAL" || mode == "ISTIO_MUTUAL";
+        std::string rds = terminate ? common::StrCat("https.", number, ".", port_name, ".", gw->name(), ".", gw->ns())
+                                    : common::StrCat("http.", number);
+        if (protocol == "tcp" || (protocol == "tls" && !terminate)) {
+          for (const Resource* vs : bound) {
+            for (const Node& rule : vs->spec()["tcp"].items()) {
+              pc::TcpProxy tcp;
+              tcp.stat_prefix = common::StrCat("tcp.", number);
+              const Node& dests = rule["route"];
+              if (!dests.items().empty()) {
+                tcp.cluster = ClusterFor(dests.items()[0]["destination"], vs->ns());
+              }
+              chain.filter = tcp;
+              chain.name = tcp.stat_prefix;
+              ports[listen].chains.push_back(chain);
+              break;
+            }
+          }
+          continue;
+        }
+        chain.name = rds;
+        chain.filter = Hcm(rds, rds);
+        if (terminate) {
+          pc::DownstreamTlsContext ctx;
+          std::string credential = tls["credentialName"].Str();
+          if (!credential.empty()) {
+            ctx.common_tls_context.tls_certificate_sds_secret_configs.push_back("kubernetes://" + credential);
+            AddGatewaySecret(credential, gw->ns(), mode != "SIMPLE");
+            if (mode != "SIMPLE") {
+              ctx.common_tls_context.validation_context_sds_secret_config = "kubernetes://" + credential + "-cacert";
+            }
+          } else {
+            pc::TlsCertificate cert;
+            cert.certificate_chain.filename = tls["serverCertificate"].Str();
+            cert.private_key.filename = tls["privateKey"].Str();
+            ctx.common_tls_context.tls_certificates.push_back(cert);
+            if (tls["caCertificates"].IsScalar()) {
+              pc::CertificateValidationContext v;
+              v.trusted_ca.filename = tls["caCertificates"].Str();
+              ctx.common_tls_context.validation_context = v;
+            }
+          }
+          ctx.require_client_certificate = mode == "MUTUAL";
+          ctx.common_tls_context.alpn_protocols = {"http/1.1"};
+          chain.tls = ctx;
+          chain.filter_chain_match.transport_protocol = "tls";
+          for (const std::string& h : hosts) {
+            if (h != "*") {
+              chain.filter_chain_match.server_names.push_back(h);
+            }
+          }
+        }
+        ports[listen].chains.push_back(chain);
+        // The routes: VirtualServices bound to this gateway with a host this server serves.
+        pc::RouteConfiguration* rc = RouteConfig(rds);
+        bool https_redirect = tls["httpsRedirect"].Bool().value_or(false);
+        for (const Resource* vs : bound) {
+          std::vector<std::string> domains;
+          for (const std::string& vh : vs->spec()["hosts"].StringList()) {
+            for (const std::string& sh : hosts) {
+              if (HostIntersects(vh, sh)) {
+                domains.push_back(vh);
+                break;
+              }
+            }
+          }
+          if (domains.empty()) {
+            continue;
+          }
+          pc::VirtualHost vhost;
+          vhost.name = common::StrCat(domains.front(), ":", number);
+          for (const std::string& d : domains) {
+            vhost.domains.push_back(d);
+            if (d != "*") {
+              vhost.domains.push_back(common::StrCat(d, ":*"));
+            }
+          }
+          if (https_redirect) {
+            pc::Route r;
+            r.name = "https-redirect";
+            pc::RedirectAction a;
+            a.scheme_redirect = "https";
+            r.action = a;
+            vhost.routes.push_back(std::move(r));
+          } else {
+            vhost.routes = HttpRoutes(*vs);
+          }
+          MergeVirtualHost(*rc, std::move(vhost));
+        }
+      }
+    }
+    for (auto& [port, group] : ports) {
+      pc::Listener l;
+      l.name = common::StrCat("0.0.0.0_", port);
+      l.address = {proxy.bind_address, port};
+      l.traffic_direction = pc::Listener::Direction::kOutbound;
+      l.filter_chains = std::move(group.chains);
+      bool any_tls = std::any_of(l.filter_chains.begin(), l.filter_chains.end(),
+                                 [](const pc::FilterChain& c) { return !c.filter_chain_match.transport_protocol.empty(); });
+      if (any_tls) {
+        l.listener_filters.push_back("envoy.filters.listener.tls_inspector");
+      }
+      out.listeners.push_back(std::move(l));
+    }
+  }
+
+  static bool HostIntersects(std::string_view a, std::string_view b) {
+    auto covers = [](std::string_view pattern, std::string_view host) {
+      if (pattern == "*") {
+        return true;
+      }
+      if (!pattern.empty() && pattern[0] == '*') {
+        std::string_view suffix = pattern.substr(1);
+        return host.size() >= suffix.size() && host.substr(host.size() - suffix.size()) == suffix;
+      }
+      return pattern == host;
+    };
+    return covers(a, b) || covers(b, a);
+  }
+
+  void AddGatewaySecret(const std::string& credential, const std::string& gateway_ns, bool with_ca) {
+    // Istio looks the credential up in the gateway workload's namespace; meshctl also
+    // accepts it next to the Gateway resource.
+    const Resource* secret = push.FindSecret(proxy.workload.ns, credential);
+    if (secret == nullptr) {
+      secret = push.FindSecret(gateway_ns, credential);
+    }
+    if (secret == nullptr || out.FindSecret("kubernetes://" + credential) != nullptr) {
+      return;
+    }
+    const Node& data = secret->root()["data"];
+    const Node& string_data = secret->root()["stringData"];
+    auto value = [&](const char* key) {
+      if (string_data[key].IsScalar()) {
+        return string_data[key].Str();
+      }
+      return Base64Decode(data[key].Str());
+    };
+    pc::Secret s;
+    s.name = "kubernetes://" + credential;
+    pc::TlsCertificate cert;
+    cert.certificate_chain.inline_string = value("tls.crt");
+    cert.private_key.inline_string = value("tls.key");
+    if (cert.certificate_chain.inline_string.empty() || cert.private_key.inline_string.empty()) {
+      return;  // analyze reports IST0161; the listener then fails to find its secret
+    }
+    s.tls_certificate = cert;
+    out.secrets.push_back(std::move(s));
+    std::string ca = value("ca.crt");
+    if (ca.empty()) {
+      ca = value("cacert");
+    }
+    if (with_ca && !ca.empty()) {
+      pc::Secret v;
+      v.name = "kubernetes://" + credential + "-cacert";
+      pc::CertificateValidationContext ctx;
+      ctx.trusted_ca.inline_string = ca;
+      v.validation_context = ctx;
+      out.secrets.push_back(std::move(v));
+    }
+  }
+
+  pc::RouteConfiguration* RouteConfig(const std::string& name) {
+    for (pc::RouteConfiguration& rc : out.route_configs) {
+      if (rc.name == name) {
+        return &rc;
+      }
+    }
+    out.route_configs.push_back(pc::RouteConfiguration{name});
+    return &out.route_configs.back();
+  }
+
+  static void MergeVirtualHost(pc::RouteConfiguration& rc, pc::VirtualHost vhost) {
+    for (pc::VirtualHost& existing : rc.virtual_hosts) {
+      if (existing.domains == vhost.domains) {
+        for (pc::Route& r : vhost.routes) {
+          existing.routes.push_back(std::move(r));
+        }
+        return;
+      }
+    }
+    rc.virtual_hosts.push_back(std::move(vhost));
+  }
+
+  // ---- sidecars -------------------------------------------------------------------
+
+  void SidecarInbound() {
+    const WorkloadInstance& w = proxy.workload;
+    if (w.default_endpoint_port == 0 || proxy.app_port == 0) {
+      return;
+    }
+    std::string inbound_cluster = common::StrCat("inbound|", proxy.app_port, "||");
+    pc::Cluster app;
+    app.name = inbound_cluster;
+    app.type = pc::Cluster::DiscoveryType::kStatic;
+    pc::ClusterLoadAssignment cla;
+    cla.cluster_name = inbound_cluster;
+    pc::LocalityLbEndpoints lle;
+    lle.lb_endpoints.push_back(pc::LbEndpoint{{"127.0.0.1", proxy.app_port}});
+    cla.endpoints.push_back(lle);
+    app.load_assignment = cla;
+    out.clusters.push_back(app);
+
+    pc::RouteConfiguration rc;
+    rc.name = "inbound|" + std::to_string(proxy.app_port);
+    pc::VirtualHost vh;
+    vh.name = "inbound|http|" + std::to_string(proxy.app_port);
+    vh.domains = {"*"};
+    pc::Route route;
+    route.name = "default";
+    pc::RouteAction a;
+    a.cluster = inbound_cluster;
+    a.timeout = pc::Duration(0);
+    route.action = a;
+    vh.routes.push_back(route);
+    rc.virtual_hosts.push_back(vh);
+    out.route_configs.push_back(rc);
+
+    std::string mode = push.MtlsModeFor(w, proxy.app_port);
+    pc::Listener l;
+    l.name = "virtualInbound";
+    l.address = {proxy.bind_address, w.default_endpoint_port};
+    l.traffic_direction = pc::Listener::Direction::kInbound;
+    auto make_chain = [&](bool mtls) {
+      pc::FilterChain c;
+      c.name = mtls ? "inbound-mtls" : "inbound-plaintext";
+      c.filter = Hcm(common::StrCat("inbound_0.0.0.0_", proxy.app_port), rc.name);
+      if (mtls) {
+        pc::DownstreamTlsContext ctx;
+        ctx.common_tls_context.tls_certificate_sds_secret_configs = {kWorkloadCertSecret};
+        ctx.common_tls_context.validation_context_sds_secret_config = kRootCertSecret;
+        ctx.common_tls_context.alpn_protocols = {"istio-http/1.1", "istio", "http/1.1"};
+        ctx.require_client_certificate = true;
+        c.tls = ctx;
+        c.filter_chain_match.transport_protocol = "tls";
+      } else if (mode == "PERMISSIVE") {
+        c.filter_chain_match.transport_protocol = "raw_buffer";
+      }
+      return c;
+    };
+    if (mode == "STRICT") {
+      l.filter_chains.push_back(make_chain(true));
+    } else if (mode == "DISABLE") {
+      l.filter_chains.push_back(make_chain(false));
+    } else {
+      l.filter_chains.push_back(make_chain(true));
+      l.filter_chains.push_back(make_chain(false));
+      l.listener_filters.push_back("envoy.filters.listener.tls_inspector");
+    }
+    if (mode == "STRICT") {
+      l.listener_filters.push_back("envoy.filters.listener.tls_inspector");
+    }
+    out.listeners.push_back(std::move(l));
+  }
+
+  bool Visible(const Service& s) const {
+    if (s.export_to.empty()) {
+      return true;
+    }
+    for (const std::string& e : s.export_to) {
+      if (e == "*" || e == proxy.workload.ns || (e == "." && s.ns == proxy.workload.ns)) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  void SidecarOutbound() {
+    if (proxy.outbound_port == 0) {
+      return;
+    }
+    pc::RouteConfiguration* rc = RouteConfig("outbound");
+    std::vector<const Resource*> mesh_vs = push.MeshVirtualServices(proxy.workload.ns);
+    for (const Service& s : push.services()) {
+      if (!Visible(s)) {
+        continue;
+      }
+      for (const ServicePort& port : s.ports) {
+        if (!IsHttpProtocol(port.protocol)) {
+          continue;
+        }
+        pc::VirtualHost vh;
+        vh.name = common::StrCat(s.hostname, ":", port.port);
+        vh.domains = {common::StrCat(s.hostname, ":", port.port)};
+        if (port.port == s.ports.front().port || port.port == 80) {
+          vh.domains.push_back(s.hostname);
+        }
+        if (!s.mesh_external && s.hostname.find(".svc.") != std::string::npos) {
+          std::string short_ns = common::StrCat(s.name, ".", s.ns);
+          for (const std::string& alias : {short_ns, short_ns + ".svc"}) {
+            vh.domains.push_back(common::StrCat(alias, ":", port.port));
+            if (port.port == 80) {
+              vh.domains.push_back(alias);
+            }
+          }
+          if (s.ns == proxy.workload.ns) {
+            vh.domains.push_back(common::StrCat(s.name, ":", port.port));
+            if (port.port == 80) {
+              vh.domains.push_back(s.name);
+            }
+          }
+        }
+        // A mesh VirtualService for this host replaces the default route.
+        for (const Resource* vs : mesh_vs) {
+          for (const std::string& h : vs->spec()["hosts"].StringList()) {
+            if (QualifyHost(h, vs->ns(), push.mesh().domain_suffix) == s.hostname) {
+              for (pc::Route& r : HttpRoutes(*vs)) {
+                vh.routes.push_back(std::move(r));
+              }
+            }
+          }
+        }
+        if (vh.routes.empty()) {
+          pc::Route r;
+          r.name = "default";
+          pc::RouteAction a;
+          a.cluster = OutboundClusterName(port.port, "", s.hostname);
+          clusters_needed.insert(a.cluster);
+          a.timeout = pc::Duration(0);
+          pc::RetryPolicy retry;
+          retry.num_retries = 2;
+          retry.retry_on = {"connect-failure", "refused-stream", "retriable-status-codes"};
+          a.retry_policy = retry;
+          r.action = a;
+          vh.routes.push_back(std::move(r));
+        }
+        rc->virtual_hosts.push_back(std::move(vh));
+      }
+    }
+    pc::Listener l;
+    l.name = "virtualOutbound";
+    l.address = {"127.0.0.1", proxy.outbound_port};
+    l.traffic_direction = pc::Listener::Direction::kOutbound;
+    pc::FilterChain c;
+    c.name = "virtualOutbound-http";
+    c.filter = Hcm("outbound_http", "outbound");
+    l.filter_chains.push_back(std::move(c));
+    out.listeners.push_back(std::move(l));
+  }
+
+  // ---- clusters -------------------------------------------------------------------
+
+  static pc::Cluster::LbPolicy LbFor(const Node& lb) {
+    std::string simple = lb["simple"].Str();
+    if (simple == "LEAST_REQUEST" || simple == "LEAST_CONN") {
+      return pc::Cluster::LbPolicy::kLeastRequest;
+    }
+    if (simple == "RANDOM") {
+      return pc::Cluster::LbPolicy::kRandom;
+    }
+    if (lb["consistentHash"].IsMap()) {
+      return lb["consistentHash"]["maglev"].IsMap() ? pc::Cluster::LbPolicy::kMaglev : pc::Cluster::LbPolicy::kRingHash;
+    }
+    return pc::Cluster::LbPolicy::kRoundRobin;
+  }
+
+  void ApplyTrafficPolicy(pc::Cluster& c, const Node& policy, const Service& svc, const std::string& subset,
+                          const std::vector<Endpoint>& endpoints) {
+    if (policy["loadBalancer"].IsMap()) {
+      c.lb_policy = LbFor(policy["loadBalancer"]);
+    }
+    const Node& pool = policy["connectionPool"];
+    if (pool.IsMap()) {
+      pc::CircuitBreakers cb;
+      if (auto v = pool.At({"tcp", "maxConnections"}).Int()) cb.max_connections = static_cast<uint32_t>(*v);
+      if (auto v = pool.At({"http", "http1MaxPendingRequests"}).Int()) cb.max_pending_requests = static_cast<uint32_t>(*v);
+      if (auto v = pool.At({"http", "http2MaxRequests"}).Int()) cb.max_requests = static_cast<uint32_t>(*v);
+      if (auto v = pool.At({"http", "maxRetries"}).Int()) cb.max_retries = static_cast<uint32_t>(*v);
+      c.circuit_breakers = cb;
+      c.connect_timeout = DurationOr(pool.At({"tcp", "connectTimeout"}), c.connect_timeout);
+    }
+    const Node& od = policy["outlierDetection"];
+    if (od.IsMap()) {
+      pc::OutlierDetection o;
+      if (auto v = od["consecutive5xxErrors"].Int()) o.consecutive_5xx = static_cast<uint32_t>(*v);
+      if (auto v = od["consecutiveErrors"].Int()) o.consecutive_5xx = static_cast<uint32_t>(*v);
+      if (auto v = od["consecutiveGatewayErrors"].Int()) o.consecutive_gateway_failure = static_cast<uint32_t>(*v);
+      o.interval = DurationOr(od["interval"], o.interval);
+      o.base_ejection_time = DurationOr(od["baseEjectionTime"], o.base_ejection_time);
+      if (auto v = od["maxEjectionPercent"].Int()) o.max_ejection_percent = static_cast<uint32_t>(*v);
+      c.outlier_detection = o;
+    }
+    (void)subset;
+    // TLS to the upstream: the DestinationRule's mode, else auto mTLS when every
+    // endpoint has a sidecar.
+    const Node& tls = policy["tls"];
+    std::string mode = tls["mode"].Str();
+    bool all_meshed = !endpoints.empty() && std::all_of(endpoints.begin(), endpoints.end(),
+                                                        [](const Endpoint& e) { return e.instance->has_sidecar; });
+    if (mode.empty()) {
+      mode = all_meshed && !svc.mesh_external ? "ISTIO_MUTUAL" : "DISABLE";
+    }
+    if (mode == "ISTIO_MUTUAL") {
+      pc::UpstreamTlsContext ctx;
+      ctx.common_tls_context.tls_certificate_sds_secret_configs = {kWorkloadCertSecret};
+      ctx.common_tls_context.validation_context_sds_secret_config = kRootCertSecret;
+      ctx.common_tls_context.alpn_protocols = {"istio-http/1.1", "istio"};
+      pc::CertificateValidationContext v;
+      std::set<std::string> identities;
+      for (const Endpoint& e : endpoints) {
+        identities.insert(SpiffeIdentity(push.mesh(), e.instance->ns, e.instance->service_account));
+      }
+      for (const std::string& id : identities) {
+        pc::SanMatcher m;
+        m.type = pc::SanMatcher::Type::kUri;
+        m.matcher.value = id;
+        v.match_typed_subject_alt_names.push_back(m);
+      }
+      ctx.common_tls_context.validation_context = v;
+      ctx.sni = c.name;
+      c.tls = ctx;
+    } else if (mode == "SIMPLE" || mode == "MUTUAL") {
+      pc::UpstreamTlsContext ctx;
+      ctx.sni = tls["sni"].Str().empty() ? svc.hostname : tls["sni"].Str();
+      if (tls["caCertificates"].IsScalar() || tls["subjectAltNames"].IsSequence()) {
+        pc::CertificateValidationContext v;
+        v.trusted_ca.filename = tls["caCertificates"].Str();
+        for (const std::string& san : tls["subjectAltNames"].StringList()) {
+          pc::SanMatcher m;
+          m.type = pc::SanMatcher::Type::kDns;
+          m.matcher.value = san;
+          v.match_typed_subject_alt_names.push_back(m);
+        }
+        ctx.common_tls_context.validation_context = v;
+      }
+      if (mode == "MUTUAL") {
+        pc::TlsCertificate cert;
+        cert.certificate_chain.filename = tls["clientCertificate"].Str();
+        cert.private_key.filename = tls["privateKey"].Str();
+        ctx.common_tls_context.tls_certificates.push_back(cert);
+      }
+      c.tls = ctx;
+    }
+  }
+
+  void Clusters() {
+    for (const std::string& name : clusters_needed) {
+      // outbound|port|subset|host
+      std::vector<std::string> parts = common::Split(name, '|');
+      if (parts.size() != 4) {
+        continue;
+      }
+      uint32_t port = static_cast<uint32_t>(std::strtoul(parts[1].c_str(), nullptr, 10));
+      const std::string& subset = parts[2];
+      const Service* svc = push.FindService(parts[3]);
+      pc::Cluster c;
+      c.name = name;
+      c.type = pc::Cluster::DiscoveryType::kEds;
+      c.eds_service_name = name;
+      c.connect_timeout = pc::Duration(10000);
+      pc::ClusterLoadAssignment cla;
+      cla.cluster_name = name;
+      if (svc == nullptr || svc->FindPort(port) == nullptr) {
+        // Unknown destination: an empty cluster (requests get 503 UH, as in Istio).
+        out.clusters.push_back(c);
+        out.endpoints.push_back(cla);
+        continue;
+      }
+      const ServicePort& sp = *svc->FindPort(port);
+      const Resource* dr = push.DestinationRuleFor(proxy.workload.ns, *svc);
+      Node policy = dr ? dr->spec()["trafficPolicy"] : Node();
+      config::StringMap subset_labels;
+      if (dr != nullptr && !subset.empty()) {
+        for (const Node& s : dr->spec()["subsets"].items()) {
+          if (s["name"].Str() == subset) {
+            for (const auto& [k, v] : s["labels"].StringMap()) {
+              subset_labels[k] = v;
+            }
+            if (s["trafficPolicy"].IsMap()) {
+              policy = s["trafficPolicy"];  // the subset's policy overrides the rule's
+            }
+          }
+        }
+      }
+      // Port-level settings override the rule's.
+      for (const Node& pls : policy["portLevelSettings"].items()) {
+        if (pls.At({"port", "number"}).Int().value_or(0) == port) {
+          Node merged = policy;
+          for (const auto& [k, v] : pls.entries()) {
+            if (k != "port") {
+              merged.Set(k, v);
+            }
+          }
+          policy = merged;
+        }
+      }
+      std::vector<Endpoint> endpoints = push.EndpointsFor(*svc, sp, subset_labels);
+      ApplyTrafficPolicy(c, policy, *svc, subset, endpoints);
+      pc::LocalityLbEndpoints lle;
+      for (const Endpoint& e : endpoints) {
+        lle.lb_endpoints.push_back(pc::LbEndpoint{{e.address, e.port}});
+      }
+      if (!lle.lb_endpoints.empty()) {
+        cla.endpoints.push_back(lle);
+      }
+      out.clusters.push_back(std::move(c));
+      out.endpoints.push_back(std::move(cla));
+    }
+  }
+};
+
+}  // namespace
+
+std::string OutboundClusterName(uint32_t port, std::string_view subset, std::string_view host) {
+  return common::StrCat("outbound|", port, "|", subset, "|", host);
+}
+
+std::string SpiffeIdentity(const MeshSettings& mesh, std::string_view ns, std::string_view service_account) {
+  return common::StrCat("spiffe://", mesh.trust_domain, "/ns/", ns, "/sa/", service_account);
+}
+
+pc::Resources GenerateResources(const ProxyRole& proxy, const PushContext& push) {
+  Translation t{push, proxy, {}, {}};
+  if (proxy.type == ProxyRole::Type::kRouter) {
+    t.Router();
+  } else {
+    t.SidecarInbound();
+    t.SidecarOutbound();
+  }
+  t.Clusters();
+  t.out.version_info = std::to_string(push.version());
+  return std::move(t.out);
+}
+
+std::vector<Node> GenerateType(const ProxyRole& proxy, const PushContext& push, const std::string& type_url) {
+  pc::Resources r = GenerateResources(proxy, push);
+  std::vector<Node> out;
+  if (type_url == xds::type_url::kListener) {
+    for (const pc::Listener& l : r.listeners) {
+      out.push_back(pc::EncodeListener(l));
+    }
+  } else if (type_url == xds::type_url::kRoute) {
+    for (const pc::RouteConfiguration& rc : r.route_configs) {
+      out.push_back(pc::EncodeRouteConfiguration(rc));
+    }
+  } else if (type_url == xds::type_url::kCluster) {
+    for (const pc::Cluster& c : r.clusters) {
+      out.push_back(pc::EncodeCluster(c));
+    }
+  } else if (type_url == xds::type_url::kEndpoint) {
+    for (const pc::ClusterLoadAssignment& e : r.endpoints) {
+      out.push_back(pc::EncodeClusterLoadAssignment(e));
+    }
+  } else if (type_url == xds::type_url::kSecret) {
+    for (const pc::Secret& s : r.secrets) {
+      out.push_back(pc::EncodeSecret(s));
+    }
+  }
+  return out;
+}
+
+}  // namespace mesh::pilot
