@@ -26,5 +26,9 @@ void RegisterInstallCommand(CLI::App& app, CliContext& ctx);
 void RegisterStateCommand(CLI::App& app, CliContext& ctx);
 // proxy_cmd.cc: the data plane.
 void RegisterProxyCommand(CLI::App& app, CliContext& ctx);
+// control_plane_cmd.cc: control-plane, proxy-status, proxy-config, x token.
+void RegisterControlPlaneCommand(CLI::App& app, CliContext& ctx);
+// agent_cmd.cc: proxy sidecar, proxy router (after RegisterProxyCommand).
+void RegisterAgentCommands(CLI::App& app, CliContext& ctx);
 
 }  // namespace meshctl

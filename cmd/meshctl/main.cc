@@ -19,6 +19,8 @@ int main(int argc, char** argv) {
   meshctl::RegisterInstallCommand(app, ctx);
   meshctl::RegisterStateCommand(app, ctx);
   meshctl::RegisterProxyCommand(app, ctx);
+  meshctl::RegisterAgentCommands(app, ctx);
+  meshctl::RegisterControlPlaneCommand(app, ctx);
 
   try {
     app.parse(argc, argv);

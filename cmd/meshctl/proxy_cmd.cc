@@ -129,7 +129,7 @@ void RegisterProxyCommand(CLI::App& app, CliContext& ctx) {
   auto flags = std::make_shared<ProxyFlags>();
   flags->options.admin_port = -1;
   auto* cmd = app.add_subcommand("proxy", "Run the data-plane proxy (sidecar or gateway) from an Envoy-style bootstrap");
-  cmd->add_option("-c,--config", flags->config, "Bootstrap file (YAML or JSON, Envoy v3 subset)")->required();
+  cmd->add_option("-c,--config", flags->config, "Bootstrap file (YAML or JSON, Envoy v3 subset)");
   cmd->add_option("--concurrency", flags->options.concurrency, "Worker threads (one event loop each)")
       ->default_val(1)
       ->check(CLI::Range(1, 256));
@@ -145,7 +145,18 @@ void RegisterProxyCommand(CLI::App& app, CliContext& ctx) {
   cmd->add_option("--drain-timeout", flags->drain_seconds, "Seconds to finish in-flight requests on SIGTERM")
       ->default_val(5);
   cmd->add_flag("--validate", flags->validate_only, "Only check the configuration and exit");
-  cmd->callback([flags, &ctx] { ctx.exit_code = RunProxy(*flags); });
+  cmd->callback([cmd, flags, &ctx] {
+    if (!cmd->get_subcommands().empty()) {
+      return;  // `proxy sidecar` / `proxy router` ran instead
+    }
+    if (flags->config.empty()) {
+      std::cerr << "Error: --config is required (or run `meshctl proxy sidecar` / `meshctl proxy router` "
+                   "to take configuration from the control plane)\n";
+      ctx.exit_code = kExitUsage;
+      return;
+    }
+    ctx.exit_code = RunProxy(*flags);
+  });
 }
 
 }  // namespace meshctl

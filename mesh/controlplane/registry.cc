@@ -30,6 +30,7 @@ absl::StatusOr<ProxyIdentity> ParseProxyIdentity(const xds::ProxyNode& node) {
   w.default_endpoint_port = static_cast<uint32_t>(m["INBOUND_PORT"].Int().value_or(0));
   w.has_sidecar = id.type == "sidecar";
   id.outbound_port = static_cast<uint32_t>(m["OUTBOUND_PORT"].Int().value_or(0));
+  id.app_port = static_cast<uint32_t>(m["APP_PORT"].Int().value_or(0));
   for (const auto& [svc_port, local] : m["GATEWAY_PORTS"].entries()) {
     config::Node k = config::Node::Scalar(svc_port);
     if (k.Int() && local.Int()) {

@@ -21,11 +21,12 @@ struct ProxyIdentity {
   std::string type;  // "sidecar" or "router"
   pilot::WorkloadInstance workload;
   uint32_t outbound_port = 0;  // sidecars: the HTTP proxy port the app uses
+  uint32_t app_port = 0;       // sidecars: where the application listens
   std::map<uint32_t, uint32_t> gateway_ports;  // routers: service port -> local listen port
 };
 
 // Reads PROXY_TYPE, NAMESPACE, SERVICE_ACCOUNT, WORKLOAD_NAME, LABELS, INSTANCE_IP,
-// SERVICES, INBOUND_PORT, OUTBOUND_PORT, GATEWAY_PORTS from the node metadata.
+// SERVICES, INBOUND_PORT, OUTBOUND_PORT, APP_PORT, GATEWAY_PORTS from the node metadata.
 absl::StatusOr<ProxyIdentity> ParseProxyIdentity(const xds::ProxyNode& node);
 
 class WorkloadRegistry {

@@ -1,0 +1,226 @@
+// `meshctl control-plane` (the istiod role), `meshctl proxy-status`, `meshctl
+// proxy-config`, and `meshctl x token` (bootstrap tokens for local workloads).
+
+#include <iostream>
+
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include "cmd/meshctl/commands.h"
+#include "cmd/meshctl/exit_codes.h"
+#include "cmd/meshctl/local_state.h"
+#include "fmt/format.h"
+#include "mesh/ca/token.h"
+#include "mesh/common/file_util.h"
+#include "mesh/common/signals.h"
+#include "mesh/config/emit.h"
+#include "mesh/config/yaml_loader.h"
+#include "mesh/controlplane/control_plane.h"
+#include "mesh/pilot/generator.h"
+
+namespace meshctl {
+namespace {
+
+std::vector<mesh::config::Node> Generate(const mesh::controlplane::ProxyIdentity& id, const mesh::pilot::PushContext& push,
+                                         const std::string& type_url) {
+  mesh::pilot::ProxyRole role;
+  role.type = id.type == "router" ? mesh::pilot::ProxyRole::Type::kRouter : mesh::pilot::ProxyRole::Type::kSidecar;
+  role.workload = id.workload;
+  role.app_port = id.app_port;
+  role.outbound_port = id.outbound_port;
+  role.gateway_ports = id.gateway_ports;
+  return mesh::pilot::GenerateType(role, push, type_url);
+}
+
+// GET http://addr/path from the control plane's debug endpoints.
+absl::StatusOr<std::string> HttpGet(const std::string& address, const std::string& target) {
+  namespace beast = boost::beast;
+  namespace http = beast::http;
+  try {
+    std::string host = address.substr(0, address.rfind(':'));
+    std::string port = address.substr(address.rfind(':') + 1);
+    boost::asio::io_context ioc;
+    boost::asio::ip::tcp::resolver resolver(ioc);
+    beast::tcp_stream stream(ioc);
+    stream.expires_after(std::chrono::seconds(10));
+    stream.connect(resolver.resolve(host, port));
+    http::request<http::empty_body> req{http::verb::get, target, 11};
+    req.set(http::field::host, host);
+    http::write(stream, req);
+    beast::flat_buffer buffer;
+    http::response<http::string_body> res;
+    http::read(stream, buffer, res);
+    if (res.result_int() != 200) {
+      return absl::NotFoundError(fmt::format("{} answered {}: {}", address, res.result_int(), res.body()));
+    }
+    return res.body();
+  } catch (const std::exception& e) {
+    return absl::UnavailableError(fmt::format("control plane at {} unreachable: {}", address, e.what()));
+  }
+}
+
+}  // namespace
+
+void RegisterControlPlaneCommand(CLI::App& app, CliContext& ctx) {
+  struct Flags {
+    std::string address = "127.0.0.1";
+    uint16_t port = 15010;
+    int cert_ttl_hours = 24;
+    int debounce_ms = 100;
+  };
+  auto flags = std::make_shared<Flags>();
+  auto* cmd = app.add_subcommand("control-plane",
+                                 "Run the control plane (istiod's role): discovery for proxies, the CA, the store watch");
+  cmd->add_option("--address", flags->address, "Listen address")->capture_default_str();
+  cmd->add_option("--port", flags->port, "Discovery and CA port (Istio's 15010)")->capture_default_str();
+  cmd->add_option("--cert-ttl-hours", flags->cert_ttl_hours, "Workload certificate lifetime")->capture_default_str();
+  cmd->add_option("--debounce-ms", flags->debounce_ms, "Quiet time before a change is pushed")->capture_default_str();
+  AddStateDirFlag(cmd, ctx);
+  cmd->callback([flags, &ctx] {
+    mesh::common::BlockTerminationSignals();
+    auto store = OpenState(ctx);
+    if (!store.ok()) {
+      std::cerr << "Error: " << store.status().message() << "\n";
+      ctx.exit_code = kExitFailure;
+      return;
+    }
+    std::string dir = ResolveStateDir(ctx);
+    mesh::controlplane::ControlPlaneOptions o;
+    o.store = std::shared_ptr<mesh::store::ConfigStore>(std::move(*store));
+    o.ca_dir = dir + "/ca";
+    o.token_key_file = dir + "/token-key";
+    o.address = flags->address;
+    o.port = flags->port;
+    o.workload_cert_ttl = std::chrono::hours(flags->cert_ttl_hours);
+    o.debounce_quiet = std::chrono::milliseconds(flags->debounce_ms);
+    o.generator = Generate;
+    auto cp = mesh::controlplane::StartControlPlane(std::move(o));
+    if (!cp.ok()) {
+      std::cerr << "Error: " << cp.status().message() << "\n";
+      ctx.exit_code = kExitFailure;
+      return;
+    }
+    std::cout << "control plane serving discovery and CA on " << flags->address << ":" << (*cp)->port()
+              << " (state " << dir << ")" << std::endl;
+    mesh::common::WaitForTerminationSignal();
+    (*cp)->Stop();
+    ctx.exit_code = kExitOk;
+  });
+
+  // proxy-status: per proxy, per type SYNCED / STALE / NOT SENT / NACKED.
+  auto cp_address = std::make_shared<std::string>("127.0.0.1:15010");
+  auto* status = app.add_subcommand("proxy-status", "Show each connected proxy's configuration sync status");
+  status->add_option("--control-plane", *cp_address, "Control plane address")->capture_default_str();
+  auto status_output = std::make_shared<std::string>();
+  status->add_option("-o,--output", *status_output, "Output format: table (default) or json");
+  status->callback([cp_address, status_output, &ctx] {
+    auto body = HttpGet(*cp_address, "/debug/syncz");
+    if (!body.ok()) {
+      std::cerr << "Error: " << body.status().message() << "\n";
+      ctx.exit_code = kExitFailure;
+      return;
+    }
+    if (*status_output == "json") {
+      std::cout << *body << "\n";
+      return;
+    }
+    auto list = mesh::config::ParseYamlNode(*body, "syncz");
+    if (!list.ok()) {
+      std::cerr << "Error: " << list.status().message() << "\n";
+      ctx.exit_code = kExitFailure;
+      return;
+    }
+    std::cout << fmt::format("{:<60} {:<10} {:<10} {:<10} {:<10} {:<10}\n", "NAME", "CDS", "LDS", "EDS", "RDS", "SDS");
+    for (const auto& p : list->items()) {
+      auto col = [&](const char* t) {
+        const auto& s = p.At({"types", t, "status"});
+        return s.IsScalar() ? s.Str() : std::string("NOT SENT");
+      };
+      std::cout << fmt::format("{:<60} {:<10} {:<10} {:<10} {:<10} {:<10}\n", p["proxy"].Str(), col("CDS"), col("LDS"),
+                               col("EDS"), col("RDS"), col("SDS"));
+    }
+  });
+
+  // proxy-config TYPE PROXY: what the control plane last sent.
+  struct PcFlags {
+    std::string type;
+    std::string proxy;
+    std::string output = "short";
+  };
+  auto pc = std::make_shared<PcFlags>();
+  auto* config = app.add_subcommand("proxy-config", "Show the configuration the control plane sent to a proxy");
+  config->add_option("type", pc->type, "listeners|routes|clusters|endpoints|secrets|all")->required()
+      ->check(CLI::IsMember({"listeners", "routes", "clusters", "endpoints", "secrets", "all"}));
+  config->add_option("proxy", pc->proxy, "Proxy id (see meshctl proxy-status)")->required();
+  config->add_option("--control-plane", *cp_address, "Control plane address")->capture_default_str();
+  config->add_option("-o,--output", pc->output, "Output format: short (names), json or yaml")->capture_default_str();
+  config->callback([pc, cp_address, &ctx] {
+    auto body = HttpGet(*cp_address, "/debug/config_dump?proxyID=" + pc->proxy);
+    if (!body.ok()) {
+      std::cerr << "Error: " << body.status().message() << "\n";
+      ctx.exit_code = kExitFailure;
+      return;
+    }
+    auto dump = mesh::config::ParseYamlNode(*body, "config_dump");
+    if (!dump.ok()) {
+      std::cerr << "Error: " << dump.status().message() << "\n";
+      ctx.exit_code = kExitFailure;
+      return;
+    }
+    static const std::map<std::string, std::string> kTypes = {
+        {"listeners", "LDS"}, {"routes", "RDS"}, {"clusters", "CDS"}, {"endpoints", "EDS"}, {"secrets", "SDS"}};
+    mesh::config::Node selected = mesh::config::Node::Map();
+    for (const auto& [name, short_name] : kTypes) {
+      if (pc->type == "all" || pc->type == name) {
+        selected.Set(name, (*dump)[short_name]);
+      }
+    }
+    if (pc->output == "json") {
+      std::cout << mesh::config::EmitJson(pc->type == "all" ? selected : selected[pc->type]) << "\n";
+    } else if (pc->output == "yaml") {
+      std::cout << mesh::config::EmitYaml(pc->type == "all" ? selected : selected[pc->type]);
+    } else {
+      for (const auto& [name, list] : selected.entries()) {
+        for (const auto& r : list.items()) {
+          std::string id = r["name"].Str().empty() ? r["cluster_name"].Str() : r["name"].Str();
+          std::cout << fmt::format("{:<10} {}\n", name, id);
+        }
+      }
+    }
+  });
+
+  // x token: a bootstrap token for one local workload.
+  struct TokenFlags {
+    std::string ns = "default";
+    std::string service_account = "default";
+    std::string workload;
+    int hours = 24 * 365;
+  };
+  auto tf = std::make_shared<TokenFlags>();
+  auto* token = ExperimentalCommand(app)->add_subcommand(
+      "token", "Issue a bootstrap token that lets one local workload's proxy obtain its identity");
+  token->add_option("-n,--namespace", tf->ns, "Workload namespace")->capture_default_str();
+  token->add_option("--service-account", tf->service_account, "Workload service account")->capture_default_str();
+  token->add_option("--workload", tf->workload, "Workload name")->required();
+  token->add_option("--valid-hours", tf->hours, "Token lifetime")->capture_default_str();
+  AddStateDirFlag(token, ctx);
+  token->callback([tf, &ctx] {
+    if (auto st = mesh::common::MakeDirs(ResolveStateDir(ctx)); !st.ok()) {
+      std::cerr << "Error: " << st.message() << "\n";
+      ctx.exit_code = kExitFailure;
+      return;
+    }
+    auto authority = mesh::ca::TokenAuthority::Open(ResolveStateDir(ctx) + "/token-key");
+    if (!authority.ok()) {
+      std::cerr << "Error: " << authority.status().message() << "\n";
+      ctx.exit_code = kExitFailure;
+      return;
+    }
+    std::cout << authority->Issue({tf->ns, tf->service_account, tf->workload,
+                                   std::chrono::system_clock::now() + std::chrono::hours(tf->hours)})
+              << "\n";
+  });
+}
+
+}  // namespace meshctl
