@@ -76,9 +76,19 @@ ServiceHostIndex::ServiceHostIndex(const World& world) {
       s.ports.push_back(p["number"].Int().value_or(0));
     }
     s.workload_selector = util::ToStringMap(spec.At({"workloadSelector", "labels"}));
-    std::string scope = ExportsToAll(spec["exportTo"].StringList()) ? std::string(kExportToAll) : r->ns();
-    for (const std::string& h : spec["hosts"].StringList()) {
-      Put(ScopedFqdn(scope, r->ns(), h), &s);
+    std::vector<std::string> export_to = spec["exportTo"].StringList();
+    std::vector<std::string> scopes;
+    if (ExportsToAll(export_to)) {
+      scopes.emplace_back(kExportToAll);
+    } else {
+      for (const std::string& e : export_to) {
+        scopes.push_back(e == kExportToLocal ? r->ns() : e);
+      }
+    }
+    for (const std::string& scope : scopes) {
+      for (const std::string& h : spec["hosts"].StringList()) {
+        Put(ScopedFqdn(scope, r->ns(), h), &s);
+      }
     }
   }
   // Kubernetes Services count as ServiceEntries for their FQDN, visible where the

@@ -32,12 +32,18 @@ class CaCertificateAnalyzer : public AnalyzerBase {
       const config::Node& policy = dr->spec()["trafficPolicy"];
       const std::string& host = dr->spec()["host"].Str();
       const config::Node& tls = policy["tls"];
-      if (VerifiesServer(tls["mode"].Str()) && tls["caCertificates"].Str().empty()) {
+      // A credentialName with a workload selector carries its own CA (sidecar-side secret).
+      bool has_selector = dr->spec()["workloadSelector"].Defined();
+      auto needs_ca = [&](const config::Node& t) {
+        return VerifiesServer(t["mode"].Str()) && t["caCertificates"].Str().empty() &&
+               !(!t["credentialName"].Str().empty() && has_selector);
+      };
+      if (needs_ca(tls)) {
         ctx.Report(destination_level, dr, {dr->FullName(), dr->ns(), tls["mode"].Str(), host}, TlsLine(tls));
       }
       for (const config::Node& settings : policy["portLevelSettings"].items()) {
         const config::Node& port_tls = settings["tls"];
-        if (VerifiesServer(port_tls["mode"].Str()) && port_tls["caCertificates"].Str().empty()) {
+        if (needs_ca(port_tls)) {
           // Istio prints the PortSelector message in protobuf text form.
           std::string port = common::StrCat("number:", settings.At({"port", "number"}).Int().value_or(0));
           ctx.Report(port_level, dr, {dr->FullName(), dr->ns(), port_tls["mode"].Str(), host, port},
@@ -62,7 +68,7 @@ config::StringMap EndpointLabels(const config::Resource& pod,
   }
   for (const char* key : {"topology.kubernetes.io/region", "topology.kubernetes.io/zone", "topology.istio.io/subzone"}) {
     auto label = it->second->labels().find(key);
-    if (label != it->second->labels().end()) {
+    if (label != it->second->labels().end() && !label->second.empty()) {
       labels[key] = label->second;
     }
   }

@@ -255,8 +255,15 @@ class IngressGatewayPortAnalyzer : public AnalyzerBase {
             continue;
           }
           for (const config::Node& p : svc->spec()["ports"].items()) {
-            if (p["protocol"].Str() == "TCP") {
-              w.service_ports.insert(p["port"].Int().value_or(0));
+            if (p["protocol"].Str() != "TCP") {
+              continue;
+            }
+            // A gateway server port may be the Service port or the targetPort it
+            // translates to (a named targetPort counts as unset, like IntValue()).
+            w.service_ports.insert(p["port"].Int().value_or(0));
+            int64_t target = p["targetPort"].Int().value_or(0);
+            if (target != 0) {
+              w.service_ports.insert(target);
             }
           }
         }
