@@ -115,19 +115,10 @@ ServiceHostIndex::ServiceHostIndex(const World& world) {
 }
 
 void ServiceHostIndex::Put(const std::string& key, const KnownService* service) {
-  auto [it, inserted] = by_scoped_fqdn_.insert_or_assign(key, service);
-  (void)it;
+  bool inserted = by_scoped_fqdn_.insert_or_assign(key, service).second;
   size_t slash = key.find('/');
-  if (slash + 1 < key.size() && key[slash + 1] == '*') {
-    if (inserted) {
-      wildcards_.emplace_back(key, service);
-    } else {
-      for (auto& w : wildcards_) {
-        if (w.first == key) {
-          w.second = service;
-        }
-      }
-    }
+  if (inserted && slash + 1 < key.size() && key[slash + 1] == '*') {
+    wildcard_scopes_[key.substr(slash + 2)].push_back(key.substr(0, slash));
   }
 }
 
@@ -155,15 +146,16 @@ const KnownService* ServiceHostIndex::Lookup(std::string_view source_ns, const s
   if (!bare_host.empty() && bare_host[0] == '*') {
     bare_host.remove_prefix(1);
   }
-  for (const auto& [key, service] : wildcards_) {
-    size_t slash = key.find('/');
-    std::string_view scope = std::string_view(key).substr(0, slash);
-    std::string_view se_host = std::string_view(key).substr(slash + 2);  // without "/*"
-    if (scope != kExportToAll && scope != source_ns) {
+  // Wildcard entries visible here whose suffix ends the host, longest suffix first.
+  for (size_t i = 0; i <= bare_host.size(); ++i) {
+    auto it = wildcard_scopes_.find(std::string(bare_host.substr(i)));
+    if (it == wildcard_scopes_.end()) {
       continue;
     }
-    if (HasSuffix(bare_host, se_host)) {
-      return service;
+    for (const std::string& scope : it->second) {
+      if (scope == kExportToAll || scope == source_ns) {
+        return by_scoped_fqdn_.at(common::StrCat(scope, "/*", it->first));
+      }
     }
   }
   return nullptr;
@@ -210,13 +202,51 @@ PodIndex::PodIndex(const World& world) {
   for (const config::Resource* p : world.Of(kinds::kPod)) {
     all_.push_back(p);
     by_ns_[p->ns()].push_back(p);
+    for (const auto& [k, v] : p->labels()) {
+      by_label_[common::StrCat(k, "=", v)].push_back(p);
+    }
   }
 }
 
-const std::vector<const config::Resource*>& PodIndex::InNamespace(std::string_view ns) const {
+const std::vector<const config::Resource*>& PodIndex::Candidates(const config::StringMap& selector,
+                                                                 const std::string* ns) const {
   static const std::vector<const config::Resource*> kNone;
-  auto it = by_ns_.find(std::string(ns));
-  return it == by_ns_.end() ? kNone : it->second;
+  const std::vector<const config::Resource*>* best = &all_;
+  if (ns != nullptr) {
+    auto it = by_ns_.find(*ns);
+    best = it == by_ns_.end() ? &kNone : &it->second;
+  }
+  // The rarest selector label bounds the pods worth checking.
+  for (const auto& [k, v] : selector) {
+    auto it = by_label_.find(common::StrCat(k, "=", v));
+    if (it == by_label_.end()) {
+      return kNone;
+    }
+    if (it->second.size() < best->size()) {
+      best = &it->second;
+    }
+  }
+  return *best;
+}
+
+std::vector<const config::Resource*> PodIndex::Matching(const config::StringMap& selector,
+                                                        const std::string* ns) const {
+  std::vector<const config::Resource*> out;
+  for (const config::Resource* p : Candidates(selector, ns)) {
+    if ((ns == nullptr || p->ns() == *ns) && util::SelectorMatches(selector, p->labels())) {
+      out.push_back(p);
+    }
+  }
+  return out;
+}
+
+const config::Resource* PodIndex::FirstMatching(const config::StringMap& selector) const {
+  for (const config::Resource* p : Candidates(selector, nullptr)) {
+    if (util::SelectorMatches(selector, p->labels())) {
+      return p;
+    }
+  }
+  return nullptr;
 }
 
 }  // namespace mesh::analyze::networking

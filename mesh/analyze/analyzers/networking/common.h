@@ -76,8 +76,8 @@ class ServiceHostIndex {
 
   std::deque<KnownService> services_;
   std::unordered_map<std::string, const KnownService*> by_scoped_fqdn_;
-  // Wildcard hosts ("*.example.com") with their scope, checked last.
-  std::vector<std::pair<std::string, const KnownService*>> wildcards_;  // key "scope/host"
+  // Wildcard hosts, checked last: suffix after '*' (".example.com") -> scopes.
+  std::unordered_map<std::string, std::vector<std::string>> wildcard_scopes_;
 };
 
 // A destination in a VirtualService route (Istio's AnnotatedDestination).
@@ -93,16 +93,24 @@ std::vector<RouteDestination> MirrorDestinations(const config::Node& vs_spec);
 // Line of the destination's host field (falls back to the destination).
 int DestinationHostLine(const RouteDestination& d);
 
-// The pods of a namespace (or all pods) as an index for selector matching.
+// Pods indexed by label so selector lookups do not scan every pod.
 class PodIndex {
  public:
   explicit PodIndex(const World& world);
-  const std::vector<const config::Resource*>& InNamespace(std::string_view ns) const;
-  const std::vector<const config::Resource*>& All() const { return all_; }
+  // Pods whose labels include every label of `selector` (an empty selector selects all),
+  // in input order; only those in `ns` when it is given.
+  std::vector<const config::Resource*> Matching(const config::StringMap& selector,
+                                                const std::string* ns = nullptr) const;
+  // The first of Matching(selector), or null.
+  const config::Resource* FirstMatching(const config::StringMap& selector) const;
 
  private:
+  const std::vector<const config::Resource*>& Candidates(const config::StringMap& selector,
+                                                         const std::string* ns) const;
+
   std::vector<const config::Resource*> all_;
   std::unordered_map<std::string, std::vector<const config::Resource*>> by_ns_;
+  std::unordered_map<std::string, std::vector<const config::Resource*>> by_label_;  // "k=v"
 };
 
 }  // namespace mesh::analyze::networking

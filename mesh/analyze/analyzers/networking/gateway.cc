@@ -119,12 +119,16 @@ class ConflictingGatewayAnalyzer : public AnalyzerBase {
                       "Checks a gateway's selector, port number and hosts",
                       {kinds::kGateway, kinds::kPod}}) {}
 
+  // selector text -> port -> gateway full name -> hosts/bind (Istio's gatewaysContextMap).
+  using PortMap = std::map<std::string, std::map<std::string, HostsBind>>;
+
   void Analyze(Context& ctx) const override {
     const World& world = ctx.world();
-    // selector text -> port -> gateway full name -> hosts/bind (Istio's gatewaysContextMap).
-    std::map<std::string, std::map<std::string, std::map<std::string, HostsBind>>> index;
+    std::unordered_map<std::string, PortMap> index;
+    std::unordered_map<std::string, config::StringMap> selector_maps;
     for (const config::Resource* gw : world.Of(kinds::kGateway)) {
-      std::string selector = SelectorText(GatewaySelector(*gw));
+      config::StringMap selector_map = GatewaySelector(*gw);
+      std::string selector = SelectorText(selector_map);
       for (const config::Node& server : gw->spec()["servers"].items()) {
         std::string port = std::to_string(server.At({"port", "number"}).Int().value_or(0));
         HostsBind hb;
@@ -132,33 +136,59 @@ class ConflictingGatewayAnalyzer : public AnalyzerBase {
           hb[h] = server["bind"].Str();
         }
         index[selector][port][gw->FullName()] = std::move(hb);
+        selector_maps.emplace(selector, selector_map);
       }
     }
+    // Indexed selectors by each of their labels ("" for the empty selector), to find those
+    // that select a given pod without scanning them all.
+    std::unordered_map<std::string, std::vector<const std::string*>> selectors_by_label;
+    for (const auto& [text, map] : selector_maps) {
+      if (map.empty()) {
+        selectors_by_label[""].push_back(&text);
+      } else {
+        const auto& [k, v] = *map.begin();
+        selectors_by_label[common::StrCat(k, "=", v)].push_back(&text);
+      }
+    }
+    PodIndex pods(world);
 
-    // Whether two different selectors pick at least one common pod; memoized per pair.
-    std::map<std::pair<std::string, std::string>, bool> overlap_cache;
-    auto overlaps = [&](const std::string& a, const config::StringMap& a_map, const std::string& b) {
-      auto key = std::make_pair(a, b);
-      auto it = overlap_cache.find(key);
-      if (it != overlap_cache.end()) {
-        return it->second;
+    // Selectors treated as the same workload as `selector`: itself, and those that are
+    // textually contained in it (or contain it) and select a common pod.
+    std::unordered_map<std::string, std::vector<const PortMap*>> same_workload_cache;
+    auto same_workload = [&](const std::string& selector,
+                             const config::StringMap& selector_map) -> const std::vector<const PortMap*>& {
+      auto cached = same_workload_cache.find(selector);
+      if (cached != same_workload_cache.end()) {
+        return cached->second;
       }
-      config::StringMap b_map;
-      for (const std::string& pair : common::Split(b, ',')) {
-        std::vector<std::string> kv = common::Split(pair, '=');
-        if (kv.size() == 2) {
-          b_map[kv[0]] = kv[1];
+      std::vector<const PortMap*> out;
+      std::set<std::string> seen;
+      if (auto it = index.find(selector); it != index.end()) {
+        out.push_back(&it->second);
+        seen.insert(selector);
+      }
+      for (const config::Resource* pod : pods.Matching(selector_map)) {
+        std::vector<std::string> keys = {""};
+        for (const auto& [k, v] : pod->labels()) {
+          keys.push_back(common::StrCat(k, "=", v));
+        }
+        for (const std::string& key : keys) {
+          auto it = selectors_by_label.find(key);
+          if (it == selectors_by_label.end()) {
+            continue;
+          }
+          for (const std::string* other : it->second) {
+            if (seen.count(*other) > 0 ||
+                (other->find(selector) == std::string::npos && selector.find(*other) == std::string::npos) ||
+                !util::SelectorMatches(selector_maps[*other], pod->labels())) {
+              continue;
+            }
+            seen.insert(*other);
+            out.push_back(&index[*other]);
+          }
         }
       }
-      bool found = false;
-      for (const config::Resource* pod : world.Of(kinds::kPod)) {
-        if (util::SelectorMatches(a_map, pod->labels()) && util::SelectorMatches(b_map, pod->labels())) {
-          found = true;
-          break;
-        }
-      }
-      overlap_cache[key] = found;
-      return found;
+      return same_workload_cache.emplace(selector, std::move(out)).first->second;
     };
 
     const MessageType& not_found = MessageTypeNamed("ReferencedResourceNotFound");
@@ -166,19 +196,8 @@ class ConflictingGatewayAnalyzer : public AnalyzerBase {
     for (const config::Resource* gw : world.Of(kinds::kGateway)) {
       config::StringMap selector_map = GatewaySelector(*gw);
       std::string selector = SelectorText(selector_map);
-      // Selectors that pick the same workload as this gateway's selector.
-      std::vector<const std::map<std::string, std::map<std::string, HostsBind>>*> same_workload;
-      for (const auto& [other_selector, ports] : index) {
-        bool matched = other_selector == selector;
-        if (!matched && (other_selector.find(selector) != std::string::npos ||
-                         selector.find(other_selector) != std::string::npos)) {
-          matched = overlaps(selector, selector_map, other_selector);
-        }
-        if (matched) {
-          same_workload.push_back(&ports);
-        }
-      }
-      if (!selector.empty() && same_workload.empty()) {
+      const std::vector<const PortMap*>& workloads = same_workload(selector, selector_map);
+      if (!selector.empty() && workloads.empty()) {
         ctx.Report(not_found, gw, {"selector", selector}, SelectorLine(*gw, selector_map));
         continue;
       }
@@ -188,7 +207,7 @@ class ConflictingGatewayAnalyzer : public AnalyzerBase {
         std::vector<std::string> hosts = server["hosts"].StringList();
         const std::string& bind = server["bind"].Str();
         std::vector<std::string> conflicts;
-        for (const auto* ports : same_workload) {
+        for (const PortMap* ports : workloads) {
           auto pit = ports->find(port);
           if (pit == ports->end()) {
             continue;
@@ -237,6 +256,7 @@ class IngressGatewayPortAnalyzer : public AnalyzerBase {
     for (const config::Resource* svc : world.Of(kinds::kService)) {
       services_by_ns[svc->ns()].push_back(svc);
     }
+    PodIndex pods(world);
     std::unordered_map<std::string, Workload> by_selector;
     auto workload_for = [&](const config::StringMap& selector) -> const Workload& {
       std::string key = SelectorText(selector);
@@ -245,10 +265,7 @@ class IngressGatewayPortAnalyzer : public AnalyzerBase {
         return it->second;
       }
       Workload w;
-      for (const config::Resource* pod : world.Of(kinds::kPod)) {
-        if (!util::SelectorMatches(selector, pod->labels())) {
-          continue;
-        }
+      for (const config::Resource* pod : pods.Matching(selector)) {
         ++w.matched_pods;
         for (const config::Resource* svc : services_by_ns[pod->ns()]) {
           if (!util::SelectorMatches(svc->spec()["selector"], pod->labels())) {
@@ -385,6 +402,7 @@ class SecretAnalyzer : public AnalyzerBase {
     const World& world = ctx.world();
     // Selector -> namespace of the first selected workload pod ("" when none).
     std::unordered_map<std::string, std::string> workload_ns;
+    PodIndex pods(world);
     const MessageType& not_found = MessageTypeNamed("ReferencedResourceNotFound");
     const MessageType& invalid = MessageTypeNamed("InvalidGatewayCredential");
     for (const config::Resource* gw : world.Of(kinds::kGateway)) {
@@ -392,14 +410,8 @@ class SecretAnalyzer : public AnalyzerBase {
       std::string selector_text = SelectorText(selector);
       auto it = workload_ns.find(selector_text);
       if (it == workload_ns.end()) {
-        std::string ns;
-        for (const config::Resource* pod : world.Of(kinds::kPod)) {
-          if (util::SelectorMatches(selector, pod->labels())) {
-            ns = pod->ns();
-            break;
-          }
-        }
-        it = workload_ns.emplace(selector_text, ns).first;
+        const config::Resource* pod = pods.FirstMatching(selector);
+        it = workload_ns.emplace(selector_text, pod == nullptr ? std::string() : pod->ns()).first;
       }
       const std::string& gw_ns = it->second;
       // Secrets are looked up where the gateway workload runs, so no workload means no

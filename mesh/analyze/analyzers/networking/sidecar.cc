@@ -75,15 +75,13 @@ class SelectorAnalyzer : public AnalyzerBase {
         continue;
       }
       bool found = false;
-      for (const config::Resource* pod : pods.InNamespace(sidecar->ns())) {
-        if (util::SelectorMatches(selector, pod->labels())) {
-          found = true;
-          auto [it, inserted] = sidecars_by_pod.try_emplace(pod);
-          if (inserted) {
-            pod_order.push_back(pod);
-          }
-          it->second.push_back(sidecar);
+      for (const config::Resource* pod : pods.Matching(selector, &sidecar->ns())) {
+        found = true;
+        auto [it, inserted] = sidecars_by_pod.try_emplace(pod);
+        if (inserted) {
+          pod_order.push_back(pod);
         }
+        it->second.push_back(sidecar);
       }
       if (!found) {
         const config::Node& labels = sidecar->spec().At({"workloadSelector", "labels"});

@@ -413,6 +413,7 @@ class JwtClaimRouteAnalyzer : public AnalyzerBase {
       return false;
     };
     const MessageType& type = MessageTypeNamed("JwtClaimBasedRoutingWithoutRequestAuthN");
+    PodIndex pods(world);
     for (const config::Resource* vs : world.Of(kinds::kVirtualService)) {
       std::string key = JwtClaimRouteKey(vs->spec());
       if (key.empty()) {
@@ -428,8 +429,8 @@ class JwtClaimRouteAnalyzer : public AnalyzerBase {
           continue;  // reported by virtualservice.GatewayAnalyzer
         }
         config::StringMap selector = util::ToStringMap(gw->spec()["selector"]);
-        for (const config::Resource* pod : world.Of(kinds::kPod)) {
-          if (util::SelectorMatches(selector, pod->labels()) && !has_authn(*pod)) {
+        for (const config::Resource* pod : pods.Matching(selector)) {
+          if (!has_authn(*pod)) {
             ctx.Report(type, vs, {key, FullNameString(ns, name), pod->name()});
           }
         }
