@@ -36,7 +36,7 @@ class SelectorAnalyzer : public AnalyzerBase {
                                 kinds::kWasmPlugin}) {
       for (const config::Resource* policy : world.Of(kind)) {
         const config::Node& spec = policy->spec();
-        if (spec["targetRef"].Defined() || spec["targetRefs"].size() > 0 || !spec["selector"].Defined()) {
+        if (spec["targetRef"].Defined() || !spec["selector"].Defined()) {
           continue;
         }
         const config::Node& match_labels = spec.At({"selector", "matchLabels"});
