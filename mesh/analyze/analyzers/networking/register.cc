@@ -4,24 +4,23 @@
 namespace mesh::analyze {
 
 void RegisterNetworkingAnalyzers(std::vector<AnalyzerPtr>& out) {
-  using namespace networking;  // NOLINT(build/namespaces): the factory list reads better unqualified
-  out.push_back(NewGatewayCertificateAnalyzer());
-  out.push_back(NewConflictingGatewayAnalyzer());
-  out.push_back(NewIngressGatewayPortAnalyzer());
-  out.push_back(NewGatewaySecretAnalyzer());
-  out.push_back(NewConflictingMeshGatewayHostsAnalyzer());
-  out.push_back(NewDestinationHostAnalyzer());
-  out.push_back(NewVirtualServiceDestinationRuleAnalyzer());
-  out.push_back(NewVirtualServiceGatewayAnalyzer());
-  out.push_back(NewJwtClaimRouteAnalyzer());
-  out.push_back(NewCaCertificateAnalyzer());
-  out.push_back(NewSubsetSelectPodAnalyzer());
-  out.push_back(NewServiceEntryAddressesAnalyzer());
-  out.push_back(NewConflictingServiceEntryProtocolAnalyzer());
-  out.push_back(NewSidecarSelectorAnalyzer());
-  out.push_back(NewK8sGatewaySelectorAnalyzer());
-  out.push_back(NewGatewayApiCrdVersionAnalyzer());
-  out.push_back(NewMultiClusterServiceAnalyzer());
+  out.push_back(networking::NewGatewayCertificateAnalyzer());
+  out.push_back(networking::NewConflictingGatewayAnalyzer());
+  out.push_back(networking::NewIngressGatewayPortAnalyzer());
+  out.push_back(networking::NewGatewaySecretAnalyzer());
+  out.push_back(networking::NewConflictingMeshGatewayHostsAnalyzer());
+  out.push_back(networking::NewDestinationHostAnalyzer());
+  out.push_back(networking::NewVirtualServiceDestinationRuleAnalyzer());
+  out.push_back(networking::NewVirtualServiceGatewayAnalyzer());
+  out.push_back(networking::NewJwtClaimRouteAnalyzer());
+  out.push_back(networking::NewCaCertificateAnalyzer());
+  out.push_back(networking::NewSubsetSelectPodAnalyzer());
+  out.push_back(networking::NewServiceEntryAddressesAnalyzer());
+  out.push_back(networking::NewConflictingServiceEntryProtocolAnalyzer());
+  out.push_back(networking::NewSidecarSelectorAnalyzer());
+  out.push_back(networking::NewK8sGatewaySelectorAnalyzer());
+  out.push_back(networking::NewGatewayApiCrdVersionAnalyzer());
+  out.push_back(networking::NewMultiClusterServiceAnalyzer());
 }
 
 }  // namespace mesh::analyze
