@@ -79,7 +79,8 @@ void RegisterAnalyzeCommand(CLI::App& app, CliContext& ctx) {
                   "Lowest level of messages printed (Info, Warning, Error)");
   cmd->add_option("-S,--suppress", req.suppress,
                   "Suppress messages: <code>=<resource> where resource is a glob over \"Kind ns/name\", "
-                  "e.g. \"IST0103=Pod testing/*\"");
+                  "e.g. \"IST0103=Pod testing/*\"")
+      ->allow_extra_args(false);  // one value per flag: files may follow
   cmd->add_flag("-L,--list-analyzers", flags->list_analyzers, "List the analyzers and exit");
   cmd->add_option("--analyzer", req.analyzer_names, "Run only this analyzer (repeatable)")
       ->allow_extra_args(false);  // one name per flag: files may follow

@@ -35,8 +35,8 @@ void AddDefaultResources(World& world) {
     world.Add(MakeDefault("apiVersion: v1\nkind: Service\nmetadata:\n  name: istio-ingressgateway\n"
                           "  namespace: " + ns + "\nspec:\n  selector:\n    istio: ingressgateway\n"
                           "  ports:\n"
-                          "  - {name: http2, port: 80, targetPort: 8080, protocol: TCP}\n"
-                          "  - {name: https, port: 443, targetPort: 8443, protocol: TCP}\n"
+                          "  - {name: http2, port: 80, targetPort: 80, protocol: TCP}\n"
+                          "  - {name: https, port: 443, targetPort: 443, protocol: TCP}\n"
                           "  - {name: tcp, port: 31400, targetPort: 31400, protocol: TCP}\n"
                           "  - {name: tls, port: 15443, targetPort: 15443, protocol: TCP}\n"));
   }
