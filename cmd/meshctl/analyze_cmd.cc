@@ -81,7 +81,8 @@ void RegisterAnalyzeCommand(CLI::App& app, CliContext& ctx) {
                   "Suppress messages: <code>=<resource> where resource is a glob over \"Kind ns/name\", "
                   "e.g. \"IST0103=Pod testing/*\"");
   cmd->add_flag("-L,--list-analyzers", flags->list_analyzers, "List the analyzers and exit");
-  cmd->add_option("--analyzer", req.analyzer_names, "Run only this analyzer (repeatable)");
+  cmd->add_option("--analyzer", req.analyzer_names, "Run only this analyzer (repeatable)")
+      ->allow_extra_args(false);  // one name per --analyzer; file arguments follow
   cmd->add_option("--meshConfigFile", req.mesh_config_file, "Mesh config (YAML) to analyze with");
   cmd->add_option("--meshNetworksFile", req.mesh_networks_file, "Mesh networks (YAML) to analyze with");
   cmd->add_flag("--ignore-unknown", req.ignore_unknown, "Do not fail on files that cannot be parsed");
