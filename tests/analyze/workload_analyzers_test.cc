@@ -685,6 +685,11 @@ TEST(WorkloadAnalyzersTest, RegisteredWithIstioDescriptions) {
 TEST(WorkloadAnalyzersTest, ConformanceCorpus) {
   std::string shared = testing::SharedDir();
   std::string bin = testing::MeshctlBinary();
+#ifdef MESH_BUILT_MESHCTL
+  if (bin.empty() && std::ifstream(MESH_BUILT_MESHCTL).good()) {
+    bin = MESH_BUILT_MESHCTL;
+  }
+#endif
   if (shared.empty() || bin.empty()) {
     GTEST_SKIP() << "../shared or meshctl not available";
   }
