@@ -31,6 +31,8 @@ struct Case {
   std::vector<std::string> texts;  // messages whose text must appear, in any order
 };
 
+void PrintTo(const Case& c, std::ostream* os) { *os << c.name; }
+
 World BuildWorld(const Case& c) {
   World world;
   config::LoadResult loaded = config::LoadText(c.yaml, "input.yaml");
@@ -103,11 +105,14 @@ metadata:
     sidecar.istio.io/status: "{}"
 spec: {}
 )",
-       {{"IST0108", "Service shop/web"}, {"IST0125", "Pod shop/web-1"}, {"IST0125", "Pod shop/web-1"}},
+       {{"IST0108", "Service shop/web"},
+        {"IST0125", "Pod shop/web-1"},
+        {"IST0125", "Pod shop/web-1"},
+        {"IST0125", "Pod shop/web-1"}},
        "",
        {"Unknown annotation: networking.istio.io/exportToo",
-        "Invalid annotation status.sidecar.istio.io/port: failed parsing port \"abc\": strconv.ParseUint: parsing "
-        "\"abc\": invalid syntax"}},
+        "Invalid annotation status.sidecar.istio.io/port: excludeInboundPorts invalid: failed parsing port \"abc\": "
+        "strconv.ParseUint: parsing \"abc\": invalid syntax"}},
       // The talk's mistake: a pod annotation written on the Deployment's own metadata.
       {"pod_annotation_on_deployment", "annotations.K8sAnalyzer",
        R"(apiVersion: apps/v1

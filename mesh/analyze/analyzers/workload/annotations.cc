@@ -85,11 +85,14 @@ std::string ParseUintError(const std::string& value, int bits) {
 }
 
 std::string PortListError(const std::string& parameter, const std::string& value) {
-  for (const std::string& p : common::Split(value, ',', true)) {
-    std::string port(common::StripWhitespace(p));
-    std::string err = ParseUintError(port, 16);
+  if (common::StripWhitespace(value).empty()) {
+    return "";
+  }
+  for (const std::string& port : common::Split(common::StripWhitespace(value), ',')) {
+    std::string err = ParseUintError(std::string(common::StripWhitespace(port)), 16);
     if (!err.empty()) {
-      return common::StrCat(parameter, " invalid: failed parsing port ", common::GoQuote(port), ": ", err);
+      return common::StrCat(parameter, " invalid: failed parsing port '", port, "': failed parsing port '", port,
+                            "': ", err);
     }
   }
   return "";
@@ -125,10 +128,13 @@ std::string IpRangesError(const std::string& parameter, const std::string& value
   if (allow_wildcard && value == "*") {
     return "";
   }
-  for (const std::string& r : common::Split(value, ',', true)) {
-    std::string cidr(common::StripWhitespace(r));
-    if (!cidr.empty() && !ValidCidr(cidr)) {
-      return common::StrCat(parameter, " invalid: invalid CIDR address: ", cidr);
+  if (value.empty()) {
+    return "";
+  }
+  for (const std::string& cidr : common::Split(value, ',')) {
+    if (!ValidCidr(cidr)) {
+      return common::StrCat(parameter, " invalid: failed parsing cidr '", cidr, "': netip.ParsePrefix(",
+                            common::GoQuote(cidr), "): invalid prefix");
     }
   }
   return "";
@@ -146,18 +152,15 @@ std::string ValidateValue(const AnnotationInfo& info, const std::string& value) 
     return kBools.count(value) ? "" : common::StrCat("strconv.ParseBool: parsing ", common::GoQuote(value), ": invalid syntax");
   }
   if (v == "interceptionMode") {
-    std::string mode = value;
-    for (char& c : mode) {
-      c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-    }
-    return (mode == "REDIRECT" || mode == "TPROXY" || mode == "NONE")
+    return (value == "REDIRECT" || value == "TPROXY" || value == "NONE")
                ? ""
                : common::StrCat("interceptionMode invalid, use REDIRECT,TPROXY,NONE: ", value);
   }
   if (v == "statusPort") {
-    std::string err = ParseUintError(value, 16);
+    // Istio names the wrong parameter here; kept for identical messages.
+    std::string err = ParseUintError(std::string(common::StripWhitespace(value)), 16);
     if (!err.empty()) {
-      return common::StrCat("failed parsing port ", common::GoQuote(value), ": ", err);
+      return common::StrCat("excludeInboundPorts invalid: failed parsing port ", common::GoQuote(value), ": ", err);
     }
     return "";
   }
@@ -168,19 +171,10 @@ std::string ValidateValue(const AnnotationInfo& info, const std::string& value) 
     return value == "*" ? "" : PortListError("includeInboundPorts", value);
   }
   if (v == "includeIPRanges") {
-    return IpRangesError("includeOutboundIPRanges", value, true);
+    return IpRangesError("includeIPRanges", value, true);
   }
   if (v == "excludeIPRanges") {
-    return IpRangesError("excludeOutboundIPRanges", value, false);
-  }
-  if (v == "proxyConfig") {
-    auto node = config::ParseYamlNode(value, "");
-    if (!node.ok()) {
-      return common::StrCat("failed to parse proxy config: ", std::string(node.status().message()));
-    }
-    if (node->Defined() && !node->IsMap()) {
-      return "failed to parse proxy config: not a map";
-    }
+    return IpRangesError("excludeIPRanges", value, false);
   }
   return "";
 }
