@@ -30,7 +30,7 @@ std::string InjectorConfigMapName(const std::string& revision) {
 // The injector's Helm values (the `values` key of the ConfigMap, JSON).
 config::Node InjectorValues(const config::Resource& config_map) {
   auto node = config::ParseYamlNode(config_map.root().At({"data", "values"}).Str(), "");
-  return node.ok() ? *node : config::Node();
+  return node.ok() && node->IsMap() ? *node : config::Node();
 }
 
 const config::Node* FindProxy(const config::Node& pod_spec) {
@@ -127,6 +127,9 @@ void AnalyzeInjection(Context& context) {
 // unless it already contains a '/'.
 std::string InjectorProxyImage(const config::Resource& config_map) {
   config::Node values = InjectorValues(config_map);
+  if (!values.IsMap()) {
+    return "";  // unreadable values: like Istio, every proxy image then differs
+  }
   const config::Node& global = values["global"];
   std::string image = global.At({"proxy", "image"}).Str();
   if (image.find('/') != std::string::npos) {
