@@ -65,9 +65,10 @@ class ServiceIndex {
     }
   }
 
-  // Services in `ns` whose selector matches `labels`, in input order.
+  // Services in `ns` whose non-empty selector matches `labels`.
   std::vector<const config::Resource*> Matching(const std::string& ns, const config::StringMap& labels) const {
-    std::vector<std::pair<size_t, const config::Resource*>> found;
+    // Each service sits in exactly one bucket, so none is found twice.
+    std::vector<const config::Resource*> out;
     for (const auto& [k, v] : labels) {
       auto it = by_label_.find(Key(ns, k, v));
       if (it == by_label_.end()) {
@@ -75,13 +76,9 @@ class ServiceIndex {
       }
       for (const SelectedService& s : it->second) {
         if (util::SelectorMatches(s.selector, labels)) {
-          found.emplace_back(found.size(), s.service);
+          out.push_back(s.service);
         }
       }
-    }
-    std::vector<const config::Resource*> out;
-    for (auto& [i, s] : found) {
-      out.push_back(s);
     }
     return out;
   }

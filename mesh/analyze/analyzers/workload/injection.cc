@@ -142,7 +142,7 @@ std::string InjectorProxyImage(const config::Resource& config_map) {
 // ProxyConfig, workload ProxyConfig, then the pod's proxy.istio.io/config annotation.
 class ImageTypeResolver {
  public:
-  explicit ImageTypeResolver(const World& world) : world_(world) {
+  explicit ImageTypeResolver(const World& world) {
     root_ns_ = world.mesh_config()["rootNamespace"].Str();
     if (root_ns_.empty()) {
       root_ns_ = world.istio_namespace();
@@ -189,7 +189,6 @@ class ImageTypeResolver {
   }
 
  private:
-  const World& world_;
   std::string root_ns_;
   std::string mesh_default_;
   std::unordered_map<std::string, const config::Resource*> namespace_;

@@ -4,26 +4,25 @@
 namespace mesh::analyze {
 
 void RegisterWorkloadAnalyzers(std::vector<AnalyzerPtr>& out) {
-  using namespace workload;  // NOLINT: the factories of this group
-  out.push_back(NewK8sAnnotationsAnalyzer());
-  out.push_back(NewApplicationUidAnalyzer());
-  out.push_back(NewMultiServiceAnalyzer());
-  out.push_back(NewInjectionAnalyzer());
-  out.push_back(NewInjectionImageAnalyzer());
-  out.push_back(NewImageAutoAnalyzer());
-  out.push_back(NewPortNameAnalyzer());
-  out.push_back(NewWebhookAnalyzer());
-  out.push_back(NewExternalControlPlaneAnalyzer());
-  out.push_back(NewAuthorizationPoliciesAnalyzer());
-  out.push_back(NewBlockedCidrsAnalyzer());
-  out.push_back(NewConditionAnalyzer());
-  out.push_back(NewDeprecationAnalyzer());
-  out.push_back(NewEnvoyPatchAnalyzer());
-  out.push_back(NewTelemetryDefaultSelectorAnalyzer());
-  out.push_back(NewTelemetryLightstepAnalyzer());
-  out.push_back(NewTelemetryProviderAnalyzer());
-  out.push_back(NewTelemetrySelectorAnalyzer());
-  out.push_back(NewMeshNetworksAnalyzer());
+  out.push_back(workload::NewK8sAnnotationsAnalyzer());
+  out.push_back(workload::NewApplicationUidAnalyzer());
+  out.push_back(workload::NewMultiServiceAnalyzer());
+  out.push_back(workload::NewInjectionAnalyzer());
+  out.push_back(workload::NewInjectionImageAnalyzer());
+  out.push_back(workload::NewImageAutoAnalyzer());
+  out.push_back(workload::NewPortNameAnalyzer());
+  out.push_back(workload::NewWebhookAnalyzer());
+  out.push_back(workload::NewExternalControlPlaneAnalyzer());
+  out.push_back(workload::NewAuthorizationPoliciesAnalyzer());
+  out.push_back(workload::NewBlockedCidrsAnalyzer());
+  out.push_back(workload::NewConditionAnalyzer());
+  out.push_back(workload::NewDeprecationAnalyzer());
+  out.push_back(workload::NewEnvoyPatchAnalyzer());
+  out.push_back(workload::NewTelemetryDefaultSelectorAnalyzer());
+  out.push_back(workload::NewTelemetryLightstepAnalyzer());
+  out.push_back(workload::NewTelemetryProviderAnalyzer());
+  out.push_back(workload::NewTelemetrySelectorAnalyzer());
+  out.push_back(workload::NewMeshNetworksAnalyzer());
 }
 
 void RegisterExtraAnalyzers(std::vector<AnalyzerPtr>& out) { out.push_back(workload::NewAlphaAnnotationsAnalyzer()); }
