@@ -510,15 +510,15 @@ spec:
 ---
 apiVersion: apiextensions.k8s.io/v1
 kind: CustomResourceDefinition
-metadata: {name: policies.authentication.istio.io}
+metadata: {name: serviceroles.rbac.istio.io}
 spec:
-  group: authentication.istio.io
-  names: {kind: Policy}
+  group: rbac.istio.io
+  names: {kind: ServiceRole}
 )",
-       {{"IST0002", "VirtualService a/vs"}, {"IST0002", "CustomResourceDefinition policies.authentication.istio.io"}},
+       {{"IST0002", "VirtualService a/vs"}, {"IST0002", "CustomResourceDefinition serviceroles.rbac.istio.io"}},
        "",
        {"Deprecated: HTTPRoute.fault.delay.percent is deprecated; use HTTPRoute.fault.delay.percentage",
-        "Deprecated: Custom resource type authentication.istio.io Policy is removed"}},
+        "Deprecated: Custom resource type rbac.istio.io ServiceRole is removed"}},
       {"envoy_filter_operations", "envoyfilter.EnvoyPatchAnalyzer",
        R"(apiVersion: networking.istio.io/v1alpha3
 kind: EnvoyFilter
@@ -586,7 +586,8 @@ spec:
   tracing: [{providers: [{name: ls}, {name: otel}]}]
 )",
        {{"IST0002", "Telemetry a/t"}},
-       "extensionProviders:\n- {name: ls, lightstep: {service: x, port: 443}}\n- {name: otel, opentelemetry: {}}\n"},
+       "extensionProviders:\n- {name: ls, lightstep: {service: x, port: 443}}\n- {name: otel, opentelemetry: {}}\n",
+       {"Deprecated: The Lightstep provider ls is deprecated, please migrate to OpenTelemetry provider."}},
       {"telemetry_empty_providers", "telemetry.ProviderAnalyzer",
        R"(apiVersion: telemetry.istio.io/v1
 kind: Telemetry

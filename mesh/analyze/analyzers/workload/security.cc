@@ -186,19 +186,10 @@ void AnalyzeConditions(Context& context) {
   }
 }
 
-// Custom resource types Istio removed (Mixer, RBAC v1, authentication v1alpha1).
+// Custom resource types Istio removed from its charts (RBAC v1).
 bool RemovedCrd(const std::string& group, const std::string& kind) {
-  static const std::set<std::pair<std::string, std::string>> kRemoved = {
-      {"rbac.istio.io", "ClusterRbacConfig"},     {"rbac.istio.io", "RbacConfig"},
-      {"rbac.istio.io", "ServiceRole"},           {"rbac.istio.io", "ServiceRoleBinding"},
-      {"authentication.istio.io", "Policy"},      {"authentication.istio.io", "MeshPolicy"},
-      {"config.istio.io", "HTTPAPISpec"},         {"config.istio.io", "HTTPAPISpecBinding"},
-      {"config.istio.io", "QuotaSpec"},           {"config.istio.io", "QuotaSpecBinding"},
-      {"config.istio.io", "adapter"},             {"config.istio.io", "attributemanifest"},
-      {"config.istio.io", "handler"},             {"config.istio.io", "instance"},
-      {"config.istio.io", "rule"},                {"config.istio.io", "template"},
-  };
-  return kRemoved.count({group, kind}) > 0;
+  return group == "rbac.istio.io" &&
+         (kind == "ClusterRbacConfig" || kind == "RbacConfig" || kind == "ServiceRole" || kind == "ServiceRoleBinding");
 }
 
 void AnalyzeDeprecation(Context& context) {
@@ -209,15 +200,14 @@ void AnalyzeDeprecation(Context& context) {
       const config::Node& percent = route.At({"fault", "delay", "percent"});
       if (percent.Int().value_or(0) > 0) {
         context.Report(deprecated, vs,
-                       {"HTTPRoute.fault.delay.percent is deprecated; use HTTPRoute.fault.delay.percentage"},
-                       util::LineOf(percent));
+                       {"HTTPRoute.fault.delay.percent is deprecated; use HTTPRoute.fault.delay.percentage"});
       }
     }
   }
   for (const config::Resource* sc : world.Of(kinds::kSidecar)) {
     const config::Node& proxy = sc->spec().At({"outboundTrafficPolicy", "egressProxy"});
     if (proxy.Defined()) {
-      context.Report(deprecated, sc, {"OutboundTrafficPolicy.EgressProxy ignored"}, util::LineOf(proxy));
+      context.Report(deprecated, sc, {"OutboundTrafficPolicy.EgressProxy ignored"});
     }
   }
   for (const config::Resource* crd : world.Of(kinds::kCRD)) {

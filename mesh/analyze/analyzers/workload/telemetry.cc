@@ -60,8 +60,8 @@ void AnalyzeLightstep(Context& context) {
       for (const config::Node& p : tracing["providers"].items()) {
         if (lightstep.count(p["name"].Str())) {
           context.Report(MessageTypeNamed("Deprecated"), t,
-                         {"The Lightstep provider is deprecated, please migrate to OpenTelemetry provider."},
-                         util::LineOf(p));
+                         {common::StrCat("The Lightstep provider ", p["name"].Str(),
+                                         " is deprecated, please migrate to OpenTelemetry provider.")});
         }
       }
     }
