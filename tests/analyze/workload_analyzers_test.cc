@@ -570,9 +570,9 @@ spec: {}
 ---
 apiVersion: telemetry.istio.io/v1
 kind: Telemetry
-metadata: {name: targeted, namespace: a}
+metadata: {name: selected, namespace: a}
 spec:
-  targetRefs: [{kind: Gateway, group: gateway.networking.k8s.io, name: gw}]
+  selector: {matchLabels: {app: web}}
 )",
        {{"IST0160", "Telemetry a/one"}, {"IST0160", "Telemetry a/two"}},
        "",

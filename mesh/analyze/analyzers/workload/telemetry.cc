@@ -22,15 +22,11 @@ std::vector<std::string> Names(const std::vector<const config::Resource*>& list)
   return out;
 }
 
-bool HasSelectorOrTarget(const config::Resource& t) {
-  const config::Node& spec = t.spec();
-  return spec["selector"].Defined() || spec["targetRef"].Defined() || spec["targetRefs"].size() > 0;
-}
 
 void AnalyzeDefaultSelectors(Context& context) {
   std::map<std::string, std::vector<const config::Resource*>> by_ns;
   for (const config::Resource* t : context.world().Of(kinds::kTelemetry)) {
-    if (!HasSelectorOrTarget(*t)) {
+    if (!t->spec()["selector"].Defined()) {
       by_ns[t->ns()].push_back(t);
     }
   }
