@@ -354,7 +354,7 @@ metadata: {name: ext, namespace: a}
 spec:
   type: ExternalName
   externalName: example.com
-  ports: [{name: tcp-db, port: 5432}]
+  ports: [{name: tcp-db, port: 5432}, {name: tcp, port: 5433}, {name: db, port: 3306}]
 ---
 apiVersion: v1
 kind: Service

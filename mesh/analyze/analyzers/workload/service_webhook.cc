@@ -15,49 +15,49 @@
 namespace mesh::analyze::workload {
 namespace {
 
-enum class Protocol { kUnsupported, kTcp, kOther };
-
-// Istio's ConvertProtocol: UDP, then appProtocol (or the name) prefix before '-'.
-Protocol PortProtocol(const config::Node& port) {
+// Whether Istio knows the port's protocol (its ConvertProtocol): UDP, else the
+// appProtocol or the port name up to the first '-', else TCP for a few well-known ports.
+bool KnownProtocol(const config::Node& port) {
   if (port["protocol"].Str() == "UDP") {
-    return Protocol::kOther;
+    return true;
   }
-  std::string name = port["name"].Str();
-  if (port["appProtocol"].Defined()) {
-    name = port["appProtocol"].Str();
-    if (name == "kubernetes.io/h2c" || name == "kubernetes.io/ws" || name == "kubernetes.io/wss") {
-      return Protocol::kOther;
-    }
-  }
+  std::string name = port["appProtocol"].Defined() ? port["appProtocol"].Str() : port["name"].Str();
   std::string lower = common::ToLower(name);
   if (lower.rfind("grpc-web", 0) == 0) {
-    return Protocol::kOther;
+    return true;
   }
   lower = lower.substr(0, lower.find('-'));
-  static const std::set<std::string> kKnown = {"udp", "grpc", "grpc-web", "http", "http_proxy", "http2",
+  static const std::set<std::string> kKnown = {"tcp",   "udp", "grpc",  "http",  "http_proxy", "http2",
                                                "https", "tls", "mongo", "redis", "mysql"};
-  if (lower == "tcp") {
-    return Protocol::kTcp;
+  if (kKnown.count(lower)) {
+    return true;
   }
-  return kKnown.count(lower) ? Protocol::kOther : Protocol::kUnsupported;
+  static const std::set<int64_t> kWellKnownTcpPorts = {25, 53, 3306, 27017};
+  return kWellKnownTcpPorts.count(port["port"].Int().value_or(0)) > 0;
+}
+
+// Services that Istio's gateway controllers create, not users.
+bool GatewayManaged(const config::Resource& service) {
+  auto it = service.labels().find("gateway.istio.io/managed");
+  return it != service.labels().end() &&
+         (it->second == "istio.io-gateway-controller" || it->second == "istio.io-mesh-controller" ||
+          it->second == "istio.io-eastwest-controller");
 }
 
 void AnalyzePortNames(Context& context) {
   for (const config::Resource* s : context.world().Of(kinds::kService)) {
-    if (IsSystemNamespace(s->ns()) || IsIstioControlPlane(*s) || s->labels().count("gateway.istio.io/managed")) {
+    if (IsSystemNamespace(s->ns()) || IsIstioControlPlane(*s) || GatewayManaged(*s)) {
       continue;
     }
     bool external_name = s->spec()["type"].Str() == "ExternalName";
     for (const config::Node& port : s->spec()["ports"].items()) {
-      Protocol p = PortProtocol(port);
-      if (external_name) {
-        // ExternalName services are TCP proxies unless the port names a protocol.
-        if (p != Protocol::kOther) {
-          context.Report(MessageTypeNamed("ExternalNameServiceTypeInvalidPortName"), s, {});
-        }
+      // An ExternalName service forwards plain "tcp" ports poorly too.
+      if (KnownProtocol(port) && !(external_name && port["name"].Str() == "tcp")) {
         continue;
       }
-      if (p == Protocol::kUnsupported) {
+      if (external_name) {
+        context.Report(MessageTypeNamed("ExternalNameServiceTypeInvalidPortName"), s, {}, util::LineOf(port));
+      } else {
         std::string target = port["targetPort"].Str();
         context.Report(MessageTypeNamed("PortNameIsNotUnderNamingConvention"), s,
                        {port["name"].Str(), std::to_string(port["port"].Int().value_or(0)), target.empty() ? "0" : target},
