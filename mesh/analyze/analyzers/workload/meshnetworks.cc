@@ -1,5 +1,5 @@
 // meshnetworks.MeshNetworksAnalyzer: every `fromRegistry` in MeshNetworks must name a
-// known service registry (Kubernetes, Mock, or a cluster from a remote secret).
+// known service registry (Kubernetes, Mock, External, or a cluster from a remote secret).
 
 #include <set>
 #include <string>
@@ -14,7 +14,7 @@ void AnalyzeMeshNetworks(Context& context) {
   if (!world.has_mesh_networks()) {
     return;
   }
-  std::set<std::string> registries = {"Kubernetes", "Mock"};
+  std::set<std::string> registries = {"Kubernetes", "Mock", "External"};
   for (const config::Resource* secret : world.Of(kinds::kSecret)) {
     auto it = secret->labels().find("istio/multiCluster");
     if (it == secret->labels().end() || it->second != "true") {
