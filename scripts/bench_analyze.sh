@@ -16,7 +16,7 @@ for n in $sizes; do
   # warm the page cache once, then measure
   "$bin" analyze -A -o json "$dir" >/dev/null 2>&1 || true
   /usr/bin/time -f '%e %M' -o "$work/time" "$bin" analyze -A -o json "$dir" >"$work/out" 2>/dev/null && rc=0 || rc=$?
-  read -r wall kb <"$work/time"
+  read -r wall kb < <(tail -1 "$work/time")
   msgs=$(grep -c '"code"' "$work/out" || true)
   printf '%-10s %-10s %-10s %-10s %s\n' "$actual" "$wall" "$((kb / 1024))" "$rc" "$msgs"
 done
