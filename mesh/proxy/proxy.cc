@@ -201,7 +201,11 @@ const HostRuntime* PickHost(Worker& w, const ClusterRuntime& c, std::optional<ui
     if (policy == P::kRandom) {
       return a;
     }
-    const HostRuntime* b = candidates[w.rng() % candidates.size()];
+    const HostRuntime* b = a;
+    if (candidates.size() > 1) {
+      size_t ia = std::find(candidates.begin(), candidates.end(), a) - candidates.begin();
+      b = candidates[(ia + 1 + w.rng() % (candidates.size() - 1)) % candidates.size()];
+    }
     return a->state->active_requests.load() <= b->state->active_requests.load() ? a : b;
   }
   const auto& seq = c.weighted_sequence;
@@ -342,6 +346,7 @@ struct RequestContext {
 struct Outcome {
   int status = 0;
   std::string flags;
+  std::string fault_flags;  // DI / FI, kept across retries
   std::string upstream_host;
   std::string cluster;
   uint64_t bytes_received = 0;
@@ -670,11 +675,11 @@ class HttpSession {
       if (fault->delay && w_.Random01() * 100 < fault->delay_percent) {
         net::steady_timer timer(w_.ioc, *fault->delay);
         co_await timer.async_wait(kUse);
-        AddFlag(out.flags, "DI");
+        AddFlag(out.fault_flags, "DI");
       }
       if (fault->abort_status && w_.Random01() * 100 < fault->abort_percent) {
         out.status = static_cast<int>(*fault->abort_status);
-        AddFlag(out.flags, "FI");
+        AddFlag(out.fault_flags, "FI");
         out.keep_alive = out.keep_alive && !has_body;
         co_await WriteLocal(stream_, out.status, "fault filter abort", out.keep_alive, req.version(), {}, rc_mut,
                             vh_mut, route_mut, head, out.bytes_sent);
@@ -1224,10 +1229,14 @@ class HttpSession {
   void Finish(const ChainRuntime& chain, Req& req, const Outcome& out, std::chrono::steady_clock::time_point start,
               std::chrono::system_clock::time_point start_wall, const Route* route, const std::string&) {
     double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+    std::string flags = out.fault_flags;
+    if (!out.flags.empty()) {
+      AddFlag(flags, out.flags);
+    }
     const ListenerRuntime& lr = rt_->listeners.at(listener_);
     const std::string& labels = out.cluster_rt ? out.cluster_rt->labels[lr.reporter][ctx_.policy]
                                                : rt_->no_cluster_labels[lr.reporter][ctx_.policy];
-    w_.stats.RecordRequest(labels, out.status, out.flags, ms, out.bytes_received, out.bytes_sent);
+    w_.stats.RecordRequest(labels, out.status, flags, ms, out.bytes_received, out.bytes_sent);
     w_.stats.Add(chain.stat_prefix + "downstream_rq_total");
     if (chain.logs.empty()) {
       return;
@@ -1236,7 +1245,7 @@ class HttpSession {
     r.start_time = start_wall;
     r.protocol = req.version() == 10 ? "HTTP/1.0" : "HTTP/1.1";
     r.response_code = out.status;
-    r.response_flags = out.flags;
+    r.response_flags = flags;
     r.bytes_received = out.bytes_received;
     r.bytes_sent = out.bytes_sent;
     r.duration_ms = static_cast<int64_t>(ms);

@@ -212,15 +212,17 @@ std::string StatsRenderer::Prometheus(const std::map<std::string, double>& gauge
       grouped[PromName(k)].emplace_back("", v);
     }
   }
-  for (const auto& [name, series] : grouped) {
-    out += common::StrCat("# TYPE ", name, " counter\n");
+  for (const auto& [raw_name, series] : grouped) {
+    std::string_view rn = raw_name;
+    std::string name = common::ConsumeSuffix(rn, "_total") ? raw_name : raw_name + "_total";
+    out += common::StrCat("# HELP ", name, " Envoy-style counter.\n# TYPE ", name, " counter\n");
     for (const auto& [labels, v] : series) {
       out += labels.empty() ? common::StrCat(name, " ", v, "\n") : common::StrCat(name, "{", labels, "} ", v, "\n");
     }
   }
   for (const auto& [k, v] : gauges) {
     std::string name = PromName(k);
-    out += common::StrCat("# TYPE ", name, " gauge\n", name, " ", FormatNumber(v), "\n");
+    out += common::StrCat("# HELP ", name, " Proxy state.\n# TYPE ", name, " gauge\n", name, " ", FormatNumber(v), "\n");
   }
   return out;
 }
