@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <fstream>
 #include <thread>
 
@@ -18,10 +19,22 @@ namespace {
 
 using common::StrCat;
 
+// MESHCTL_BIN, else build/bin/meshctl next to this test binary's folder.
+std::string Meshctl() {
+  std::string bin = mesh::testing::MeshctlBinary();
+  if (!bin.empty()) {
+    return bin;
+  }
+  std::error_code ec;
+  auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+  auto guess = self.parent_path().parent_path() / "bin" / "meshctl";
+  return std::filesystem::exists(guess, ec) ? guess.string() : "";
+}
+
 class ProxyBinary {
  public:
   ProxyBinary(const std::string& config, int admin, int health, int stats) {
-    std::string bin = mesh::testing::MeshctlBinary();
+    std::string bin = Meshctl();
     pid_ = ::fork();
     if (pid_ == 0) {
       std::string a = std::to_string(admin), h = std::to_string(health), s = std::to_string(stats);
@@ -96,7 +109,7 @@ bool WaitReady(int health_port) {
 class LifecycleTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (mesh::testing::MeshctlBinary().empty()) {
+    if (Meshctl().empty()) {
       GTEST_SKIP() << "MESHCTL_BIN not set";
     }
   }
@@ -107,13 +120,13 @@ TEST_F(LifecycleTest, UnsupportedFieldIsAClearErrorWithExitCode65) {
   std::string config = Config(FreePort(), 1, "x");
   config.replace(config.find("  clusters:"), 11, "  clusters:\n  - name: v\n    upstream_bind_config: {}\n");
   std::string file = dir_.Write("bad.yaml", config);
-  auto r = mesh::testing::RunCommand(StrCat(mesh::testing::MeshctlBinary(), " proxy --validate --config ", file));
+  auto r = mesh::testing::RunCommand(StrCat(Meshctl(), " proxy --validate --config ", file));
   EXPECT_EQ(r.exit_code, 65);
   EXPECT_NE(r.err.find("bad.yaml:"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("static_resources.clusters[0].upstream_bind_config: unsupported field"), std::string::npos)
       << r.err;
   std::string good = dir_.Write("good.yaml", Config(FreePort(), 1, "x"));
-  r = mesh::testing::RunCommand(StrCat(mesh::testing::MeshctlBinary(), " proxy --validate --config ", good));
+  r = mesh::testing::RunCommand(StrCat(Meshctl(), " proxy --validate --config ", good));
   EXPECT_EQ(r.exit_code, 0) << r.err;
 }
 
