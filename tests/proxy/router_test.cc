@@ -208,8 +208,10 @@ TEST(AccessLog, TextAndJson) {
 
 TEST(Stats, PrometheusHistogramIsCumulative) {
   WorkerStats a, b;
-  a.RecordRequest("reporter=\"source\"", 200, "", 3, 10, 20);
-  b.RecordRequest("reporter=\"source\"", 200, "", 700, 10, 20);
+  uint32_t id = InternLabels("reporter=\"source\"");
+  EXPECT_EQ(InternLabels("reporter=\"source\""), id);
+  a.RecordRequest(id, 200, "", 3, 10, 20);
+  b.RecordRequest(id, 200, "", 700, 10, 20);
   std::string text = StatsRenderer({&a, &b}).Prometheus({});
   EXPECT_NE(text.find("istio_requests_total{reporter=\"source\",response_code=\"200\",response_flags=\"-\"} 2"),
             std::string::npos)
