@@ -201,7 +201,11 @@ const HostRuntime* PickHost(Worker& w, const ClusterRuntime& c, std::optional<ui
     if (policy == P::kRandom) {
       return a;
     }
-    const HostRuntime* b = candidates[w.rng() % candidates.size()];
+    const HostRuntime* b = a;
+    if (candidates.size() > 1) {
+      size_t ia = std::find(candidates.begin(), candidates.end(), a) - candidates.begin();
+      b = candidates[(ia + 1 + w.rng() % (candidates.size() - 1)) % candidates.size()];
+    }
     return a->state->active_requests.load() <= b->state->active_requests.load() ? a : b;
   }
   const auto& seq = c.weighted_sequence;
@@ -262,7 +266,7 @@ void RecordOutcome(const ClusterRuntime& c, const HostRuntime& h, int status, bo
 awaitable<std::tuple<beast::error_code, UpstreamPtr>> Connect(Worker& w, const ClusterRuntime& c,
                                                               const HostRuntime& h) {
   auto conn = std::make_unique<UpstreamConn>();
-  conn->pool_key = StrCat(c.cluster->name, "|", h.key);
+  conn->pool_key = h.pool_key;
   conn->cluster_state = c.state;
   c.state->active_connections.fetch_add(1);
   beast::tcp_stream stream(w.ioc);
@@ -342,6 +346,7 @@ struct RequestContext {
 struct Outcome {
   int status = 0;
   std::string flags;
+  std::string fault_flags;  // DI / FI, kept across retries
   std::string upstream_host;
   std::string cluster;
   uint64_t bytes_received = 0;
@@ -448,13 +453,24 @@ awaitable<std::tuple<beast::error_code, beast::error_code>> Relay(ReadStream& fr
     if (!parser.is_done()) {
       parser.get().body().data = chunk;
       parser.get().body().size = kChunkSize;
-      Expire(beast::get_lowest_layer(from), read_timeout);
-      auto [ec, n] = co_await http::async_read(from, buffer, parser, kUse);
-      if (ec == http::error::need_buffer) {
-        ec = {};
+      // Bytes already buffered are parsed synchronously: no extra async round trip.
+      if (buffer.size() > 0) {
+        beast::error_code pec;
+        size_t used = parser.put(buffer.data(), pec);
+        buffer.consume(used);
+        if (pec && pec != http::error::need_buffer && pec != http::error::need_more) {
+          co_return std::make_tuple(pec, beast::error_code());
+        }
       }
-      if (ec) {
-        co_return std::make_tuple(ec, beast::error_code());
+      if (parser.get().body().size == kChunkSize && !parser.is_done()) {
+        Expire(beast::get_lowest_layer(from), read_timeout);
+        auto [ec, n] = co_await http::async_read(from, buffer, parser, kUse);
+        if (ec == http::error::need_buffer) {
+          ec = {};
+        }
+        if (ec) {
+          co_return std::make_tuple(ec, beast::error_code());
+        }
       }
       out.body().data = chunk;
       out.body().size = kChunkSize - parser.get().body().size;
@@ -670,11 +686,11 @@ class HttpSession {
       if (fault->delay && w_.Random01() * 100 < fault->delay_percent) {
         net::steady_timer timer(w_.ioc, *fault->delay);
         co_await timer.async_wait(kUse);
-        AddFlag(out.flags, "DI");
+        AddFlag(out.fault_flags, "DI");
       }
       if (fault->abort_status && w_.Random01() * 100 < fault->abort_percent) {
         out.status = static_cast<int>(*fault->abort_status);
-        AddFlag(out.flags, "FI");
+        AddFlag(out.fault_flags, "FI");
         out.keep_alive = out.keep_alive && !has_body;
         co_await WriteLocal(stream_, out.status, "fault filter abort", out.keep_alive, req.version(), {}, rc_mut,
                             vh_mut, route_mut, head, out.bytes_sent);
@@ -890,8 +906,7 @@ class HttpSession {
         w_.stats.Add(cluster.stat_prefix + "upstream_rq_pending_overflow");
         break;
       }
-      std::string pool_key = StrCat(cluster.cluster->name, "|", host->key);
-      conn = TakePooled(w_, pool_key);
+      conn = TakePooled(w_, host->pool_key);
       bool pooled = conn != nullptr;
       // Counting requests on the host and cluster for least-request and circuit breaking.
       struct Active {
@@ -1071,7 +1086,7 @@ class HttpSession {
       conn.reset();
       co_await WriteLocal(stream_, out.status, body, out.keep_alive, req.version(), cors_headers, rc_mut, vh_mut,
                           route_mut, head, out.bytes_sent);
-      w_.stats.Add(StrCat(cluster.stat_prefix, "upstream_rq_", out.status / 100, "xx"));
+      cluster.rq_class[std::clamp(out.status / 100, 1, 5)]->fetch_add(1, std::memory_order_relaxed);
       Finish(chain, req, out, start, start_wall, route, request_id);
       co_return out.keep_alive;
     }
@@ -1172,8 +1187,8 @@ class HttpSession {
       std::tie(up_ec, down_ec) = co_await Relay(*conn->tcp, conn->buffer, *up_parser, stream_, sr, res, chunk,
                                                 hcm.stream_idle_timeout, out.bytes_sent);
     }
-    w_.stats.Add(StrCat(cluster.stat_prefix, "upstream_rq_", code / 100, "xx"));
-    w_.stats.Add(cluster.stat_prefix + "upstream_rq_total");
+    cluster.rq_class[std::clamp(code / 100, 1, 5)]->fetch_add(1, std::memory_order_relaxed);
+    cluster.rq_total->fetch_add(1, std::memory_order_relaxed);
     if (up_ec) {
       AddFlag(out.flags, "UC");
       out.keep_alive = false;
@@ -1224,11 +1239,15 @@ class HttpSession {
   void Finish(const ChainRuntime& chain, Req& req, const Outcome& out, std::chrono::steady_clock::time_point start,
               std::chrono::system_clock::time_point start_wall, const Route* route, const std::string&) {
     double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+    std::string flags = out.fault_flags;
+    if (!out.flags.empty()) {
+      AddFlag(flags, out.flags);
+    }
     const ListenerRuntime& lr = rt_->listeners.at(listener_);
-    const std::string& labels = out.cluster_rt ? out.cluster_rt->labels[lr.reporter][ctx_.policy]
-                                               : rt_->no_cluster_labels[lr.reporter][ctx_.policy];
-    w_.stats.RecordRequest(labels, out.status, out.flags, ms, out.bytes_received, out.bytes_sent);
-    w_.stats.Add(chain.stat_prefix + "downstream_rq_total");
+    uint32_t labels = out.cluster_rt ? out.cluster_rt->labels[lr.reporter][ctx_.policy]
+                                     : rt_->no_cluster_labels[lr.reporter][ctx_.policy];
+    w_.stats.RecordRequest(labels, out.status, flags, ms, out.bytes_received, out.bytes_sent);
+    chain.downstream_rq_total->fetch_add(1, std::memory_order_relaxed);
     if (chain.logs.empty()) {
       return;
     }
@@ -1236,7 +1255,7 @@ class HttpSession {
     r.start_time = start_wall;
     r.protocol = req.version() == 10 ? "HTTP/1.0" : "HTTP/1.1";
     r.response_code = out.status;
-    r.response_flags = out.flags;
+    r.response_flags = flags;
     r.bytes_received = out.bytes_received;
     r.bytes_sent = out.bytes_sent;
     r.duration_ms = static_cast<int64_t>(ms);
@@ -1282,7 +1301,7 @@ awaitable<void> ServeTcp(Worker& w, Stream& down, beast::flat_buffer& initial, R
   auto start = std::chrono::steady_clock::now();
   auto it = rt->clusters.find(chain.tcp->cluster);
   const ClusterRuntime& cluster = it->second;
-  const std::string& labels = cluster.labels[lr.reporter][ctx.policy];
+  const std::string labels = LabelsById(cluster.labels[lr.reporter][ctx.policy]);
   w.stats.RecordTcpOpen(labels);
   uint64_t sent = 0, received = 0;
   std::string flags, upstream_host;
@@ -1783,7 +1802,7 @@ class ProxyImpl : public Proxy {
     return g;
   }
 
-  std::string Prometheus() const { return StatsRenderer(AllStats()).Prometheus(Gauges()); }
+  std::string Prometheus() const { return StatsRenderer(AllStats()).Prometheus(Gauges(), registry_.Counters()); }
 
   AdminResponse Admin(const std::string& method, const std::string& target) {
     AdminResponse r;
@@ -1798,7 +1817,7 @@ class ProxyImpl : public Proxy {
       r.content_type = "text/plain; version=0.0.4";
       r.body = Prometheus();
     } else if (path == "/stats") {
-      r.body = StatsRenderer(AllStats()).EnvoyText(Gauges());
+      r.body = StatsRenderer(AllStats()).EnvoyText(Gauges(), registry_.Counters());
     } else if (path == "/config_dump") {
       r.content_type = "application/json";
       if (rt) {
@@ -1868,7 +1887,7 @@ class ProxyImpl : public Proxy {
   std::optional<net::executor_work_guard<net::io_context::executor_type>> control_guard_;
   std::thread control_thread_;
   std::vector<std::shared_ptr<tcp::acceptor>> admin_acceptors_;
-  SharedStateRegistry registry_;
+  mutable SharedStateRegistry registry_;
   mutable std::mutex update_mu_;
   std::map<std::string, std::string> listeners_;  // key -> name
   std::map<std::string, int> bound_ports_;

@@ -51,6 +51,26 @@ std::shared_ptr<HostState> SharedStateRegistry::Host(const std::string& cluster,
   return s;
 }
 
+Counter SharedStateRegistry::GetCounter(const std::string& name) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto& c = counters_[name];
+  if (!c) {
+    c = std::make_shared<std::atomic<uint64_t>>(0);
+  }
+  return c;
+}
+
+std::map<std::string, uint64_t> SharedStateRegistry::Counters() {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::map<std::string, uint64_t> out;
+  for (const auto& [k, v] : counters_) {
+    if (v->load() > 0) {
+      out[k] = v->load();
+    }
+  }
+  return out;
+}
+
 namespace {
 
 std::string OpenSslError() {
@@ -287,7 +307,7 @@ std::string ServiceFromCluster(const std::string& name) {
   return name;
 }
 
-void BuildLabels(const NodeInfo& node, const std::string& service, std::string out[2][3]) {
+void BuildLabels(const NodeInfo& node, const std::string& service, uint32_t out[2][3]) {
   auto md = [&](const char* key) {
     std::string v = node.Metadata(key);
     return v.empty() ? std::string("unknown") : v;
@@ -324,7 +344,7 @@ void BuildLabels(const NodeInfo& node, const std::string& service, std::string o
           {"grpc_response_status", ""},
           {"connection_security_policy", policies[p]},
       };
-      out[reporter][p] = RenderLabels(labels);
+      out[reporter][p] = InternLabels(RenderLabels(labels));
     }
   }
 }
@@ -354,6 +374,10 @@ absl::StatusOr<RuntimePtr> CompileRuntime(ConfigSnapshotPtr snapshot, SharedStat
     cr.cluster = &c;
     cr.state = registry.Cluster(c.name);
     cr.stat_prefix = StrCat("cluster.", c.name, ".");
+    cr.rq_total = registry.GetCounter(cr.stat_prefix + "upstream_rq_total");
+    for (int i = 1; i < 6; ++i) {
+      cr.rq_class[i] = registry.GetCounter(StrCat(cr.stat_prefix, "upstream_rq_", i, "xx"));
+    }
     const ClusterLoadAssignment* cla = c.load_assignment ? &*c.load_assignment : nullptr;
     if (c.type == Cluster::DiscoveryType::kEds) {
       cla = res.FindEndpoints(c.eds_service_name.empty() ? c.name : c.eds_service_name);
@@ -365,6 +389,7 @@ absl::StatusOr<RuntimePtr> CompileRuntime(ConfigSnapshotPtr snapshot, SharedStat
           h.address = e.address.address;
           h.port = static_cast<uint16_t>(e.address.port_value);
           h.key = StrCat(h.address, ":", h.port);
+          h.pool_key = StrCat(c.name, "|", h.key);
           h.weight = std::max<uint32_t>(1, e.load_balancing_weight);
           h.configured_healthy = e.healthy;
           h.state = registry.Host(c.name, h.key);
@@ -416,6 +441,7 @@ absl::StatusOr<RuntimePtr> CompileRuntime(ConfigSnapshotPtr snapshot, SharedStat
         cr.hcm = hcm;
         cr.routes = hcm->route_config ? &*hcm->route_config : res.FindRouteConfig(hcm->rds_route_config_name);
         cr.stat_prefix = StrCat("http.", hcm->stat_prefix.empty() ? l.name : hcm->stat_prefix, ".");
+        cr.downstream_rq_total = registry.GetCounter(cr.stat_prefix + "downstream_rq_total");
         for (const auto& log : hcm->access_log) {
           cr.logs.push_back({log, OpenLog(log.path)});
         }

@@ -45,10 +45,13 @@ struct SslCtxDeleter {
 };
 using SslCtxPtr = std::shared_ptr<SSL_CTX>;
 
+using Counter = std::shared_ptr<std::atomic<uint64_t>>;
+
 struct HostRuntime {
   std::string address;  // IP or name
   uint16_t port = 0;
   std::string key;  // "address:port"
+  std::string pool_key;  // "cluster|address:port"
   uint32_t weight = 1;
   bool configured_healthy = true;
   std::shared_ptr<HostState> state;
@@ -63,8 +66,10 @@ struct ClusterRuntime {
   std::string sni;
   std::shared_ptr<ClusterState> state;
   // Prometheus label sets by [reporter: 0 source, 1 destination][policy: none, mutual_tls, unknown].
-  std::string labels[2][3];
+  uint32_t labels[2][3];  // InternLabels ids
   std::string stat_prefix;  // "cluster.<name>."
+  Counter rq_total;
+  Counter rq_class[6];  // upstream_rq_1xx .. 5xx
 };
 
 struct LogSink {
@@ -80,6 +85,7 @@ struct ChainRuntime {
   SslCtxPtr tls;  // downstream termination
   std::vector<LogSink> logs;
   std::string stat_prefix;  // "http.<prefix>."
+  Counter downstream_rq_total;
 };
 
 struct ListenerRuntime {
@@ -94,7 +100,8 @@ struct Runtime {
   ConfigSnapshotPtr snapshot;
   std::unordered_map<std::string, ListenerRuntime> listeners;
   std::unordered_map<std::string, ClusterRuntime> clusters;
-  std::string no_cluster_labels[2][3];
+  uint32_t no_cluster_labels[2][3];
+  std::string tcp_labels_unused;
 };
 using RuntimePtr = std::shared_ptr<const Runtime>;
 
@@ -103,11 +110,15 @@ class SharedStateRegistry {
  public:
   std::shared_ptr<ClusterState> Cluster(const std::string& name);
   std::shared_ptr<HostState> Host(const std::string& cluster, const std::string& host_key);
+  // Envoy-style counters that survive snapshot swaps.
+  Counter GetCounter(const std::string& name);
+  std::map<std::string, uint64_t> Counters();
 
  private:
   std::mutex mu_;
   std::map<std::string, std::shared_ptr<ClusterState>> clusters_;
   std::map<std::string, std::shared_ptr<HostState>> hosts_;
+  std::map<std::string, Counter> counters_;
 };
 
 // Builds SSL contexts, resolves RDS/EDS/SDS names, precomputes labels.

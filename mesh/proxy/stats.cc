@@ -87,6 +87,32 @@ std::string RenderLabels(const std::vector<std::pair<std::string, std::string>>&
   return out;
 }
 
+namespace {
+std::mutex& InternMu() {
+  static std::mutex* mu = new std::mutex();
+  return *mu;
+}
+std::vector<std::string>& InternTable() {
+  static auto* table = new std::vector<std::string>();
+  return *table;
+}
+}  // namespace
+
+uint32_t InternLabels(const std::string& rendered) {
+  std::lock_guard<std::mutex> lock(InternMu());
+  static auto* index = new std::unordered_map<std::string, uint32_t>();
+  auto [it, inserted] = index->emplace(rendered, static_cast<uint32_t>(InternTable().size()));
+  if (inserted) {
+    InternTable().push_back(rendered);
+  }
+  return it->second;
+}
+
+std::string LabelsById(uint32_t id) {
+  std::lock_guard<std::mutex> lock(InternMu());
+  return id < InternTable().size() ? InternTable()[id] : std::string();
+}
+
 void Histogram::Observe(const std::vector<double>& bounds, double value) {
   if (buckets.size() != bounds.size()) {
     buckets.assign(bounds.size(), 0);
@@ -99,12 +125,10 @@ void Histogram::Observe(const std::vector<double>& bounds, double value) {
   ++count;
 }
 
-void WorkerStats::RecordRequest(const std::string& labels, int response_code, std::string_view response_flags,
+void WorkerStats::RecordRequest(uint32_t labels, int response_code, std::string_view response_flags,
                                 double duration_ms, uint64_t request_bytes, uint64_t response_bytes) {
-  std::string key = common::StrCat(labels, ",response_code=\"", response_code, "\",response_flags=\"",
-                                   response_flags.empty() ? std::string_view("-") : response_flags, "\"");
   std::lock_guard<std::mutex> lock(mu_);
-  RequestSeries& s = requests_[key];
+  RequestSeries& s = requests_[RequestKey{labels, response_code, std::string(response_flags)}];
   ++s.total;
   s.duration.Observe(DurationBounds(), duration_ms);
   s.request_bytes.Observe(ByteBounds(), static_cast<double>(request_bytes));
@@ -129,13 +153,21 @@ void WorkerStats::Add(const std::string& counter, uint64_t n) {
   counters_[counter] += n;
 }
 
-std::string StatsRenderer::Prometheus(const std::map<std::string, double>& gauges) const {
+std::string StatsRenderer::Prometheus(const std::map<std::string, double>& gauges,
+                                      const std::map<std::string, uint64_t>& extra_counters) const {
   std::map<std::string, WorkerStats::RequestSeries> requests;
   std::map<std::string, WorkerStats::TcpSeries> tcp;
-  std::map<std::string, uint64_t> counters;
+  std::map<std::string, uint64_t> counters(extra_counters.begin(), extra_counters.end());
+  std::map<uint32_t, std::string> labels_cache;
   for (WorkerStats* w : workers_) {
     std::lock_guard<std::mutex> lock(w->mu_);
-    for (const auto& [k, s] : w->requests_) {
+    for (const auto& [key, s] : w->requests_) {
+      auto cached = labels_cache.find(key.labels);
+      if (cached == labels_cache.end()) {
+        cached = labels_cache.emplace(key.labels, LabelsById(key.labels)).first;
+      }
+      std::string k = common::StrCat(cached->second, ",response_code=\"", key.code, "\",response_flags=\"",
+                                     key.flags.empty() ? std::string("-") : key.flags, "\"");
       auto& into = requests[k];
       into.total += s.total;
       Merge(into.duration, s.duration);
@@ -212,21 +244,27 @@ std::string StatsRenderer::Prometheus(const std::map<std::string, double>& gauge
       grouped[PromName(k)].emplace_back("", v);
     }
   }
-  for (const auto& [name, series] : grouped) {
-    out += common::StrCat("# TYPE ", name, " counter\n");
+  for (const auto& [raw_name, series] : grouped) {
+    std::string_view rn = raw_name;
+    std::string name = common::ConsumeSuffix(rn, "_total") ? raw_name : raw_name + "_total";
+    out += common::StrCat("# HELP ", name, " Envoy-style counter.\n# TYPE ", name, " counter\n");
     for (const auto& [labels, v] : series) {
       out += labels.empty() ? common::StrCat(name, " ", v, "\n") : common::StrCat(name, "{", labels, "} ", v, "\n");
     }
   }
   for (const auto& [k, v] : gauges) {
     std::string name = PromName(k);
-    out += common::StrCat("# TYPE ", name, " gauge\n", name, " ", FormatNumber(v), "\n");
+    out += common::StrCat("# HELP ", name, " Proxy state.\n# TYPE ", name, " gauge\n", name, " ", FormatNumber(v), "\n");
   }
   return out;
 }
 
-std::string StatsRenderer::EnvoyText(const std::map<std::string, double>& gauges) const {
+std::string StatsRenderer::EnvoyText(const std::map<std::string, double>& gauges,
+                                     const std::map<std::string, uint64_t>& counters) const {
   std::map<std::string, double> all(gauges.begin(), gauges.end());
+  for (const auto& [k, v] : counters) {
+    all[k] += static_cast<double>(v);
+  }
   for (WorkerStats* w : workers_) {
     std::lock_guard<std::mutex> lock(w->mu_);
     for (const auto& [k, v] : w->counters_) {

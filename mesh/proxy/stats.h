@@ -17,6 +17,10 @@ namespace mesh::proxy {
 // Renders `a="x",b="y"` with Prometheus escaping.
 std::string RenderLabels(const std::vector<std::pair<std::string, std::string>>& labels);
 
+// Label sets are interned once per snapshot so the per-request key is a small integer.
+uint32_t InternLabels(const std::string& rendered);
+std::string LabelsById(uint32_t id);
+
 struct Histogram {
   std::vector<uint64_t> buckets;  // cumulative counts are computed when rendering
   double sum = 0;
@@ -26,10 +30,10 @@ struct Histogram {
 
 class WorkerStats {
  public:
-  // `labels` is RenderLabels() output without response_code/response_flags, which are
-  // appended here.
-  void RecordRequest(const std::string& labels, int response_code, std::string_view response_flags,
-                     double duration_ms, uint64_t request_bytes, uint64_t response_bytes);
+  // `labels` is an InternLabels() id for the label set without response_code and
+  // response_flags, which are added here.
+  void RecordRequest(uint32_t labels, int response_code, std::string_view response_flags, double duration_ms,
+                     uint64_t request_bytes, uint64_t response_bytes);
   void RecordTcpOpen(const std::string& labels);
   void RecordTcpClose(const std::string& labels, uint64_t sent, uint64_t received);
   void Add(const std::string& counter, uint64_t n = 1);
@@ -45,7 +49,19 @@ class WorkerStats {
  private:
   friend class StatsRenderer;
   std::mutex mu_;
-  std::unordered_map<std::string, RequestSeries> requests_;
+  struct RequestKey {
+    uint32_t labels;
+    int code;
+    std::string flags;
+    bool operator==(const RequestKey& o) const { return labels == o.labels && code == o.code && flags == o.flags; }
+  };
+  struct RequestKeyHash {
+    size_t operator()(const RequestKey& k) const {
+      return std::hash<uint64_t>()((uint64_t{k.labels} << 32) ^ static_cast<uint32_t>(k.code)) ^
+             std::hash<std::string>()(k.flags);
+    }
+  };
+  std::unordered_map<RequestKey, RequestSeries, RequestKeyHash> requests_;
   std::unordered_map<std::string, TcpSeries> tcp_;
   std::unordered_map<std::string, uint64_t> counters_;
 };
@@ -54,9 +70,12 @@ class StatsRenderer {
  public:
   explicit StatsRenderer(std::vector<WorkerStats*> workers) : workers_(std::move(workers)) {}
   // Prometheus text format 0.0.4; `gauges` are extra series (name -> value).
-  std::string Prometheus(const std::map<std::string, double>& gauges) const;
+  // `counters` are Envoy-style counters kept outside the workers.
+  std::string Prometheus(const std::map<std::string, double>& gauges,
+                         const std::map<std::string, uint64_t>& counters = {}) const;
   // "name: value" lines, sorted (Envoy's /stats).
-  std::string EnvoyText(const std::map<std::string, double>& gauges) const;
+  std::string EnvoyText(const std::map<std::string, double>& gauges,
+                        const std::map<std::string, uint64_t>& counters = {}) const;
 
  private:
   std::vector<WorkerStats*> workers_;

@@ -1,0 +1,178 @@
+#include "mesh/proxyconfig/decode.h"
+
+#include "gtest/gtest.h"
+#include "mesh/config/emit.h"
+#include "mesh/config/yaml_loader.h"
+#include "mesh/proxyconfig/encode.h"
+#include "tests/common/test_util.h"
+
+namespace mesh::proxyconfig {
+namespace {
+
+constexpr char kMinimal[] = R"(
+static_resources:
+  listeners:
+  - name: http
+    address: {socket_address: {address: 127.0.0.1, port_value: 8080}}
+    filter_chains:
+    - filters:
+      - name: envoy.filters.network.http_connection_manager
+        typed_config:
+          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
+          statPrefix: in
+          route_config:
+            virtual_hosts:
+            - name: all
+              domains: ["*"]
+              routes:
+              - match: {prefix: /}
+                route: {cluster: web, timeout: 2.5s}
+  clusters:
+  - name: web
+    connect_timeout: 0.25s
+    load_assignment:
+      cluster_name: web
+      endpoints:
+      - lb_endpoints:
+        - endpoint: {address: {socket_address: {address: 127.0.0.1, port_value: 9000}}}
+)";
+
+TEST(Decode, AcceptsSnakeAndCamelCaseAndParsesDurations) {
+  auto b = LoadBootstrapText(kMinimal, "boot.yaml");
+  ASSERT_TRUE(b.ok()) << b.status();
+  ASSERT_EQ(b->static_resources.listeners.size(), 1u);
+  const auto& hcm = std::get<HttpConnectionManager>(b->static_resources.listeners[0].filter_chains[0].filter);
+  EXPECT_EQ(hcm.stat_prefix, "in");  // statPrefix (camelCase) accepted
+  const auto& route = hcm.route_config->virtual_hosts[0].routes[0];
+  EXPECT_EQ(std::get<RouteAction>(route.action).timeout, Duration(2500));
+  EXPECT_EQ(b->static_resources.clusters[0].connect_timeout, Duration(250));
+}
+
+struct ErrorCase {
+  const char* name;
+  std::string from;  // replaced in kMinimal
+  std::string to;
+  std::string expected;  // substring of the error
+};
+
+TEST(Decode, RejectsUnsupportedAndInvalidConfigNamingTheField) {
+  const std::vector<ErrorCase> cases = {
+      {"unknown cluster field", "    connect_timeout: 0.25s", "    connect_timeout: 0.25s\n    dns_refresh_rate: 5s",
+       "static_resources.clusters[0].dns_refresh_rate: unsupported field"},
+      {"unknown route field", "route: {cluster: web, timeout: 2.5s}", "route: {cluster: web, idle_timeout: 1s}",
+       "route.idle_timeout: unsupported field"},
+      {"bad duration", "timeout: 2.5s", "timeout: soon", "invalid duration"},
+      {"unknown cluster reference", "route: {cluster: web,", "route: {cluster: nope,", "unknown cluster \"nope\""},
+      {"unknown lb policy", "    connect_timeout: 0.25s", "    connect_timeout: 0.25s\n    lb_policy: CLUSTER_PROVIDED",
+       "lb_policy: unsupported value \"CLUSTER_PROVIDED\""},
+      {"unsupported filter", "name: envoy.filters.network.http_connection_manager",
+       "name: envoy.filters.network.redis_proxy", "unsupported network filter"},
+      {"wrong type url", "v3.HttpConnectionManager", "v2.HttpConnectionManager", "@type: unsupported type"},
+      {"bad regex", "match: {prefix: /}", "match: {safe_regex: {regex: \"(\"}}", "invalid regex"},
+      {"two path matchers", "match: {prefix: /}", "match: {prefix: /, path: /x}", "exactly one of prefix, path, safe_regex"},
+      {"no action", "route: {cluster: web, timeout: 2.5s}", "name: r", "exactly one of route, redirect, direct_response"},
+      {"bad port", "port_value: 8080", "port_value: 70000", "must be <= 65535"},
+      {"unknown top level", "static_resources:", "tracing: {}\nstatic_resources:", "tracing: unsupported field"},
+  };
+  for (const auto& c : cases) {
+    std::string text = kMinimal;
+    auto pos = text.find(c.from);
+    ASSERT_NE(pos, std::string::npos) << c.name;
+    text.replace(pos, c.from.size(), c.to);
+    auto b = LoadBootstrapText(text, "boot.yaml");
+    ASSERT_FALSE(b.ok()) << c.name;
+    EXPECT_NE(std::string(b.status().message()).find(c.expected), std::string::npos)
+        << c.name << ": " << b.status().message();
+    EXPECT_EQ(std::string(b.status().message()).rfind("boot.yaml:", 0), 0u) << b.status().message();
+  }
+}
+
+TEST(Decode, ErrorCarriesLineAndColumn) {
+  std::string text = kMinimal;
+  text.replace(text.find("    connect_timeout: 0.25s"), 26, "    connect_timeout: 0.25s\n    bogus: 1");
+  auto b = LoadBootstrapText(text, "boot.yaml");
+  ASSERT_FALSE(b.ok());
+  // "boot.yaml:<line>:<col>: path: message"
+  EXPECT_NE(std::string(b.status().message()).find("boot.yaml:22:5:"), std::string::npos) << b.status().message();
+}
+
+TEST(Decode, Durations) {
+  EXPECT_EQ(*ParseDuration("1s"), Duration(1000));
+  EXPECT_EQ(*ParseDuration("0.001s"), Duration(1));
+  EXPECT_FALSE(ParseDuration("1").ok());
+  EXPECT_FALSE(ParseDuration("-1s").ok());
+  EXPECT_EQ(FormatDuration(Duration(1500)), "1.500s");
+  EXPECT_EQ(FormatDuration(Duration(3000)), "3s");
+}
+
+TEST(Decode, ConfigDumpGoldenAndRoundTrip) {
+  std::string path = testing::SourceDir() + "/examples/proxy/bootstrap.yaml";
+  auto b = LoadBootstrapFile(path);
+  ASSERT_TRUE(b.ok()) << b.status();
+  Resources r = b->static_resources;
+  r.version_info = "1";
+  std::string dump = config::EmitJson(EncodeConfigDump(*b, r));
+  EXPECT_EQ(testing::CompareGolden("proxyconfig/config_dump.golden.json", dump), "");
+
+  // Encoding then decoding gives the same encoding (the encoder speaks the decoder's subset).
+  config::Node encoded = EncodeBootstrap(*b);
+  auto again = DecodeBootstrap(encoded);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(config::EmitJson(EncodeBootstrap(*again)), config::EmitJson(encoded));
+}
+
+TEST(Decode, TlsAndSecretsAndEds) {
+  constexpr char kText[] = R"(
+static_resources:
+  secrets:
+  - name: server-cert
+    tls_certificate:
+      certificate_chain: {filename: /certs/cert.pem}
+      private_key: {filename: /certs/key.pem}
+  listeners:
+  - name: tls
+    address: {socket_address: {address: 0.0.0.0, port_value: 8443}}
+    listener_filters:
+    - name: envoy.filters.listener.tls_inspector
+    filter_chains:
+    - filter_chain_match: {server_names: ["a.example.com"]}
+      filters:
+      - name: envoy.filters.network.tcp_proxy
+        typed_config:
+          "@type": type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy
+          stat_prefix: pass
+          cluster: backend
+      transport_socket:
+        name: envoy.transport_sockets.tls
+        typed_config:
+          "@type": type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext
+          require_client_certificate: true
+          common_tls_context:
+            tls_certificate_sds_secret_configs: [{name: server-cert}]
+            validation_context:
+              trusted_ca: {filename: /certs/ca.pem}
+              match_typed_subject_alt_names:
+              - san_type: URI
+                matcher: {prefix: "spiffe://cluster.local/"}
+  clusters:
+  - name: backend
+    type: EDS
+    eds_cluster_config: {service_name: backend}
+)";
+  auto b = LoadBootstrapText(kText, "tls.yaml");
+  ASSERT_TRUE(b.ok()) << b.status();
+  const auto& fc = b->static_resources.listeners[0].filter_chains[0];
+  ASSERT_TRUE(fc.tls.has_value());
+  EXPECT_TRUE(fc.tls->require_client_certificate);
+  EXPECT_EQ(fc.tls->common_tls_context.tls_certificate_sds_secret_configs[0], "server-cert");
+  EXPECT_EQ(fc.tls->common_tls_context.validation_context->match_typed_subject_alt_names[0].type, SanMatcher::Type::kUri);
+
+  std::string missing_secret = kText;
+  missing_secret.replace(missing_secret.find("[{name: server-cert}]"), 21, "[{name: other}]");
+  auto bad = LoadBootstrapText(missing_secret, "tls.yaml");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(std::string(bad.status().message()).find("unknown secret \"other\""), std::string::npos);
+}
+
+}  // namespace
+}  // namespace mesh::proxyconfig
