@@ -843,7 +843,7 @@ std::vector<Node> GenerateType(const ProxyRole& proxy, const PushContext& push, 
     }
   } else if (type_url == xds::type_url::kSecret) {
     for (const pc::Secret& s : r.secrets) {
-      out.push_back(pc::EncodeSecret(s));
+      out.push_back(pc::EncodeSecret(s, /*redact_inline=*/false));
     }
   }
   return out;

@@ -321,21 +321,23 @@ Node RouteNode(const Route& r) {
   return n;
 }
 
-Node DataSourceNode(const DataSource& d) {
+Node DataSourceNode(const DataSource& d, bool redact = true) {
   Node n = Node::Map();
   if (!d.filename.empty()) {
     n.Set("filename", S(d.filename));
-  } else {
+  } else if (redact) {
     // Never echo inline key material into dumps.
     n.Set("inline_string", S("[redacted]"));
+  } else {
+    n.Set("inline_string", S(d.inline_string));
   }
   return n;
 }
 
-Node ValidationNode(const CertificateValidationContext& v) {
+Node ValidationNode(const CertificateValidationContext& v, bool redact = true) {
   Node n = Node::Map();
   if (!v.trusted_ca.empty()) {
-    n.Set("trusted_ca", DataSourceNode(v.trusted_ca));
+    n.Set("trusted_ca", DataSourceNode(v.trusted_ca, redact));
   }
   if (!v.match_typed_subject_alt_names.empty()) {
     Node list = Node::Sequence();
@@ -354,10 +356,10 @@ Node ValidationNode(const CertificateValidationContext& v) {
   return n;
 }
 
-Node CertNode(const TlsCertificate& c) {
+Node CertNode(const TlsCertificate& c, bool redact = true) {
   Node n = Node::Map();
-  n.Set("certificate_chain", DataSourceNode(c.certificate_chain));
-  n.Set("private_key", DataSourceNode(c.private_key));
+  n.Set("certificate_chain", DataSourceNode(c.certificate_chain, redact));
+  n.Set("private_key", DataSourceNode(c.private_key, redact));
   return n;
 }
 
@@ -704,14 +706,14 @@ config::Node EncodeCluster(const Cluster& c) {
   return n;
 }
 
-config::Node EncodeSecret(const Secret& s) {
+config::Node EncodeSecret(const Secret& s, bool redact_inline) {
   Node n = Any(kSecretType);
   n.Set("name", S(s.name));
   if (s.tls_certificate) {
-    n.Set("tls_certificate", CertNode(*s.tls_certificate));
+    n.Set("tls_certificate", CertNode(*s.tls_certificate, redact_inline));
   }
   if (s.validation_context) {
-    n.Set("validation_context", ValidationNode(*s.validation_context));
+    n.Set("validation_context", ValidationNode(*s.validation_context, redact_inline));
   }
   return n;
 }

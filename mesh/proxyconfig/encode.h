@@ -13,7 +13,9 @@ config::Node EncodeListener(const Listener& listener);
 config::Node EncodeRouteConfiguration(const RouteConfiguration& route_config);
 config::Node EncodeCluster(const Cluster& cluster);
 config::Node EncodeClusterLoadAssignment(const ClusterLoadAssignment& cla);
-config::Node EncodeSecret(const Secret& secret);
+// Inline key material is replaced by "[redacted]" unless `redact_inline` is false (only
+// for discovery responses, which must carry it).
+config::Node EncodeSecret(const Secret& secret, bool redact_inline = true);
 config::Node EncodeBootstrap(const Bootstrap& bootstrap);
 
 // Envoy-like /config_dump: {"configs": [BootstrapConfigDump, ListenersConfigDump, ...]}.

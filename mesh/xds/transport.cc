@@ -277,6 +277,20 @@ class ServerImpl : public XdsServer {
     return config::EmitJson(list, {.indent = 2});
   }
 
+  // Debug output never shows private keys, even those the control plane sends.
+  static void RedactKeys(Node& n) {
+    for (auto& [k, v] : n.mutable_entries()) {
+      if (k == "private_key" && v.IsMap() && v.Find("inline_string") != nullptr) {
+        v.Set("inline_string", Node::Scalar("[redacted]", true));
+      } else {
+        RedactKeys(v);
+      }
+    }
+    for (Node& i : n.mutable_items()) {
+      RedactKeys(i);
+    }
+  }
+
   std::string ConfigDumpJson(const std::string& id) const {
     for (const ProxySyncInfo& p : Snapshot()) {
       if (p.node.id != id) {
@@ -286,7 +300,9 @@ class ServerImpl : public XdsServer {
       for (const auto& [type, resources] : p.sent) {
         Node list = Node::Sequence();
         for (const Node& r : resources) {
-          list.Append(r);
+          Node copy = r;
+          RedactKeys(copy);
+          list.Append(std::move(copy));
         }
         dump.Set(type_url::ShortName(type), list);
       }
