@@ -12,6 +12,7 @@
 #include "cmd/meshctl/local_state.h"
 #include "fmt/format.h"
 #include "mesh/ca/token.h"
+#include "mesh/common/duration.h"
 #include "mesh/common/file_util.h"
 #include "mesh/common/signals.h"
 #include "mesh/config/emit.h"
@@ -66,7 +67,7 @@ void RegisterControlPlaneCommand(CLI::App& app, CliContext& ctx) {
   struct Flags {
     std::string address = "127.0.0.1";
     uint16_t port = 15010;
-    int cert_ttl_hours = 24;
+    std::string cert_ttl = "24h";
     int debounce_ms = 100;
   };
   auto flags = std::make_shared<Flags>();
@@ -74,7 +75,8 @@ void RegisterControlPlaneCommand(CLI::App& app, CliContext& ctx) {
                                  "Run the control plane (istiod's role): discovery for proxies, the CA, the store watch");
   cmd->add_option("--address", flags->address, "Listen address")->capture_default_str();
   cmd->add_option("--port", flags->port, "Discovery and CA port (Istio's 15010)")->capture_default_str();
-  cmd->add_option("--cert-ttl-hours", flags->cert_ttl_hours, "Workload certificate lifetime")->capture_default_str();
+  cmd->add_option("--cert-ttl", flags->cert_ttl, "Workload certificate lifetime (e.g. 24h, 90m, 30s)")
+      ->capture_default_str();
   cmd->add_option("--debounce-ms", flags->debounce_ms, "Quiet time before a change is pushed")->capture_default_str();
   AddStateDirFlag(cmd, ctx);
   cmd->callback([flags, &ctx] {
@@ -92,7 +94,13 @@ void RegisterControlPlaneCommand(CLI::App& app, CliContext& ctx) {
     o.token_key_file = dir + "/token-key";
     o.address = flags->address;
     o.port = flags->port;
-    o.workload_cert_ttl = std::chrono::hours(flags->cert_ttl_hours);
+    auto ttl = mesh::common::ParseGoDuration(flags->cert_ttl);
+    if (!ttl.ok() || ttl->count() < 2000) {
+      std::cerr << "Error: --cert-ttl must be a duration of at least 2s, got \"" << flags->cert_ttl << "\"\n";
+      ctx.exit_code = kExitUsage;
+      return;
+    }
+    o.workload_cert_ttl = std::chrono::duration_cast<std::chrono::seconds>(*ttl);
     o.debounce_quiet = std::chrono::milliseconds(flags->debounce_ms);
     o.generator = Generate;
     auto cp = mesh::controlplane::StartControlPlane(std::move(o));

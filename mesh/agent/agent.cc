@@ -1,5 +1,6 @@
 #include "mesh/agent/agent.h"
 
+#include <algorithm>
 #include <condition_variable>
 #include <map>
 #include <mutex>
@@ -223,7 +224,14 @@ class AgentImpl : public ProxyAgent, public xds::XdsClientCallbacks, public std:
     key_pem_ = kc->key_pem;
     cert_chain_ = reply->first;
     root_pem_ = reply->second;
-    rotate_at_ = ca::RotationTime(*info, options_.rotation_fraction);
+    // Rotate at the fraction of the lifetime that is left from now: certificates are
+    // backdated for clock skew, which would otherwise make short lifetimes rotate at once.
+    auto now = std::chrono::system_clock::now();
+    auto remaining = info->not_after - now;
+    rotate_at_ = now + std::max<std::chrono::system_clock::duration>(
+                           std::chrono::duration_cast<std::chrono::system_clock::duration>(
+                               remaining * options_.rotation_fraction),
+                           std::chrono::seconds(1));
     status_.has_certificate = true;
     status_.certificate_serial_hint = FormatTime(info->not_after);
     if (!first) {

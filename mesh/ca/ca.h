@@ -40,7 +40,8 @@ struct CertificateInfo {
 // Reads the first certificate of a PEM bundle.
 absl::StatusOr<CertificateInfo> InspectCertificate(const std::string& cert_pem);
 
-// When a certificate should be replaced: at `fraction` (default 80 %) of its lifetime.
+// When a certificate should be replaced: at `fraction` (default 80 %) of its lifetime
+// (counted from not_before, which includes the CA's clock-skew backdating).
 std::chrono::system_clock::time_point RotationTime(const CertificateInfo& info, double fraction = 0.8);
 
 struct SignedCertificate {

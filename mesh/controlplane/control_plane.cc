@@ -161,6 +161,13 @@ class ControlPlaneImpl : public ControlPlane {
   }
 
   void HandleHttp(xds::HttpExchange& ex) {
+    if (ex.method == "GET" && ex.target == "/debug/ca") {
+      std::lock_guard<std::mutex> lock(mu_);
+      ex.status = 200;
+      ex.response = common::StrCat("{\"certificatesIssued\": ", stats_.certificates, ", \"pushes\": ", stats_.pushes,
+                                   "}");
+      return;
+    }
     if (ex.method != "POST" || ex.target != "/v1/certificate") {
       return;  // 404
     }

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <set>
 
+#include "mesh/common/duration.h"
 #include "mesh/common/strings.h"
 #include "mesh/proxyconfig/decode.h"
 #include "mesh/proxyconfig/encode.h"
@@ -42,7 +43,8 @@ pc::Duration DurationOr(const Node& n, pc::Duration fallback) {
   if (!n.IsScalar()) {
     return fallback;
   }
-  auto d = pc::ParseDuration(n.Str());
+  // Istio takes Go durations ("1m", "500ms", "1.5s").
+  auto d = common::ParseGoDuration(n.Str());
   return d.ok() ? *d : fallback;
 }
 

@@ -1,5 +1,7 @@
 #include "mesh/common/strings.h"
 
+#include "mesh/common/duration.h"
+
 #include "gtest/gtest.h"
 
 namespace mesh::common {
@@ -19,6 +21,17 @@ TEST(GoFormatting, QuoteAndList) {
   EXPECT_EQ(GoQuote("a\"b\\c\n"), "\"a\\\"b\\\\c\\n\"");
   EXPECT_EQ(GoList({"a", "b"}), "[a b]");
   EXPECT_EQ(GoList({}), "[]");
+}
+
+TEST(ParseGoDuration, IstioStyleDurations) {
+  using std::chrono::milliseconds;
+  EXPECT_EQ(*ParseGoDuration("1h30m"), milliseconds(5400000));
+  EXPECT_EQ(*ParseGoDuration("1.5s"), milliseconds(1500));
+  EXPECT_EQ(*ParseGoDuration("250ms"), milliseconds(250));
+  EXPECT_FALSE(ParseGoDuration("").ok());
+  EXPECT_FALSE(ParseGoDuration("5").ok());
+  EXPECT_FALSE(ParseGoDuration("5 seconds").ok());
+  EXPECT_FALSE(ParseGoDuration("s").ok());
 }
 
 }  // namespace
