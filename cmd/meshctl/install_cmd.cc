@@ -121,12 +121,12 @@ std::string LineDiff(const std::vector<std::string>& a, const std::vector<std::s
       out += " " + a[i] + "\n";
       ++i;
       ++j;
-    } else if (j < m && (i == n || lcs[i][j + 1] >= lcs[i + 1][j])) {
-      out += "+" + b[j] + "\n";
-      ++j;
-    } else {
+    } else if (i < n && (j == m || lcs[i + 1][j] >= lcs[i][j + 1])) {
       out += "-" + a[i] + "\n";
       ++i;
+    } else {
+      out += "+" + b[j] + "\n";
+      ++j;
     }
   }
   return out;
