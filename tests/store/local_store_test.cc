@@ -75,6 +75,32 @@ TEST(LocalStore, ApplyGetListDelete) {
   EXPECT_EQ(*(*store)->Generation(), 4);
 }
 
+TEST(LocalStore, TransactionHandsOutDistinctVersionsAndMovesGenerationOnce) {
+  testing::TempDir dir;
+  auto store = LocalStore::Open(dir.path());
+  ASSERT_TRUE(store.ok());
+  ASSERT_TRUE((*store)->Apply(Gateway("first", 80)).ok());
+  std::vector<int64_t> versions;
+  int64_t generation_inside = -1;
+  auto st = (*store)->Transaction([&]() -> absl::Status {
+    for (const char* name : {"a", "b", "c"}) {
+      auto r = (*store)->Apply(Gateway(name, 80));
+      if (!r.ok()) {
+        return r.status();
+      }
+      versions.push_back(r->resource_version);
+    }
+    generation_inside = *(*store)->Generation();
+    return absl::OkStatus();
+  });
+  ASSERT_TRUE(st.ok()) << st;
+  EXPECT_EQ(versions, (std::vector<int64_t>{2, 3, 4}));
+  EXPECT_EQ(generation_inside, 2);  // moved before the first write of the transaction
+  EXPECT_EQ(*(*store)->Generation(), 4);
+  auto r = (*store)->Apply(Gateway("d", 80));
+  EXPECT_EQ(r->resource_version, 5);
+}
+
 TEST(LocalStore, RejectsUnsafeNames) {
   testing::TempDir dir;
   auto store = LocalStore::Open(dir.path());
