@@ -13,8 +13,16 @@ class CliTest : public ::testing::Test {
  protected:
   void SetUp() override {
     bin_ = testing::MeshctlBinary();
+    if (bin_.empty()) {
+      // ctest may not pass MESHCTL_BIN; the binary sits at build/bin next to build/tests.
+      std::error_code ec;
+      auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+      if (!ec) {
+        bin_ = (self.parent_path().parent_path() / "bin" / "meshctl").string();
+      }
+    }
     if (bin_.empty() || !std::filesystem::exists(bin_)) {
-      GTEST_SKIP() << "MESHCTL_BIN not set (run through ctest)";
+      GTEST_SKIP() << "meshctl binary not found (set MESHCTL_BIN)";
     }
     state_ = dir_.path() + "/state";
   }
