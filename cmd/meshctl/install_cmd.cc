@@ -167,12 +167,10 @@ void RegisterProfile(CLI::App& app, CliContext& ctx) {
     }
     PrintWarnings(config->warnings);
     mesh::config::Node tree = mesh::install::SortedKeys(config->iop["spec"]);
-    std::string prefix = "spec";
     if (!config_path->empty()) {
       std::string_view p = *config_path;
       mesh::common::ConsumePrefix(p, "spec.");
       tree = mesh::install::GetPath(tree, p);
-      prefix = mesh::common::StrCat("spec.", p);
       if (tree.IsNull()) {
         ctx.exit_code = Fail(absl::NotFoundError(mesh::common::StrCat("path ", *config_path, " not found")));
         return;
@@ -188,7 +186,8 @@ void RegisterProfile(CLI::App& app, CliContext& ctx) {
       std::cout << mesh::config::EmitJson(tree) << "\n";
     } else if (*output == "flags") {
       const mesh::config::Node& t = config_path->empty() ? tree["spec"] : tree;
-      for (const std::string& line : mesh::install::FlattenPaths(t, config_path->empty() ? "" : prefix.substr(5))) {
+      // Paths are relative to --config-path (istioctl's flags format).
+      for (const std::string& line : mesh::install::FlattenPaths(t, "")) {
         std::cout << line << "\n";
       }
     } else {
@@ -229,6 +228,7 @@ void RegisterProfile(CLI::App& app, CliContext& ctx) {
 
 void RegisterInstall(CLI::App& app, CliContext& ctx) {
   auto* install = app.add_subcommand("install", "Install the mesh control plane into the local mesh state");
+  install->alias("upgrade");  // as istioctl: upgrade is install
   auto flags = std::make_shared<RenderFlags>();
   auto yes = std::make_shared<bool>(false);
   auto dry_run = std::make_shared<bool>(false);

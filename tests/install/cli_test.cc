@@ -211,7 +211,9 @@ TEST_F(CliTest, ManifestGenerateAndProfiles) {
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.out.find("+  profile: demo"), std::string::npos) << r.out;
   r = RunStateless("profile dump demo -o flags -p components.egressGateways");
-  EXPECT_NE(r.out.find("components.egressGateways[0].enabled=true"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out, "[0].enabled=true\n[0].name=\"istio-egressgateway\"\n");
+  r = RunStateless("profile dump -o flags");
+  EXPECT_EQ(r.out.rfind("components.base.enabled=true\n", 0), 0u) << r.out;
   r = RunStateless("manifest generate --set values.pilot.bogus=1");
   EXPECT_EQ(r.exit_code, 64);
   EXPECT_NE(r.err.find("spec.values.pilot.bogus"), std::string::npos);
