@@ -309,6 +309,11 @@ void RegisterUninstall(CLI::App& app, CliContext& ctx) {
   cmd->add_option("-r,--revision", *revision, "Revision to remove (without --purge)");
   AddStateDirFlag(cmd, ctx);
   cmd->callback([purge, yes, dry_run, revision, &ctx] {
+    if (!StateExists(ctx)) {
+      std::cout << "Nothing to uninstall.\n";
+      ctx.exit_code = kExitOk;
+      return;
+    }
     auto store = OpenState(ctx);
     if (!store.ok()) {
       ctx.exit_code = Fail(store.status());
@@ -359,6 +364,11 @@ void RegisterVerifyInstall(CLI::App& app, CliContext& ctx) {
   flags->Add(cmd);
   AddStateDirFlag(cmd, ctx);
   cmd->callback([flags, &ctx] {
+    if (!StateExists(ctx)) {
+      ctx.exit_code = Fail(absl::NotFoundError(
+          mesh::common::StrCat("no mesh state in ", ResolveStateDir(ctx), " (run meshctl install first)")));
+      return;
+    }
     auto store = OpenState(ctx);
     if (!store.ok()) {
       ctx.exit_code = Fail(store.status());

@@ -370,7 +370,8 @@ void RegisterGet(CLI::App& app, CliContext& ctx) {
   cmd->add_option("-l,--selector", *selector, "Label selector (k=v, k!=v, k; comma-separated)");
   AddStateDirFlag(cmd, ctx);
   cmd->callback([args, nsf, output, selector, &ctx] {
-    auto store = OpenState(ctx);
+    ReadState state(ctx);
+    auto& store = state.store;
     if (!store.ok()) {
       ctx.exit_code = Fail(store.status());
       return;
@@ -510,7 +511,8 @@ void RegisterDelete(CLI::App& app, CliContext& ctx) {
         keys.push_back(ObjectKey{ks->group, ks->kind, ks->namespaced ? (ns->empty() ? "default" : *ns) : "", (*args)[i]});
       }
     }
-    auto store = OpenState(ctx);
+    ReadState state(ctx);
+    auto& store = state.store;
     if (!store.ok()) {
       ctx.exit_code = Fail(store.status());
       return;
@@ -562,7 +564,8 @@ void RegisterLabel(CLI::App& app, CliContext& ctx) {
       ctx.exit_code = Fail(changes.status());
       return;
     }
-    auto store = OpenState(ctx);
+    ReadState state(ctx);
+    auto& store = state.store;
     if (!store.ok()) {
       ctx.exit_code = Fail(store.status());
       return;
@@ -705,7 +708,8 @@ void RegisterCheckInject(CLI::App& app, CliContext& ctx) {
   cmd->add_flag("-A,--all-namespaces", nsf->all, "All namespaces (the default)");
   AddStateDirFlag(cmd, ctx);
   cmd->callback([name, nsf, &ctx] {
-    auto store = OpenState(ctx);
+    ReadState state(ctx);
+    auto& store = state.store;
     if (!store.ok()) {
       ctx.exit_code = Fail(store.status());
       return;
