@@ -89,6 +89,31 @@ Node MergedMap(const Node& a, const Node& b) {
   return NullIfEmpty(out);
 }
 
+Node ParseInline(const char* yaml) {
+  auto n = config::ParseYamlNode(yaml, "render.cc");
+  return n.ok() ? *n : Node();
+}
+
+// Deployment settings shared by istiod and the gateways; `components.*.k8s` wins over
+// the chart values, which win over the defaults given here.
+void AddDeploymentSettings(Node& ctx, const Node& vals, const Node& k8s, const Node& default_probe,
+                           const Node& default_tolerations, const Node& default_pod_security) {
+  Node strategy = Node::Map();
+  Node rolling = Node::Map();
+  rolling.Set("maxSurge", vals["rollingMaxSurge"].Defined() ? vals["rollingMaxSurge"] : StringNode("100%"));
+  rolling.Set("maxUnavailable",
+              vals["rollingMaxUnavailable"].Defined() ? vals["rollingMaxUnavailable"] : StringNode("25%"));
+  strategy.Set("rollingUpdate", std::move(rolling));
+  ctx.Set("strategy", k8s["strategy"].IsMap() ? k8s["strategy"] : strategy);
+  ctx.Set("affinity", NullIfEmpty(FirstDefined({&k8s["affinity"], &vals["affinity"]})));
+  ctx.Set("tolerations", NullIfEmpty(FirstDefined({&k8s["tolerations"], &vals["tolerations"], &default_tolerations})));
+  ctx.Set("readinessProbe", k8s["readinessProbe"].IsMap() ? k8s["readinessProbe"] : default_probe);
+  ctx.Set("podSecurityContext", NullIfEmpty(FirstDefined({&k8s["securityContext"], &default_pod_security})));
+  ctx.Set("volumes", k8s["volumes"].IsSequence() ? k8s["volumes"] : Node::Sequence());
+  ctx.Set("volumeMounts", k8s["volumeMounts"].IsSequence() ? k8s["volumeMounts"] : Node::Sequence());
+  ctx.Set("priorityClassName", NullIfEmpty(FirstDefined({&k8s["priorityClassName"], &vals["priorityClassName"]})));
+}
+
 Node ReplicaSettings(Node ctx, bool autoscale, int64_t replicas, int64_t min, int64_t max) {
   ctx.Set("replicas", autoscale ? Node() : IntNode(replicas));
   bool hpa = autoscale && min > 0 && max > 0;
@@ -107,7 +132,10 @@ Node PilotContext(const Node& values, const Node& component) {
   ctx.Set("env", EnvList(pv["env"], k8s["env"]));
   ctx.Set("nodeSelector", MergedMap(pv["nodeSelector"], k8s["nodeSelector"]));
   ctx.Set("podAnnotations", MergedMap(pv["podAnnotations"], k8s["podAnnotations"]));
-  ctx.Set("priorityClassName", NullIfEmpty(FirstDefined({&k8s["priorityClassName"], &pv["priorityClassName"]})));
+  static const Node kProbe = ParseInline(
+      "{httpGet: {path: /ready, port: 8080}, initialDelaySeconds: 1, periodSeconds: 3, timeoutSeconds: 5}");
+  static const Node kTolerations = ParseInline("[{key: cni.istio.io/not-ready, operator: Exists}]");
+  AddDeploymentSettings(ctx, pv, k8s, kProbe, kTolerations, Node());
   ctx.Set("imagePullPolicy",
           NullIfEmpty(FirstDefined({&k8s["imagePullPolicy"], &values["global"]["imagePullPolicy"]})));
   bool autoscale = pv["autoscaleEnabled"].Bool().value_or(false);
@@ -172,7 +200,10 @@ Node GatewayContext(const Node& values, const Node& spec_gw, const std::string& 
   psc.Set("runAsGroup", IntNode(root_user ? 0 : 1337));
   psc.Set("runAsNonRoot", BoolNode(!root_user));
   psc.Set("runAsUser", IntNode(root_user ? 0 : 1337));
-  ctx.Set("podSecurityContext", std::move(psc));
+  static const Node kProbe = ParseInline(
+      "{failureThreshold: 30, httpGet: {path: /healthz/ready, port: 15021, scheme: HTTP}, initialDelaySeconds: 1, "
+      "periodSeconds: 2, successThreshold: 1, timeoutSeconds: 1}");
+  AddDeploymentSettings(ctx, gv, k8s, kProbe, Node(), psc);
   Node csc = Node::Map();
   csc.Set("allowPrivilegeEscalation", BoolNode(false));
   Node caps = Node::Map();
@@ -221,6 +252,37 @@ void AddLabels(Node& object, const std::vector<std::pair<std::string, std::strin
       l->Set(k, StringNode(v));
     }
   }
+}
+
+// components.*.k8s.overlays: [{kind, name, patches: [{path, value}]}]; a null value
+// deletes. Returns how many objects each overlay matched via `matched`.
+absl::Status ApplyOverlays(Node& object, const Node& overlays, std::vector<int>& matched) {
+  for (size_t i = 0; i < overlays.items().size(); ++i) {
+    const Node& overlay = overlays.items()[i];
+    if (overlay["kind"].Str() != object["kind"].Str() || overlay["name"].Str() != object["metadata"]["name"].Str()) {
+      continue;
+    }
+    if (overlay["apiVersion"].IsScalar() && !overlay["apiVersion"].Str().empty() &&
+        overlay["apiVersion"].Str() != object["apiVersion"].Str()) {
+      continue;
+    }
+    ++matched[i];
+    for (const Node& patch : overlay["patches"].items()) {
+      const std::string& path = patch["path"].Str();
+      if (!patch["value"].Defined()) {
+        auto deleted = DeletePath(object, path);
+        if (!deleted.ok()) {
+          return deleted.status();
+        }
+        continue;
+      }
+      if (auto st = SetPath(object, path, patch["value"]); !st.ok()) {
+        return absl::InvalidArgumentError(common::StrCat("overlay ", overlay["kind"].Str(), "/", overlay["name"].Str(),
+                                                         " path ", path, ": ", st.message()));
+      }
+    }
+  }
+  return absl::OkStatus();
 }
 
 RenderedObject MakeRendered(std::string component, Node object) {
@@ -339,6 +401,13 @@ absl::StatusOr<Manifest> RenderManifest(const MergedConfig& config) {
   images.Set("pilot", StringNode(Image(values, components["pilot"], values["pilot"]["image"].Str())));
   images.Set("proxy", StringNode(Image(values, Node(), values["global"]["proxy"]["image"].Str())));
   ctx.Set("images", images);
+  Node pull_secrets = Node::Sequence();
+  for (const Node& name : values["global"]["imagePullSecrets"].items()) {
+    Node ref = Node::Map();
+    ref.Set("name", name);
+    pull_secrets.Append(std::move(ref));
+  }
+  ctx.Set("imagePullSecrets", NullIfEmpty(pull_secrets));
   Node injector = Node::Map();
   injector.Set("config", InjectorConfig(values));
   injector.Set("values", values);
@@ -373,7 +442,9 @@ absl::StatusOr<Manifest> RenderManifest(const MergedConfig& config) {
   };
 
   std::vector<RenderedObject> objects;
-  auto render_file = [&](const std::string& component, const std::string& file, const Node& context) -> absl::Status {
+  auto render_file = [&](const std::string& component, const std::string& file, const Node& context,
+                         const Node& overlays) -> absl::Status {
+    std::vector<int> matched(overlays.size(), 0);
     for (const Node& tmpl : Templates(file)) {
       auto rendered = RenderTemplate(tmpl, context);
       if (!rendered.ok()) {
@@ -384,7 +455,15 @@ absl::StatusOr<Manifest> RenderManifest(const MergedConfig& config) {
       }
       Node obj = std::move(**rendered);
       AddLabels(obj, common_labels(component));
+      MESH_RETURN_IF_ERROR(ApplyOverlays(obj, overlays, matched));
       objects.push_back(MakeRendered(component, std::move(obj)));
+    }
+    for (size_t i = 0; i < matched.size(); ++i) {
+      if (matched[i] == 0) {
+        const Node& o = overlays.items()[i];
+        return absl::InvalidArgumentError(common::StrCat("overlay for ", o["kind"].Str(), ":", o["name"].Str(),
+                                                         " does not match any object of component ", component));
+      }
     }
     return absl::OkStatus();
   };
@@ -396,11 +475,13 @@ absl::StatusOr<Manifest> RenderManifest(const MergedConfig& config) {
                       {"install.operator.istio.io/owning-resource", owner.empty() ? "unknown" : owner}});
       objects.push_back(MakeRendered(kComponentBase, std::move(crd)));
     }
-    MESH_RETURN_IF_ERROR(render_file(kComponentBase, "manifests/templates/base.yaml", ctx));
+    MESH_RETURN_IF_ERROR(render_file(kComponentBase, "manifests/templates/base.yaml", ctx,
+                                     components["base"]["k8s"]["overlays"]));
   }
   if (ComponentEnabled(components["pilot"])) {
     m.enabled_components.push_back(kComponentPilot);
-    MESH_RETURN_IF_ERROR(render_file(kComponentPilot, "manifests/templates/pilot.yaml", ctx));
+    MESH_RETURN_IF_ERROR(render_file(kComponentPilot, "manifests/templates/pilot.yaml", ctx,
+                                     components["pilot"]["k8s"]["overlays"]));
   }
   struct GatewayKind {
     const char* list;
@@ -418,7 +499,7 @@ absl::StatusOr<Manifest> RenderManifest(const MergedConfig& config) {
       }
       Node gctx = ctx;
       gctx.Set("gw", GatewayContext(values, gw, g.root, g.component, ns));
-      MESH_RETURN_IF_ERROR(render_file(g.component, "manifests/templates/gateway.yaml", gctx));
+      MESH_RETURN_IF_ERROR(render_file(g.component, "manifests/templates/gateway.yaml", gctx, gw["k8s"]["overlays"]));
       any = true;
     }
     if (any) {

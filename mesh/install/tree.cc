@@ -202,6 +202,55 @@ absl::Status SetPath(Node& root, std::string_view path, Node value) {
   return SetRecurse(root, *elements, 0, value);
 }
 
+absl::StatusOr<bool> DeletePath(Node& root, std::string_view path) {
+  auto elements = SplitPath(path);
+  if (!elements.ok()) {
+    return elements.status();
+  }
+  Node* cur = &root;
+  for (size_t i = 0; i < elements->size(); ++i) {
+    const PathElement& el = (*elements)[i];
+    bool last = i + 1 == elements->size();
+    if (el.kind == PathElement::Kind::kKey) {
+      if (!cur->IsMap()) {
+        return false;
+      }
+      if (last) {
+        return cur->Erase(el.key);
+      }
+      cur = cur->FindMutable(el.key);
+      if (cur == nullptr) {
+        return false;
+      }
+      continue;
+    }
+    if (!cur->IsSequence()) {
+      return false;
+    }
+    auto& items = cur->mutable_items();
+    size_t index = items.size();
+    if (el.kind == PathElement::Kind::kIndex) {
+      index = el.index;
+    } else {
+      for (size_t j = 0; j < items.size(); ++j) {
+        if (items[j][el.key].IsScalar() && items[j][el.key].Str() == el.value) {
+          index = j;
+          break;
+        }
+      }
+    }
+    if (index >= items.size()) {
+      return false;
+    }
+    if (last) {
+      items.erase(items.begin() + static_cast<long>(index));
+      return true;
+    }
+    cur = &items[index];
+  }
+  return false;
+}
+
 const Node& GetPath(const Node& root, std::string_view path) {
   auto elements = SplitPath(path);
   if (!elements.ok()) {

@@ -37,6 +37,9 @@ std::string JoinPath(const std::vector<PathElement>& path);
 // appends. A [key:value] selector that matches no element is an error.
 absl::Status SetPath(Node& root, std::string_view path, Node value);
 
+// Removes the map key or list element at `path`; false when it was not there.
+absl::StatusOr<bool> DeletePath(Node& root, std::string_view path);
+
 // Reads the value at a dotted path (keys and [i] only); null when absent.
 const Node& GetPath(const Node& root, std::string_view path);
 
