@@ -103,7 +103,11 @@ TEST_F(CliTest, InstallDemoNodePortGetVerifyReinstall) {
 TEST_F(CliTest, PromptAndDryRunChangeNothing) {
   auto r = Run("install --profile demo", "n\n");
   EXPECT_EQ(r.exit_code, 1);
-  EXPECT_NE(r.out.find("Proceed? (y/N)"), std::string::npos);
+  EXPECT_NE(r.out.find("This will install the Istio 1.29.0 profile \"demo\" into the local mesh state (" + state_ +
+                       "). Proceed? (y/N)"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("Cancelled."), std::string::npos);
   EXPECT_EQ(CountFiles(), 0);
   r = Run("install --profile demo", "");  // EOF cancels
   EXPECT_EQ(r.exit_code, 1);
@@ -214,6 +218,12 @@ TEST_F(CliTest, ManifestGenerateAndProfiles) {
   EXPECT_EQ(r.out, "[0].enabled=true\n[0].name=\"istio-egressgateway\"\n");
   r = RunStateless("profile dump -o flags");
   EXPECT_EQ(r.out.rfind("components.base.enabled=true\n", 0), 0u) << r.out;
+  // -f - reads the IstioOperator from stdin; --set values are never split on commas.
+  r = testing::RunCommand(bin_ + " manifest generate -f - --set meshConfig.defaultConfig.proxyMetadata.X=a,b",
+                          "apiVersion: install.istio.io/v1alpha1\nkind: IstioOperator\nspec:\n  profile: minimal\n");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out.find("name: istio-ingressgateway"), std::string::npos);
+  EXPECT_NE(r.out.find("X: a,b"), std::string::npos);
   r = RunStateless("manifest generate --set values.pilot.bogus=1");
   EXPECT_EQ(r.exit_code, 64);
   EXPECT_NE(r.err.find("spec.values.pilot.bogus"), std::string::npos);
