@@ -230,3 +230,40 @@ TEST(LocalStore, SameContentIgnoresKeyOrderAndStoreFields) {
 
 }  // namespace
 }  // namespace mesh::store
+
+#include "mesh/store/change_tracker.h"
+
+namespace mesh::store {
+namespace {
+
+TEST(ChangeTracker, ReportsUpsertsAndDeletesBetweenPolls) {
+  testing::TempDir dir;
+  auto store = LocalStore::Open(dir.path());
+  ASSERT_TRUE(store.ok());
+  ASSERT_TRUE((*store)->Apply(Gateway("a", 80)).ok());
+  ASSERT_TRUE((*store)->Apply(Gateway("b", 80)).ok());
+  ChangeTracker tracker(**store);
+  auto first = tracker.Poll();
+  ASSERT_TRUE(first.ok());
+  EXPECT_EQ(first->upserted.size(), 2u);
+  EXPECT_TRUE(first->deleted.empty());
+  EXPECT_TRUE(tracker.Poll()->empty());
+
+  ASSERT_TRUE((*store)->Apply(Gateway("a", 81)).ok());  // modified
+  ASSERT_TRUE((*store)->Apply(Gateway("b", 80)).ok());  // unchanged: no new version
+  ASSERT_TRUE((*store)->Apply(Gateway("c", 80)).ok());  // created
+  ASSERT_TRUE(*(*store)->Delete({"networking.istio.io", "Gateway", "default", "b"}));
+  auto next = tracker.Poll();
+  ASSERT_TRUE(next.ok());
+  std::vector<std::string> upserted;
+  for (const auto& o : next->upserted) {
+    upserted.push_back(o.key.name);
+  }
+  EXPECT_EQ(upserted, (std::vector<std::string>{"a", "c"}));
+  ASSERT_EQ(next->deleted.size(), 1u);
+  EXPECT_EQ(next->deleted[0].name, "b");
+  EXPECT_TRUE(tracker.Poll()->empty());
+}
+
+}  // namespace
+}  // namespace mesh::store
