@@ -276,6 +276,31 @@ absl::StatusOr<ValidatedObjects> LoadAndValidate(const std::vector<std::string>&
       out.errors.push_back(mesh::common::StrCat(where, ": ", r.kind(), ": metadata.name is required"));
       continue;
     }
+    if (!mesh::store::IsDns1123Subdomain(r.name())) {
+      out.errors.push_back(mesh::common::StrCat(
+          where, ": ", r.kind(), " \"", r.name(), "\" is invalid: metadata.name: a lowercase RFC 1123 subdomain must "
+          "consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric "
+          "character"));
+      continue;
+    }
+    if (!r.ns().empty() && !mesh::store::IsDns1123Label(r.ns())) {
+      out.errors.push_back(mesh::common::StrCat(where, ": ", r.kind(), " ", r.name(), ": metadata.namespace \"",
+                                                r.ns(), "\" is not a valid namespace name"));
+      continue;
+    }
+    bool bad_labels = false;
+    for (const auto& [k, v] : r.labels()) {
+      for (const absl::Status& st : {mesh::store::ValidateLabelKey(k), mesh::store::ValidateLabelValue(v)}) {
+        if (!st.ok()) {
+          out.errors.push_back(mesh::common::StrCat(where, ": ", r.kind(), " ", r.name(), ": metadata.labels: ",
+                                                    std::string(st.message())));
+          bad_labels = true;
+        }
+      }
+    }
+    if (bad_labels) {
+      continue;
+    }
     Node obj = r.root();
     Node* meta = obj.FindMutable("metadata");
     if (ks->namespaced) {

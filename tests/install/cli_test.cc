@@ -134,6 +134,11 @@ TEST_F(CliTest, ApplyValidatesFirstAndWritesNothingOnError) {
   EXPECT_NE(r.err.find(bad + ":8:7:"), std::string::npos) << r.err;
   EXPECT_EQ(CountFiles(), 0);
 
+  r = Run("apply -f -", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: Bad_Name\n");
+  EXPECT_EQ(r.exit_code, 65);
+  EXPECT_NE(r.err.find("-:1:1: ConfigMap \"Bad_Name\" is invalid: metadata.name"), std::string::npos) << r.err;
+  EXPECT_EQ(CountFiles(), 0);
+
   r = Run("apply -f " + good);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out, "gateway.networking.istio.io/gw created\n");
