@@ -12,6 +12,7 @@
 #include "cmd/meshctl/exit_codes.h"
 #include "cmd/meshctl/local_state.h"
 #include "mesh/common/file_util.h"
+#include "mesh/common/status_macros.h"
 #include "mesh/common/strings.h"
 #include "mesh/config/emit.h"
 #include "mesh/config/schema.h"
@@ -567,6 +568,18 @@ void RegisterDelete(CLI::App& app, CliContext& ctx) {
         }
         if (*removed) {
           std::cout << ResourceType(k) << " \"" << k.name << "\" deleted\n";
+          if (k.group.empty() && k.kind == "Namespace") {
+            // As the API server does: a namespace takes its objects with it.
+            auto inside = (*store)->List({"", "", k.name});
+            if (!inside.ok()) {
+              return inside.status();
+            }
+            for (const StoredObject& o : *inside) {
+              if (o.key.ns == k.name) {
+                MESH_RETURN_IF_ERROR((*store)->Delete(o.key).status());
+              }
+            }
+          }
         } else if (!*ignore) {
           std::cerr << "Error from server (NotFound): " << PluralOf(k) << (k.group.empty() ? "" : "." + k.group)
                     << " \"" << k.name << "\" not found\n";

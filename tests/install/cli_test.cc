@@ -206,6 +206,14 @@ TEST_F(CliTest, NamespacesLabelsSecretsAndCheckInject) {
   r = Run("create secret tls bad --cert " + d + "/a.crt --key " + d + "/b.key -n shop");
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("private key does not match public key"), std::string::npos) << r.err;
+
+  // Deleting the namespace deletes what is in it.
+  r = Run("delete namespace shop");
+  EXPECT_EQ(r.out, "namespace \"shop\" deleted\n");
+  r = Run("get secret shop-cert -n shop");
+  EXPECT_EQ(r.exit_code, 1);
+  r = Run("get deploy -n shop");
+  EXPECT_NE(r.err.find("No resources found in shop namespace."), std::string::npos);
 }
 
 TEST_F(CliTest, ManifestGenerateAndProfiles) {
