@@ -108,7 +108,8 @@ void AddDeploymentSettings(Node& ctx, const Node& vals, const Node& k8s, const N
   ctx.Set("affinity", NullIfEmpty(FirstDefined({&k8s["affinity"], &vals["affinity"]})));
   ctx.Set("tolerations", NullIfEmpty(FirstDefined({&k8s["tolerations"], &vals["tolerations"], &default_tolerations})));
   ctx.Set("readinessProbe", k8s["readinessProbe"].IsMap() ? k8s["readinessProbe"] : default_probe);
-  ctx.Set("podSecurityContext", NullIfEmpty(FirstDefined({&k8s["securityContext"], &default_pod_security})));
+  // Merged like the strategic-merge patch istioctl applies (sysctls next to runAsUser).
+  ctx.Set("podSecurityContext", MergedMap(default_pod_security, k8s["securityContext"]));
   ctx.Set("volumes", k8s["volumes"].IsSequence() ? k8s["volumes"] : Node::Sequence());
   ctx.Set("volumeMounts", k8s["volumeMounts"].IsSequence() ? k8s["volumeMounts"] : Node::Sequence());
   ctx.Set("priorityClassName", NullIfEmpty(FirstDefined({&k8s["priorityClassName"], &vals["priorityClassName"]})));
@@ -154,7 +155,9 @@ Node GatewayContext(const Node& values, const Node& spec_gw, const std::string& 
   ctx.Set("name", StringNode(name));
   ctx.Set("namespace", StringNode(spec_gw["namespace"].Str().empty() ? istio_ns : spec_gw["namespace"].Str()));
   ctx.Set("component", StringNode(component));
-  Node labels = spec_gw["label"].IsMap() && spec_gw["label"].size() > 0 ? spec_gw["label"] : gv["labels"];
+  // A gateway's `label` adds to (and may override) the chart's app/istio labels.
+  Node labels = gv["labels"].IsMap() ? gv["labels"] : Node::Map();
+  MergeFrom(labels, spec_gw["label"]);
   ctx.Set("labels", labels);
 
   const Node& ports = FirstDefined({&k8s["service"]["ports"], &gv["ports"]});
@@ -276,7 +279,15 @@ absl::Status ApplyOverlays(Node& object, const Node& overlays, std::vector<int>&
         }
         continue;
       }
-      if (auto st = SetPath(object, path, patch["value"]); !st.ok()) {
+      Node value = patch["value"];
+      // A block string holding YAML (`value: |` then a mapping) is that YAML.
+      if (value.IsScalar() && value.Str().find('\n') != std::string::npos) {
+        auto parsed = config::ParseYamlNode(value.Str(), "overlay value");
+        if (parsed.ok() && (parsed->IsMap() || parsed->IsSequence())) {
+          value = *parsed;
+        }
+      }
+      if (auto st = SetPath(object, path, value); !st.ok()) {
         return absl::InvalidArgumentError(common::StrCat("overlay ", overlay["kind"].Str(), "/", overlay["name"].Str(),
                                                          " path ", path, ": ", st.message()));
       }
@@ -418,7 +429,8 @@ absl::StatusOr<Manifest> RenderManifest(const MergedConfig& config) {
   } else {
     Node svc = Node::Map();
     svc.Set("name", StringNode(rev == "default" ? "istiod" : "istiod-" + rev));
-    svc.Set("namespace", StringNode(ns));
+    svc.Set("namespace", StringNode(components["pilot"]["namespace"].Str().empty() ? ns
+                                                                                    : components["pilot"]["namespace"].Str()));
     svc.Set("path", StringNode("/inject"));
     svc.Set("port", IntNode(443));
     client.Set("service", std::move(svc));
@@ -426,6 +438,9 @@ absl::StatusOr<Manifest> RenderManifest(const MergedConfig& config) {
   injector.Set("clientConfig", std::move(client));
   ctx.Set("injector", std::move(injector));
   ctx.Set("pilot", PilotContext(values, components["pilot"]));
+  // istiod may live in its own namespace (components.pilot.namespace).
+  std::string pilot_ns = components["pilot"]["namespace"].Str().empty() ? ns : components["pilot"]["namespace"].Str();
+  ctx.Set("pilotNamespace", StringNode(pilot_ns));
 
   std::string owner = config.iop["metadata"]["name"].Str();
   auto common_labels = [&](const std::string& component) {
@@ -480,7 +495,10 @@ absl::StatusOr<Manifest> RenderManifest(const MergedConfig& config) {
   }
   if (ComponentEnabled(components["pilot"])) {
     m.enabled_components.push_back(kComponentPilot);
-    MESH_RETURN_IF_ERROR(render_file(kComponentPilot, "manifests/templates/pilot.yaml", ctx,
+    Node pilot_ctx = ctx;
+    pilot_ctx.Set("ns", pilot_ctx["pilotNamespace"]);
+    pilot_ctx.Set("nsSuffix", StringNode(pilot_ctx["ns"].Str() == "istio-system" ? "" : "-" + pilot_ctx["ns"].Str()));
+    MESH_RETURN_IF_ERROR(render_file(kComponentPilot, "manifests/templates/pilot.yaml", pilot_ctx,
                                      components["pilot"]["k8s"]["overlays"]));
   }
   struct GatewayKind {

@@ -22,14 +22,15 @@ void MergeFrom(Node& base, const Node& overlay);
 
 // One step of a --set path.
 struct PathElement {
-  enum class Kind { kKey, kIndex, kSelector };
+  enum class Kind { kKey, kIndex, kSelector, kValue };
   Kind kind = Kind::kKey;
   std::string key;        // kKey: the map key; kSelector: the field name ("name")
-  std::string value;      // kSelector: the wanted value ("foo")
+  std::string value;      // kSelector: the wanted value ("foo"); kValue: the element itself
   size_t index = 0;       // kIndex
 };
 
-// Splits "a.b\.c.[0].d[name:x]" into elements; `\.` keeps a dot inside a key.
+// Splits "a.b\.c.[0].d[name:x]" into elements; `\.` keeps a dot inside a key; "[30m]"
+// selects the scalar list element equal to "30m".
 absl::StatusOr<std::vector<PathElement>> SplitPath(std::string_view path);
 std::string JoinPath(const std::vector<PathElement>& path);
 
