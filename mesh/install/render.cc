@@ -115,6 +115,22 @@ void AddDeploymentSettings(Node& ctx, const Node& vals, const Node& k8s, const N
   ctx.Set("priorityClassName", NullIfEmpty(FirstDefined({&k8s["priorityClassName"], &vals["priorityClassName"]})));
 }
 
+// HPA metrics/behavior/target: k8s.hpaSpec wins; otherwise CPU at the chart's target.
+void HpaSettings(Node& ctx, const Node& vals, const Node& k8s, const std::string& deployment) {
+  const Node& hpa = k8s["hpaSpec"];
+  if (hpa["metrics"].IsSequence()) {
+    ctx.Set("hpaMetrics", hpa["metrics"]);
+  } else {
+    Node metrics = ParseInline("[{type: Resource, resource: {name: cpu, target: {type: Utilization}}}]");
+    int64_t target = vals["cpu"]["targetAverageUtilization"].Int().value_or(80);
+    (void)SetPath(metrics, "[0].resource.target.averageUtilization", IntNode(target));
+    ctx.Set("hpaMetrics", std::move(metrics));
+  }
+  ctx.Set("hpaBehavior", NullIfEmpty(FirstDefined({&hpa["behavior"], &vals["autoscaleBehavior"]})));
+  std::string target = hpa["scaleTargetRef"]["name"].Str();
+  ctx.Set("scaleTargetName", StringNode(target.empty() ? deployment : target));
+}
+
 Node ReplicaSettings(Node ctx, bool autoscale, int64_t replicas, int64_t min, int64_t max) {
   ctx.Set("replicas", autoscale ? Node() : IntNode(replicas));
   bool hpa = autoscale && min > 0 && max > 0;
@@ -125,10 +141,15 @@ Node ReplicaSettings(Node ctx, bool autoscale, int64_t replicas, int64_t min, in
   return ctx;
 }
 
-Node PilotContext(const Node& values, const Node& component) {
+Node PilotContext(const Node& values, const Node& component, const std::string& rev) {
   const Node& pv = values["pilot"];
   const Node& k8s = component["k8s"];
   Node ctx = Node::Map();
+  HpaSettings(ctx, pv, k8s, rev == "default" ? "istiod" : "istiod-" + rev);
+  ctx.Set("selector", rev == "default" ? ParseInline("{istio: pilot}")
+                                       : ParseInline(("{app: istiod, istio.io/rev: " + rev + "}").c_str()));
+  ctx.Set("serviceSelector", rev == "default" ? ParseInline("{app: istiod, istio: pilot}")
+                                              : ParseInline(("{app: istiod, istio.io/rev: " + rev + "}").c_str()));
   ctx.Set("resources", NullIfEmpty(FirstDefined({&k8s["resources"], &pv["resources"]})));
   ctx.Set("env", EnvList(pv["env"], k8s["env"]));
   ctx.Set("nodeSelector", MergedMap(pv["nodeSelector"], k8s["nodeSelector"]));
@@ -196,7 +217,7 @@ Node GatewayContext(const Node& values, const Node& spec_gw, const std::string& 
   ctx.Set("env", EnvList(gv["env"], k8s["env"]));
   ctx.Set("imagePullPolicy",
           NullIfEmpty(FirstDefined({&k8s["imagePullPolicy"], &values["global"]["imagePullPolicy"]})));
-  ctx.Set("targetCPU", IntNode(gv["cpu"]["targetAverageUtilization"].Int().value_or(80)));
+  HpaSettings(ctx, gv, k8s, name);
 
   bool root_user = gv["runAsRoot"].Bool().value_or(false);
   Node psc = Node::Map();
@@ -437,7 +458,7 @@ absl::StatusOr<Manifest> RenderManifest(const MergedConfig& config) {
   }
   injector.Set("clientConfig", std::move(client));
   ctx.Set("injector", std::move(injector));
-  ctx.Set("pilot", PilotContext(values, components["pilot"]));
+  ctx.Set("pilot", PilotContext(values, components["pilot"], rev));
   // istiod may live in its own namespace (components.pilot.namespace).
   std::string pilot_ns = components["pilot"]["namespace"].Str().empty() ? ns : components["pilot"]["namespace"].Str();
   ctx.Set("pilotNamespace", StringNode(pilot_ns));

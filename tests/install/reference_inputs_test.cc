@@ -163,3 +163,66 @@ TEST(ReferenceInputs, MultipleGateways) {
 
 }  // namespace
 }  // namespace mesh::install
+
+#include "mesh/config/yaml_loader.h"
+#include "mesh/install/tree.h"
+
+namespace mesh::install {
+namespace {
+
+// Objects of Istio's golden outputs whose field must equal ours exactly.
+TEST(ReferenceInputs, FieldsEqualIstioGoldens) {
+  std::string shared = testing::SharedDir();
+  if (shared.empty()) {
+    GTEST_SKIP() << "../shared not present";
+  }
+  std::string golden_dir = shared + "/reference/install/golden/output/";
+  std::string input_dir = shared + "/reference/install/golden/input/";
+  struct Case {
+    std::string golden;
+    std::vector<std::string> files;
+    std::vector<std::string> sets;
+    std::string kind;
+    std::string name;
+    std::string field;  // dotted path compared
+  };
+  const std::vector<Case> cases = {
+      {"pilot_merge_meshconfig.golden.yaml", {input_dir + "pilot_merge_meshconfig.yaml"}, {}, "ConfigMap", "istio", "data"},
+      {"ingressgateway_k8s_settings.golden.yaml", {input_dir + "ingressgateway_k8s_settings.yaml"}, {}, "Service",
+       "istio-ingressgateway", "spec"},
+      {"ingressgateway_k8s_settings.golden.yaml", {input_dir + "ingressgateway_k8s_settings.yaml"}, {}, "Service",
+       "istio-ingressgateway-custom", "spec"},
+      {"ingressgateway_k8s_settings.golden.yaml", {input_dir + "ingressgateway_k8s_settings.yaml"}, {}, "Service",
+       "istio-ingressgateway", "metadata.annotations"},
+      {"flag_values_enable_egressgateway.golden.yaml", {}, {"values.gateways.istio-egressgateway.enabled=true"},
+       "Service", "istio-egressgateway", "spec"},
+      {"helm_values_enablement.golden.yaml", {input_dir + "helm_values_enablement.yaml"}, {}, "Service",
+       "istio-egressgateway", "spec"},
+      {"gateway_hpa_pdb.golden.yaml", {input_dir + "gateway_hpa_pdb.yaml"}, {}, "HorizontalPodAutoscaler",
+       "istio-ingressgateway", "spec"},
+      {"pilot_k8s_settings.golden.yaml", {input_dir + "pilot_k8s_settings.yaml"}, {}, "HorizontalPodAutoscaler",
+       "istiod", "spec"},
+      {"pilot_override_values.golden.yaml", {input_dir + "pilot_override_values.yaml"}, {}, "HorizontalPodAutoscaler",
+       "istiod", "spec"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.golden + " " + c.kind + "/" + c.name + " " + c.field);
+    auto golden = config::LoadPaths({golden_dir + c.golden});
+    ASSERT_TRUE(golden.ok());
+    const Node* want = nullptr;
+    for (const auto& r : golden->resources) {
+      if (r.kind() == c.kind && r.name() == c.name) {
+        want = &GetPath(r.root(), c.field);
+      }
+    }
+    ASSERT_NE(want, nullptr);
+    auto m = RenderFiles(c.files, c.sets);
+    ASSERT_TRUE(m.ok()) << m.status();
+    const Node* obj = Find(*m, c.kind, c.name);
+    ASSERT_NE(obj, nullptr);
+    EXPECT_EQ(SortedKeys(GetPath(*obj, c.field)), SortedKeys(*want));
+  }
+}
+
+}  // namespace
+}  // namespace mesh::install
