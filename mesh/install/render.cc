@@ -218,6 +218,24 @@ Node GatewayContext(const Node& values, const Node& spec_gw, const std::string& 
   ctx.Set("imagePullPolicy",
           NullIfEmpty(FirstDefined({&k8s["imagePullPolicy"], &values["global"]["imagePullPolicy"]})));
   HpaSettings(ctx, gv, k8s, name);
+  Node secret_volumes = Node::Sequence();
+  Node secret_mounts = Node::Sequence();
+  for (const Node& sv : gv["secretVolumes"].items()) {
+    Node vol = Node::Map();
+    vol.Set("name", sv["name"]);
+    Node secret = Node::Map();
+    secret.Set("optional", BoolNode(true));
+    secret.Set("secretName", sv["secretName"]);
+    vol.Set("secret", std::move(secret));
+    secret_volumes.Append(std::move(vol));
+    Node mount = Node::Map();
+    mount.Set("mountPath", sv["mountPath"]);
+    mount.Set("name", sv["name"]);
+    mount.Set("readOnly", BoolNode(true));
+    secret_mounts.Append(std::move(mount));
+  }
+  ctx.Set("secretVolumes", std::move(secret_volumes));
+  ctx.Set("secretVolumeMounts", std::move(secret_mounts));
 
   bool root_user = gv["runAsRoot"].Bool().value_or(false);
   Node psc = Node::Map();
