@@ -496,6 +496,12 @@ absl::StatusOr<Manifest> RenderManifest(const MergedConfig& config) {
   };
 
   std::vector<RenderedObject> objects;
+  auto add_name_label = [](Node& obj) {
+    // app.kubernetes.io/name: the app label when there is one (as Istio's charts), else the name.
+    const Node& labels = obj["metadata"]["labels"];
+    std::string app = labels["app"].Str().empty() ? obj["metadata"]["name"].Str() : labels["app"].Str();
+    AddLabels(obj, {{"app.kubernetes.io/name", app}});
+  };
   auto render_file = [&](const std::string& component, const std::string& file, const Node& context,
                          const Node& overlays) -> absl::Status {
     std::vector<int> matched(overlays.size(), 0);
@@ -509,6 +515,7 @@ absl::StatusOr<Manifest> RenderManifest(const MergedConfig& config) {
       }
       Node obj = std::move(**rendered);
       AddLabels(obj, common_labels(component));
+      add_name_label(obj);
       MESH_RETURN_IF_ERROR(ApplyOverlays(obj, overlays, matched));
       objects.push_back(MakeRendered(component, std::move(obj)));
     }
