@@ -376,8 +376,9 @@ void RegisterVerifyInstall(CLI::App& app, CliContext& ctx) {
     }
     MergeInputs in = flags->Inputs();
     if (in.files.empty() && in.set_flags.empty() && in.profile.empty()) {
-      // Default: what the last install recorded.
-      auto installed = mesh::install::ReadInstalledState(**store);
+      // Default: what the last install (of that revision) recorded.
+      auto installed = mesh::install::ReadInstalledState(**store, "istio-system",
+                                                         in.revision.empty() ? "default" : in.revision);
       if (!installed.ok()) {
         ctx.exit_code = Fail(installed.status());
         return;

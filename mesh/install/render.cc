@@ -483,16 +483,20 @@ absl::StatusOr<Manifest> RenderManifest(const MergedConfig& config) {
 
   std::string owner = config.iop["metadata"]["name"].Str();
   auto common_labels = [&](const std::string& component) {
-    return std::vector<std::pair<std::string, std::string>>{
+    std::vector<std::pair<std::string, std::string>> labels = {
         {"app.kubernetes.io/part-of", "istio"},
         {"app.kubernetes.io/managed-by", "meshctl"},
         {"app.kubernetes.io/instance", "istio"},
         {"app.kubernetes.io/version", m.version},
         {"install.operator.istio.io/owning-resource", owner.empty() ? "unknown" : owner},
-        {"istio.io/rev", rev},
         {"operator.istio.io/component", component},
         {"release", "istio"},
     };
+    // Base (CRDs, reader account) is shared by every revision, so it carries none.
+    if (component != kComponentBase) {
+      labels.push_back({"istio.io/rev", rev});
+    }
+    return labels;
   };
 
   std::vector<RenderedObject> objects;

@@ -162,6 +162,31 @@ TEST(Installer, UninstallKeepsBaseUnlessPurge) {
   EXPECT_TRUE((*(*s)->Get({"", "Namespace", "", "istio-system"})).has_value());
 }
 
+TEST(Installer, RevisionsLiveSideBySide) {
+  testing::TempDir dir;
+  auto s = store::LocalStore::Open(dir.path());
+  ASSERT_TRUE(s.ok());
+  Rendered stable = Render({"profile=demo"});
+  Install(**s, stable);
+  Rendered canary = Render({"profile=minimal", "revision=canary"});
+  InstallPlan plan = Install(**s, canary);
+  EXPECT_EQ(plan.Count(ChangeAction::kPrune), 0);  // the default revision is not touched
+  EXPECT_TRUE((*(*s)->Get({"apps", "Deployment", "istio-system", "istiod"})).has_value());
+  EXPECT_TRUE((*(*s)->Get({"apps", "Deployment", "istio-system", "istiod-canary"})).has_value());
+  EXPECT_TRUE(ReadInstalledState(**s, "istio-system", "canary").ok());
+  EXPECT_TRUE(ReadInstalledState(**s).ok());
+
+  auto un = PlanUninstall(**s, /*purge=*/false, "canary");
+  ASSERT_TRUE(un.ok());
+  ASSERT_TRUE(ExecuteUninstall(**s, *un, nullptr).ok());
+  EXPECT_FALSE((*(*s)->Get({"apps", "Deployment", "istio-system", "istiod-canary"})).has_value());
+  EXPECT_FALSE(ReadInstalledState(**s, "istio-system", "canary").ok());
+  EXPECT_TRUE((*(*s)->Get({"apps", "Deployment", "istio-system", "istiod"})).has_value());
+  EXPECT_TRUE(ReadInstalledState(**s).ok());
+  // The shared Base was not relabelled by the canary install: the default revision verifies.
+  EXPECT_TRUE(VerifyInstall(**s, stable.manifest)->ok());
+}
+
 TEST(Installer, FirstDifference) {
   auto a = config::ParseYamlNode("a: {b: [1, 2]}\nc: x\n", "a");
   auto b = config::ParseYamlNode("a: {b: [1, 3]}\nc: x\n", "b");
