@@ -274,8 +274,17 @@ void RegisterInstall(CLI::App& app, CliContext& ctx) {
         return;
       }
     }
-    auto st = mesh::install::ExecuteInstall(**store, *plan, [](const std::string& component) {
-      std::cout << "\u2714 " << mesh::install::ComponentDisplayName(component) << " installed\n" << std::flush;
+    // Plan again under the lock: another meshctl may have changed the state while the
+    // prompt was waiting.
+    auto st = (*store)->Transaction([&]() -> absl::Status {
+      auto fresh = mesh::install::PlanInstall(**store, *manifest, config);
+      if (!fresh.ok()) {
+        return fresh.status();
+      }
+      *plan = std::move(*fresh);
+      return mesh::install::ExecuteInstall(**store, *plan, [](const std::string& component) {
+        std::cout << "\u2714 " << mesh::install::ComponentDisplayName(component) << " installed\n" << std::flush;
+      });
     });
     if (!st.ok()) {
       std::cout << "\u2718 Installation failed: " << std::string(st.message()) << "\n";

@@ -200,7 +200,7 @@ absl::StatusOr<MergedConfig> MergeInstallConfig(const MergeInputs& inputs) {
     }
   }
   for (const SetFlag& s : sets) {
-    if (s.path == "profile" && s.value.IsScalar()) {
+    if (s.path == "profile" && s.value.IsScalar() && !s.value.Str().empty()) {
       profile = s.value.Str();
     }
   }
