@@ -100,6 +100,19 @@ TEST_F(CliTest, InstallDemoNodePortGetVerifyReinstall) {
   EXPECT_NE(r.err.find("No resources found in istio-system namespace."), std::string::npos) << r.err;
 }
 
+TEST_F(CliTest, ConcurrentInstallsLeaveAConsistentState) {
+  std::string cmd = bin_ + " install --profile demo -y --state-dir " + state_;
+  auto r = testing::RunCommand("(" + cmd + " >/dev/null & " + cmd + " >/dev/null & " + cmd +
+                               " >/dev/null & wait) && echo all-done");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("all-done"), std::string::npos);
+  r = Run("verify-install");
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(CountFiles(), 44);  // 42 objects + namespace + installed-state, no leftovers
+  r = Run("install --profile demo -y");
+  EXPECT_NE(r.out.find("No changes"), std::string::npos) << r.out;
+}
+
 TEST_F(CliTest, PromptAndDryRunChangeNothing) {
   auto r = Run("install --profile demo", "n\n");
   EXPECT_EQ(r.exit_code, 1);
