@@ -335,6 +335,39 @@ absl::Status ApplyOverlays(Node& object, const Node& overlays, std::vector<int>&
   return absl::OkStatus();
 }
 
+// values *.env and k8s.env, merged by name into the first container's env (as the
+// strategic-merge patch istioctl applies): same name replaces in place, new ones append.
+void MergeEnvByName(Node& deployment, const Node& extra) {
+  if (extra.size() == 0) {
+    return;
+  }
+  Node* spec = deployment.FindMutable("spec");
+  Node* tmpl = spec ? spec->FindMutable("template") : nullptr;
+  Node* pod = tmpl ? tmpl->FindMutable("spec") : nullptr;
+  Node* containers = pod ? pod->FindMutable("containers") : nullptr;
+  if (containers == nullptr || !containers->IsSequence() || containers->items().empty()) {
+    return;
+  }
+  Node& container = containers->mutable_items()[0];
+  Node* env = container.FindMutable("env");
+  if (env == nullptr || !env->IsSequence()) {
+    env = &container.Set("env", Node::Sequence());
+  }
+  for (const Node& e : extra.items()) {
+    bool replaced = false;
+    for (Node& existing : env->mutable_items()) {
+      if (existing["name"].Str() == e["name"].Str()) {
+        existing = e;
+        replaced = true;
+        break;
+      }
+    }
+    if (!replaced) {
+      env->Append(e);
+    }
+  }
+}
+
 RenderedObject MakeRendered(std::string component, Node object) {
   RenderedObject r;
   r.component = std::move(component);
@@ -507,7 +540,7 @@ absl::StatusOr<Manifest> RenderManifest(const MergedConfig& config) {
     AddLabels(obj, {{"app.kubernetes.io/name", app}});
   };
   auto render_file = [&](const std::string& component, const std::string& file, const Node& context,
-                         const Node& overlays) -> absl::Status {
+                         const Node& overlays, const Node& env) -> absl::Status {
     std::vector<int> matched(overlays.size(), 0);
     for (const Node& tmpl : Templates(file)) {
       auto rendered = RenderTemplate(tmpl, context);
@@ -520,6 +553,9 @@ absl::StatusOr<Manifest> RenderManifest(const MergedConfig& config) {
       Node obj = std::move(**rendered);
       AddLabels(obj, common_labels(component));
       add_name_label(obj);
+      if (obj["kind"].Str() == "Deployment") {
+        MergeEnvByName(obj, env);
+      }
       MESH_RETURN_IF_ERROR(ApplyOverlays(obj, overlays, matched));
       objects.push_back(MakeRendered(component, std::move(obj)));
     }
@@ -541,7 +577,7 @@ absl::StatusOr<Manifest> RenderManifest(const MergedConfig& config) {
       objects.push_back(MakeRendered(kComponentBase, std::move(crd)));
     }
     MESH_RETURN_IF_ERROR(render_file(kComponentBase, "manifests/templates/base.yaml", ctx,
-                                     components["base"]["k8s"]["overlays"]));
+                                     components["base"]["k8s"]["overlays"], Node()));
   }
   if (ComponentEnabled(components["pilot"])) {
     m.enabled_components.push_back(kComponentPilot);
@@ -549,7 +585,7 @@ absl::StatusOr<Manifest> RenderManifest(const MergedConfig& config) {
     pilot_ctx.Set("ns", pilot_ctx["pilotNamespace"]);
     pilot_ctx.Set("nsSuffix", StringNode(pilot_ctx["ns"].Str() == "istio-system" ? "" : "-" + pilot_ctx["ns"].Str()));
     MESH_RETURN_IF_ERROR(render_file(kComponentPilot, "manifests/templates/pilot.yaml", pilot_ctx,
-                                     components["pilot"]["k8s"]["overlays"]));
+                                     components["pilot"]["k8s"]["overlays"], pilot_ctx["pilot"]["env"]));
   }
   struct GatewayKind {
     const char* list;
@@ -567,7 +603,8 @@ absl::StatusOr<Manifest> RenderManifest(const MergedConfig& config) {
       }
       Node gctx = ctx;
       gctx.Set("gw", GatewayContext(values, gw, g.root, g.component, ns));
-      MESH_RETURN_IF_ERROR(render_file(g.component, "manifests/templates/gateway.yaml", gctx, gw["k8s"]["overlays"]));
+      MESH_RETURN_IF_ERROR(render_file(g.component, "manifests/templates/gateway.yaml", gctx, gw["k8s"]["overlays"],
+                                       gctx["gw"]["env"]));
       any = true;
     }
     if (any) {
