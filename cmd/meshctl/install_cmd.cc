@@ -235,8 +235,13 @@ void RegisterInstall(CLI::App& app, CliContext& ctx) {
   flags->Add(install);
   install->add_flag("-y,--skip-confirmation", *yes, "Do not ask for confirmation");
   install->add_flag("--dry-run", *dry_run, "Show what would change without changing anything");
+  auto verify = std::make_shared<bool>(false);
+  auto readiness_timeout = std::make_shared<std::string>("300s");
+  install->add_flag("--verify", *verify, "Run verify-install after installing");
+  install->add_option("--readiness-timeout", *readiness_timeout,
+                      "Accepted for istioctl compatibility; nothing runs in the local state, so nothing is waited for");
   AddStateDirFlag(install, ctx);
-  install->callback([flags, yes, dry_run, &ctx] {
+  install->callback([flags, yes, dry_run, verify, &ctx] {
     mesh::install::MergedConfig config;
     auto manifest = MergeAndRender(flags->Inputs(), &config);
     if (!manifest.ok()) {
@@ -303,6 +308,17 @@ void RegisterInstall(CLI::App& app, CliContext& ctx) {
                                         plan->Count(mesh::install::ChangeAction::kPrune), " pruned.\n");
     }
     ctx.exit_code = kExitOk;
+    if (*verify) {
+      auto result = mesh::install::VerifyInstall(**store, *manifest);
+      if (!result.ok()) {
+        ctx.exit_code = Fail(result.status());
+      } else if (result->ok()) {
+        std::cout << "\u2714 Istio is installed and verified successfully\n";
+      } else {
+        std::cout << "\u2718 Istio installation differs from the rendered manifest (run meshctl verify-install)\n";
+        ctx.exit_code = kExitFailure;
+      }
+    }
   });
 }
 

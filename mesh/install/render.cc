@@ -176,6 +176,7 @@ Node GatewayContext(const Node& values, const Node& spec_gw, const std::string& 
   ctx.Set("name", StringNode(name));
   ctx.Set("namespace", StringNode(spec_gw["namespace"].Str().empty() ? istio_ns : spec_gw["namespace"].Str()));
   ctx.Set("component", StringNode(component));
+  ctx.Set("image", StringNode(Image(values, spec_gw, values["global"]["proxy"]["image"].Str())));
   // A gateway's `label` adds to (and may override) the chart's app/istio labels.
   Node labels = gv["labels"].IsMap() ? gv["labels"] : Node::Map();
   MergeFrom(labels, spec_gw["label"]);
