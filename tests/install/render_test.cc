@@ -395,3 +395,20 @@ spec:
 
 }  // namespace
 }  // namespace mesh::install
+
+namespace mesh::install {
+namespace {
+
+TEST(Render, ImagesFromGlobalAndPerComponentHubTag) {
+  Manifest m = Render({"profile=demo", "hub=my.registry/istio", "tag=1.30-dev", "components.pilot.hub=pilot.io",
+                       "components.egressGateways[0].tag=9", "values.global.variant=distroless"});
+  auto image = [&](const std::string& name) {
+    return Find(m, "Deployment", name)->object["spec"]["template"]["spec"]["containers"].items()[0]["image"].Str();
+  };
+  EXPECT_EQ(image("istiod"), "pilot.io/pilot:1.30-dev-distroless");
+  EXPECT_EQ(image("istio-ingressgateway"), "my.registry/istio/proxyv2:1.30-dev-distroless");
+  EXPECT_EQ(image("istio-egressgateway"), "my.registry/istio/proxyv2:9-distroless");
+}
+
+}  // namespace
+}  // namespace mesh::install
