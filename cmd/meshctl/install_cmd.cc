@@ -121,12 +121,12 @@ std::string LineDiff(const std::vector<std::string>& a, const std::vector<std::s
       out += " " + a[i] + "\n";
       ++i;
       ++j;
-    } else if (j < m && (i == n || lcs[i][j + 1] >= lcs[i + 1][j])) {
-      out += "+" + b[j] + "\n";
-      ++j;
-    } else {
+    } else if (i < n && (j == m || lcs[i + 1][j] >= lcs[i][j + 1])) {
       out += "-" + a[i] + "\n";
       ++i;
+    } else {
+      out += "+" + b[j] + "\n";
+      ++j;
     }
   }
   return out;
@@ -167,12 +167,10 @@ void RegisterProfile(CLI::App& app, CliContext& ctx) {
     }
     PrintWarnings(config->warnings);
     mesh::config::Node tree = mesh::install::SortedKeys(config->iop["spec"]);
-    std::string prefix = "spec";
     if (!config_path->empty()) {
       std::string_view p = *config_path;
       mesh::common::ConsumePrefix(p, "spec.");
       tree = mesh::install::GetPath(tree, p);
-      prefix = mesh::common::StrCat("spec.", p);
       if (tree.IsNull()) {
         ctx.exit_code = Fail(absl::NotFoundError(mesh::common::StrCat("path ", *config_path, " not found")));
         return;
@@ -188,7 +186,8 @@ void RegisterProfile(CLI::App& app, CliContext& ctx) {
       std::cout << mesh::config::EmitJson(tree) << "\n";
     } else if (*output == "flags") {
       const mesh::config::Node& t = config_path->empty() ? tree["spec"] : tree;
-      for (const std::string& line : mesh::install::FlattenPaths(t, config_path->empty() ? "" : prefix.substr(5))) {
+      // Paths are relative to --config-path (istioctl's flags format).
+      for (const std::string& line : mesh::install::FlattenPaths(t, "")) {
         std::cout << line << "\n";
       }
     } else {
@@ -229,14 +228,20 @@ void RegisterProfile(CLI::App& app, CliContext& ctx) {
 
 void RegisterInstall(CLI::App& app, CliContext& ctx) {
   auto* install = app.add_subcommand("install", "Install the mesh control plane into the local mesh state");
+  install->alias("upgrade");  // as istioctl: upgrade is install
   auto flags = std::make_shared<RenderFlags>();
   auto yes = std::make_shared<bool>(false);
   auto dry_run = std::make_shared<bool>(false);
   flags->Add(install);
   install->add_flag("-y,--skip-confirmation", *yes, "Do not ask for confirmation");
   install->add_flag("--dry-run", *dry_run, "Show what would change without changing anything");
+  auto verify = std::make_shared<bool>(false);
+  auto readiness_timeout = std::make_shared<std::string>("300s");
+  install->add_flag("--verify", *verify, "Run verify-install after installing");
+  install->add_option("--readiness-timeout", *readiness_timeout,
+                      "Accepted for istioctl compatibility; nothing runs in the local state, so nothing is waited for");
   AddStateDirFlag(install, ctx);
-  install->callback([flags, yes, dry_run, &ctx] {
+  install->callback([flags, yes, dry_run, verify, &ctx] {
     mesh::install::MergedConfig config;
     auto manifest = MergeAndRender(flags->Inputs(), &config);
     if (!manifest.ok()) {
@@ -274,8 +279,17 @@ void RegisterInstall(CLI::App& app, CliContext& ctx) {
         return;
       }
     }
-    auto st = mesh::install::ExecuteInstall(**store, *plan, [](const std::string& component) {
-      std::cout << "\u2714 " << mesh::install::ComponentDisplayName(component) << " installed\n" << std::flush;
+    // Plan again under the lock: another meshctl may have changed the state while the
+    // prompt was waiting.
+    auto st = (*store)->Transaction([&]() -> absl::Status {
+      auto fresh = mesh::install::PlanInstall(**store, *manifest, config);
+      if (!fresh.ok()) {
+        return fresh.status();
+      }
+      *plan = std::move(*fresh);
+      return mesh::install::ExecuteInstall(**store, *plan, [](const std::string& component) {
+        std::cout << "\u2714 " << mesh::install::ComponentDisplayName(component) << " installed\n" << std::flush;
+      });
     });
     if (!st.ok()) {
       std::cout << "\u2718 Installation failed: " << std::string(st.message()) << "\n";
@@ -294,6 +308,17 @@ void RegisterInstall(CLI::App& app, CliContext& ctx) {
                                         plan->Count(mesh::install::ChangeAction::kPrune), " pruned.\n");
     }
     ctx.exit_code = kExitOk;
+    if (*verify) {
+      auto result = mesh::install::VerifyInstall(**store, *manifest);
+      if (!result.ok()) {
+        ctx.exit_code = Fail(result.status());
+      } else if (result->ok()) {
+        std::cout << "\u2714 Istio is installed and verified successfully\n";
+      } else {
+        std::cout << "\u2718 Istio installation differs from the rendered manifest (run meshctl verify-install)\n";
+        ctx.exit_code = kExitFailure;
+      }
+    }
   });
 }
 
@@ -309,6 +334,11 @@ void RegisterUninstall(CLI::App& app, CliContext& ctx) {
   cmd->add_option("-r,--revision", *revision, "Revision to remove (without --purge)");
   AddStateDirFlag(cmd, ctx);
   cmd->callback([purge, yes, dry_run, revision, &ctx] {
+    if (!StateExists(ctx)) {
+      std::cout << "Nothing to uninstall.\n";
+      ctx.exit_code = kExitOk;
+      return;
+    }
     auto store = OpenState(ctx);
     if (!store.ok()) {
       ctx.exit_code = Fail(store.status());
@@ -359,6 +389,11 @@ void RegisterVerifyInstall(CLI::App& app, CliContext& ctx) {
   flags->Add(cmd);
   AddStateDirFlag(cmd, ctx);
   cmd->callback([flags, &ctx] {
+    if (!StateExists(ctx)) {
+      ctx.exit_code = Fail(absl::NotFoundError(
+          mesh::common::StrCat("no mesh state in ", ResolveStateDir(ctx), " (run meshctl install first)")));
+      return;
+    }
     auto store = OpenState(ctx);
     if (!store.ok()) {
       ctx.exit_code = Fail(store.status());
@@ -366,8 +401,9 @@ void RegisterVerifyInstall(CLI::App& app, CliContext& ctx) {
     }
     MergeInputs in = flags->Inputs();
     if (in.files.empty() && in.set_flags.empty() && in.profile.empty()) {
-      // Default: what the last install recorded.
-      auto installed = mesh::install::ReadInstalledState(**store);
+      // Default: what the last install (of that revision) recorded.
+      auto installed = mesh::install::ReadInstalledState(**store, "istio-system",
+                                                         in.revision.empty() ? "default" : in.revision);
       if (!installed.ok()) {
         ctx.exit_code = Fail(installed.status());
         return;

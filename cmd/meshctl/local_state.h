@@ -4,6 +4,8 @@
 // state_cmd.cc): where the state lives, opening it, confirmation prompts.
 
 #include <cstdlib>
+#include <stdlib.h>
+#include <filesystem>
 #include <iostream>
 #include <memory>
 #include <string>
@@ -27,9 +29,46 @@ inline std::string ResolveStateDir(const CliContext& ctx) {
   return ".meshctl";
 }
 
+// Read-only commands do not create a state directory as a side effect.
+inline bool StateExists(const CliContext& ctx) {
+  std::error_code ec;
+  return std::filesystem::is_directory(ResolveStateDir(ctx) + "/objects", ec);
+}
+
 inline absl::StatusOr<std::unique_ptr<mesh::store::LocalStore>> OpenState(const CliContext& ctx) {
   return mesh::store::LocalStore::Open(ResolveStateDir(ctx));
 }
+
+// The state for commands that only read (or change existing objects): when no state
+// directory exists, an empty throw-away store stands in, so that `get` on a fresh
+// checkout does not create .meshctl as a side effect.
+struct ReadState {
+  explicit ReadState(const CliContext& ctx) {
+    if (StateExists(ctx)) {
+      store = OpenState(ctx);
+      return;
+    }
+    std::string tmpl = (std::filesystem::temp_directory_path() / "meshctl-empty-XXXXXX").string();
+    if (::mkdtemp(tmpl.data()) == nullptr) {
+      store = absl::InternalError("cannot create a temporary directory");
+      return;
+    }
+    empty_dir = tmpl;
+    store = mesh::store::LocalStore::Open(empty_dir);
+  }
+  ~ReadState() {
+    store = absl::CancelledError();  // close before removing
+    if (!empty_dir.empty()) {
+      std::error_code ec;
+      std::filesystem::remove_all(empty_dir, ec);
+    }
+  }
+  ReadState(const ReadState&) = delete;
+  ReadState& operator=(const ReadState&) = delete;
+
+  absl::StatusOr<std::unique_ptr<mesh::store::LocalStore>> store;
+  std::string empty_dir;
+};
 
 // Adds --state-dir to a subcommand (it binds to the shared CliContext).
 inline void AddStateDirFlag(CLI::App* cmd, CliContext& ctx) {

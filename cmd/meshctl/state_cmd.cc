@@ -2,6 +2,7 @@
 // namespace / secret tls, x check-inject. Flags and printing only; the work is in
 // mesh/store and mesh/install.
 
+#include <cctype>
 #include <ctime>
 #include <iostream>
 #include <memory>
@@ -11,10 +12,12 @@
 #include "cmd/meshctl/exit_codes.h"
 #include "cmd/meshctl/local_state.h"
 #include "mesh/common/file_util.h"
+#include "mesh/common/status_macros.h"
 #include "mesh/common/strings.h"
 #include "mesh/config/emit.h"
 #include "mesh/config/schema.h"
 #include "mesh/config/yaml_loader.h"
+#include "mesh/install/crd.h"
 #include "mesh/install/inject.h"
 #include "mesh/install/tls_secret.h"
 #include "mesh/install/tree.h"
@@ -147,7 +150,15 @@ std::vector<std::vector<std::string>> TableFor(const std::string& kind, const st
   } else if (kind == "ConfigMap") {
     header.insert(header.end(), {"NAME", "DATA", "AGE"});
   } else {
-    header.insert(header.end(), {"NAME", "AGE"});
+    header.push_back("NAME");
+    for (const auto& c : mesh::install::PrinterColumns(kind)) {
+      std::string upper = c.name;
+      for (char& ch : upper) {
+        ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+      }
+      header.push_back(upper);
+    }
+    header.push_back("AGE");
   }
   rows.push_back(header);
   for (const StoredObject& o : objects) {
@@ -188,7 +199,11 @@ std::vector<std::vector<std::string>> TableFor(const std::string& kind, const st
     } else if (kind == "ConfigMap") {
       row.insert(row.end(), {o.key.name, std::to_string(obj["data"].size()), age});
     } else {
-      row.insert(row.end(), {o.key.name, age});
+      row.push_back(o.key.name);
+      for (const auto& c : mesh::install::PrinterColumns(kind)) {
+        row.push_back(mesh::install::PrinterColumnValue(obj, c));
+      }
+      row.push_back(age);
     }
     rows.push_back(std::move(row));
   }
@@ -262,6 +277,31 @@ absl::StatusOr<ValidatedObjects> LoadAndValidate(const std::vector<std::string>&
       out.errors.push_back(mesh::common::StrCat(where, ": ", r.kind(), ": metadata.name is required"));
       continue;
     }
+    if (!mesh::store::IsDns1123Subdomain(r.name())) {
+      out.errors.push_back(mesh::common::StrCat(
+          where, ": ", r.kind(), " \"", r.name(), "\" is invalid: metadata.name: a lowercase RFC 1123 subdomain must "
+          "consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric "
+          "character"));
+      continue;
+    }
+    if (!r.ns().empty() && !mesh::store::IsDns1123Label(r.ns())) {
+      out.errors.push_back(mesh::common::StrCat(where, ": ", r.kind(), " ", r.name(), ": metadata.namespace \"",
+                                                r.ns(), "\" is not a valid namespace name"));
+      continue;
+    }
+    bool bad_labels = false;
+    for (const auto& [k, v] : r.labels()) {
+      for (const absl::Status& st : {mesh::store::ValidateLabelKey(k), mesh::store::ValidateLabelValue(v)}) {
+        if (!st.ok()) {
+          out.errors.push_back(mesh::common::StrCat(where, ": ", r.kind(), " ", r.name(), ": metadata.labels: ",
+                                                    std::string(st.message())));
+          bad_labels = true;
+        }
+      }
+    }
+    if (bad_labels) {
+      continue;
+    }
     Node obj = r.root();
     Node* meta = obj.FindMutable("metadata");
     if (ks->namespaced) {
@@ -278,7 +318,9 @@ absl::StatusOr<ValidatedObjects> LoadAndValidate(const std::vector<std::string>&
     } else {
       meta->Erase("namespace");
     }
-    if (ks->spec) {
+    // A spec type without fields is "not described yet" in the schema table: nothing to check.
+    bool described = ks->spec && !(ks->spec->type == mesh::config::FieldType::kStruct && ks->spec->fields.empty());
+    if (described) {
       std::vector<mesh::config::FieldIssue> issues;
       mesh::config::ValidateNode(r.spec(), *ks->spec, "spec", {}, issues);
       for (const auto& issue : issues) {
@@ -370,7 +412,8 @@ void RegisterGet(CLI::App& app, CliContext& ctx) {
   cmd->add_option("-l,--selector", *selector, "Label selector (k=v, k!=v, k; comma-separated)");
   AddStateDirFlag(cmd, ctx);
   cmd->callback([args, nsf, output, selector, &ctx] {
-    auto store = OpenState(ctx);
+    ReadState state(ctx);
+    auto& store = state.store;
     if (!store.ok()) {
       ctx.exit_code = Fail(store.status());
       return;
@@ -510,7 +553,8 @@ void RegisterDelete(CLI::App& app, CliContext& ctx) {
         keys.push_back(ObjectKey{ks->group, ks->kind, ks->namespaced ? (ns->empty() ? "default" : *ns) : "", (*args)[i]});
       }
     }
-    auto store = OpenState(ctx);
+    ReadState state(ctx);
+    auto& store = state.store;
     if (!store.ok()) {
       ctx.exit_code = Fail(store.status());
       return;
@@ -524,6 +568,18 @@ void RegisterDelete(CLI::App& app, CliContext& ctx) {
         }
         if (*removed) {
           std::cout << ResourceType(k) << " \"" << k.name << "\" deleted\n";
+          if (k.group.empty() && k.kind == "Namespace") {
+            // As the API server does: a namespace takes its objects with it.
+            auto inside = (*store)->List({"", "", k.name});
+            if (!inside.ok()) {
+              return inside.status();
+            }
+            for (const StoredObject& o : *inside) {
+              if (o.key.ns == k.name) {
+                MESH_RETURN_IF_ERROR((*store)->Delete(o.key).status());
+              }
+            }
+          }
         } else if (!*ignore) {
           std::cerr << "Error from server (NotFound): " << PluralOf(k) << (k.group.empty() ? "" : "." + k.group)
                     << " \"" << k.name << "\" not found\n";
@@ -562,7 +618,8 @@ void RegisterLabel(CLI::App& app, CliContext& ctx) {
       ctx.exit_code = Fail(changes.status());
       return;
     }
-    auto store = OpenState(ctx);
+    ReadState state(ctx);
+    auto& store = state.store;
     if (!store.ok()) {
       ctx.exit_code = Fail(store.status());
       return;
@@ -705,7 +762,8 @@ void RegisterCheckInject(CLI::App& app, CliContext& ctx) {
   cmd->add_flag("-A,--all-namespaces", nsf->all, "All namespaces (the default)");
   AddStateDirFlag(cmd, ctx);
   cmd->callback([name, nsf, &ctx] {
-    auto store = OpenState(ctx);
+    ReadState state(ctx);
+    auto& store = state.store;
     if (!store.ok()) {
       ctx.exit_code = Fail(store.status());
       return;

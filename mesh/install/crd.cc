@@ -1,6 +1,9 @@
 #include "mesh/install/crd.h"
 
 #include <algorithm>
+#include <map>
+
+#include "mesh/config/emit.h"
 
 #include "mesh/common/strings.h"
 #include "mesh/install/tree.h"
@@ -135,6 +138,39 @@ Node SchemaOf(const config::TypeSchema& type, int depth, std::vector<const confi
 }
 }  // namespace
 
+const std::vector<PrinterColumn>& PrinterColumns(const std::string& kind) {
+  static const auto* kColumns = new std::map<std::string, std::vector<PrinterColumn>>{
+      {"VirtualService",
+       {{"Gateways", ".spec.gateways", "string", "The names of gateways and sidecars that should apply these routes"},
+        {"Hosts", ".spec.hosts", "string", "The destination hosts to which traffic is being sent"}}},
+      {"DestinationRule", {{"Host", ".spec.host", "string", "The name of a service from the service registry"}}},
+      {"ServiceEntry",
+       {{"Hosts", ".spec.hosts", "string", "The hosts associated with the ServiceEntry"},
+        {"Location", ".spec.location", "string", "Whether the service is external to the mesh or part of the mesh (MESH_EXTERNAL or MESH_INTERNAL)"},
+        {"Resolution", ".spec.resolution", "string", "Service resolution mode for the hosts (NONE, STATIC, or DNS)"}}},
+      {"PeerAuthentication", {{"Mode", ".spec.mtls.mode", "string", "Defines the mTLS mode used for peer authentication"}}},
+      {"AuthorizationPolicy", {{"Action", ".spec.action", "string", "The operation to take"}}},
+      {"WorkloadEntry", {{"Address", ".spec.address", "string", "Address associated with the network endpoint"}}},
+  };
+  static const std::vector<PrinterColumn> kNone;
+  auto it = kColumns->find(kind);
+  return it == kColumns->end() ? kNone : it->second;
+}
+
+std::string PrinterColumnValue(const Node& object, const PrinterColumn& column) {
+  const Node* cur = &object;
+  for (const std::string& part : common::Split(column.json_path, '.', true)) {
+    cur = &(*cur)[part];
+  }
+  if (cur->IsNull()) {
+    return "";
+  }
+  if (cur->IsScalar()) {
+    return cur->Str();
+  }
+  return config::EmitJson(*cur, {.indent = 0});
+}
+
 Node BuildCrd(const config::KindSchema& kind) {
   Node crd = Node::Map();
   crd.Set("apiVersion", Node::Scalar("apiextensions.k8s.io/v1"));
@@ -166,6 +202,26 @@ Node BuildCrd(const config::KindSchema& kind) {
   Node versions = Node::Sequence();
   for (size_t i = 0; i < kind.versions.size(); ++i) {
     Node v = Node::Map();
+    const auto& columns = PrinterColumns(kind.kind);
+    if (!columns.empty()) {
+      Node cols = Node::Sequence();
+      for (const PrinterColumn& c : columns) {
+        Node col = Node::Map();
+        col.Set("description", StringNode(c.description));
+        col.Set("jsonPath", StringNode(c.json_path));
+        col.Set("name", StringNode(c.name));
+        col.Set("type", StringNode(c.type));
+        cols.Append(std::move(col));
+      }
+      Node age = Node::Map();
+      age.Set("description", StringNode("CreationTimestamp is a timestamp representing the server time when this "
+                                        "object was created."));
+      age.Set("jsonPath", StringNode(".metadata.creationTimestamp"));
+      age.Set("name", StringNode("Age"));
+      age.Set("type", StringNode("date"));
+      cols.Append(std::move(age));
+      v.Set("additionalPrinterColumns", std::move(cols));
+    }
     v.Set("name", StringNode(kind.versions[i]));
     Node root = Typed("object");
     Node props = Node::Map();

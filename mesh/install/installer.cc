@@ -12,6 +12,11 @@
 namespace mesh::install {
 namespace {
 
+// Objects without istio.io/rev (Base) belong to the default revision.
+std::string RevisionOf(const Node& labels) {
+  return labels["istio.io/rev"].Str().empty() ? "default" : labels["istio.io/rev"].Str();
+}
+
 // Kinds install may delete when a later render drops them (istioctl's prune list).
 // CRDs are never pruned: deleting one deletes every object of its kind.
 const std::set<std::string>& PrunableKinds() {
@@ -145,7 +150,7 @@ absl::StatusOr<InstallPlan> PlanInstall(const store::ConfigStore& store, const M
   Node annotations = Node::Map();
   annotations.Set(kInstalledNameAnnotation, StringNode(config.iop["metadata"]["name"].Str()));
   meta->Set("annotations", std::move(annotations));
-  meta->Set("name", StringNode(kInstalledStateName));
+  meta->Set("name", StringNode(InstalledStateName(manifest.revision)));
   meta->Set("namespace", StringNode(manifest.istio_namespace));
   MESH_RETURN_IF_ERROR(plan_apply("", record));
 
@@ -154,8 +159,7 @@ absl::StatusOr<InstallPlan> PlanInstall(const store::ConfigStore& store, const M
   for (const store::StoredObject& s : all) {
     const Node& labels = s.object["metadata"]["labels"];
     if (!labels[kComponentLabel].Defined() || labels[kManagedLabel].Str() != "Reconcile" ||
-        labels[kOwnerNamespaceLabel].Str() != manifest.istio_namespace ||
-        labels["istio.io/rev"].Str() != manifest.revision) {
+        labels[kOwnerNamespaceLabel].Str() != manifest.istio_namespace || RevisionOf(labels) != manifest.revision) {
       continue;
     }
     if (PrunableKinds().count(s.key.kind) == 0 || rendered.count(s.key) > 0) {
@@ -203,19 +207,25 @@ absl::Status ExecuteInstall(store::ConfigStore& store, const InstallPlan& plan,
   });
 }
 
-absl::StatusOr<Node> ReadInstalledState(const store::ConfigStore& store, const std::string& ns) {
-  MESH_ASSIGN_OR_RETURN(auto obj, store.Get(store::ObjectKey{"install.istio.io", "IstioOperator", ns,
-                                                             kInstalledStateName}));
+std::string InstalledStateName(const std::string& revision) {
+  return revision.empty() || revision == "default" ? kInstalledStateName
+                                                   : common::StrCat(kInstalledStateName, "-", revision);
+}
+
+absl::StatusOr<Node> ReadInstalledState(const store::ConfigStore& store, const std::string& ns,
+                                        const std::string& revision) {
+  std::string name = InstalledStateName(revision);
+  MESH_ASSIGN_OR_RETURN(auto obj, store.Get(store::ObjectKey{"install.istio.io", "IstioOperator", ns, name}));
   if (!obj.has_value()) {
     return absl::NotFoundError(
-        common::StrCat("no installation found (IstioOperator ", ns, "/", kInstalledStateName, " is missing)"));
+        common::StrCat("no installation found (IstioOperator ", ns, "/", name, " is missing)"));
   }
   // Back to what the user gave: their IstioOperator's own name, no store fields.
   Node iop = obj->object;
   Node meta = Node::Map();
-  std::string name = iop["metadata"]["annotations"][kInstalledNameAnnotation].Str();
-  if (!name.empty()) {
-    meta.Set("name", StringNode(name));
+  std::string iop_name = iop["metadata"]["annotations"][kInstalledNameAnnotation].Str();
+  if (!iop_name.empty()) {
+    meta.Set("name", StringNode(iop_name));
   }
   meta.Set("namespace", StringNode(ns));
   iop.Set("metadata", std::move(meta));
@@ -237,7 +247,7 @@ absl::StatusOr<UninstallPlan> PlanUninstall(const store::ConfigStore& store, boo
       if (labels[kComponentLabel].Str() == kComponentBase) {
         continue;
       }
-      if (labels["istio.io/rev"].Defined() && labels["istio.io/rev"].Str() != revision) {
+      if (RevisionOf(labels) != revision) {
         continue;
       }
     }
@@ -252,11 +262,13 @@ absl::StatusOr<UninstallPlan> PlanUninstall(const store::ConfigStore& store, boo
       deletes.push_back(s.key);
     }
   }
-  if (purge) {
-    for (const store::StoredObject& s : all) {
-      if (s.key.kind == "IstioOperator" && s.key.name == kInstalledStateName) {
-        deletes.push_back(s.key);
-      }
+  // The record of what was installed goes too (every revision's with --purge).
+  for (const store::StoredObject& s : all) {
+    if (s.key.kind != "IstioOperator" || s.key.group != "install.istio.io") {
+      continue;
+    }
+    if (purge ? s.key.name.rfind(kInstalledStateName, 0) == 0 : s.key.name == InstalledStateName(revision)) {
+      deletes.push_back(s.key);
     }
   }
   // Dependents first: gateways, then istiod, then the base; Services before Deployments.
@@ -370,7 +382,7 @@ absl::StatusOr<VerifyResult> VerifyInstall(const store::ConfigStore& store, cons
   for (const store::StoredObject& s : all) {
     const Node& labels = s.object["metadata"]["labels"];
     if (labels[kComponentLabel].Defined() && labels[kOwnerNamespaceLabel].Str() == manifest.istio_namespace &&
-        labels["istio.io/rev"].Str() == manifest.revision && rendered.count(s.key) == 0 &&
+        RevisionOf(labels) == manifest.revision && rendered.count(s.key) == 0 &&
         PrunableKinds().count(s.key.kind) > 0) {
       result.extra.push_back(s.key);
     }

@@ -17,6 +17,8 @@
 namespace mesh::install {
 
 inline constexpr const char* kInstalledStateName = "installed-state";
+// "installed-state" for the default revision, "installed-state-<rev>" otherwise.
+std::string InstalledStateName(const std::string& revision);
 // On the installed-state record: the metadata.name of the user's IstioOperator.
 inline constexpr const char* kInstalledNameAnnotation = "install.meshctl.io/iop-name";
 inline constexpr const char* kComponentLabel = "operator.istio.io/component";
@@ -55,7 +57,8 @@ absl::Status ExecuteInstall(store::ConfigStore& store, const InstallPlan& plan,
                             const std::function<void(const std::string& component)>& on_component_done);
 
 // Reads IstioOperator/installed-state from the store (NotFound when absent).
-absl::StatusOr<Node> ReadInstalledState(const store::ConfigStore& store, const std::string& ns = "istio-system");
+absl::StatusOr<Node> ReadInstalledState(const store::ConfigStore& store, const std::string& ns = "istio-system",
+                                        const std::string& revision = "default");
 
 struct UninstallPlan {
   std::vector<store::ObjectKey> deletes;  // in delete order (reverse dependency order)

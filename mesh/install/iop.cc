@@ -200,7 +200,7 @@ absl::StatusOr<MergedConfig> MergeInstallConfig(const MergeInputs& inputs) {
     }
   }
   for (const SetFlag& s : sets) {
-    if (s.path == "profile" && s.value.IsScalar()) {
+    if (s.path == "profile" && s.value.IsScalar() && !s.value.Str().empty()) {
       profile = s.value.Str();
     }
   }
@@ -268,6 +268,17 @@ absl::StatusOr<MergedConfig> MergeInstallConfig(const MergeInputs& inputs) {
   }
   MergeFrom(chart, translated);
   CheckGatewayPorts(chart, errors);
+  // Proxies find istiod through its Service, which depends on revision and namespace.
+  if (GetPath(chart, "meshConfig.defaultConfig.discoveryAddress").Str().empty()) {
+    std::string rev = chart["revision"].Str();
+    std::string pilot_ns = spec["components"]["pilot"]["namespace"].Str();
+    if (pilot_ns.empty()) {
+      pilot_ns = chart["global"]["istioNamespace"].Str().empty() ? "istio-system" : chart["global"]["istioNamespace"].Str();
+    }
+    (void)SetPath(chart, "meshConfig.defaultConfig.discoveryAddress",
+                  StringNode(common::StrCat("istiod", rev.empty() || rev == "default" ? "" : "-" + rev, ".", pilot_ns,
+                                            ".svc:15012")));
+  }
   out.values = std::move(chart);
 
   std::string ns = out.values["global"]["istioNamespace"].Str();

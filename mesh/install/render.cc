@@ -89,6 +89,48 @@ Node MergedMap(const Node& a, const Node& b) {
   return NullIfEmpty(out);
 }
 
+Node ParseInline(const char* yaml) {
+  auto n = config::ParseYamlNode(yaml, "render.cc");
+  return n.ok() ? *n : Node();
+}
+
+// Deployment settings shared by istiod and the gateways; `components.*.k8s` wins over
+// the chart values, which win over the defaults given here.
+void AddDeploymentSettings(Node& ctx, const Node& vals, const Node& k8s, const Node& default_probe,
+                           const Node& default_tolerations, const Node& default_pod_security) {
+  Node strategy = Node::Map();
+  Node rolling = Node::Map();
+  rolling.Set("maxSurge", vals["rollingMaxSurge"].Defined() ? vals["rollingMaxSurge"] : StringNode("100%"));
+  rolling.Set("maxUnavailable",
+              vals["rollingMaxUnavailable"].Defined() ? vals["rollingMaxUnavailable"] : StringNode("25%"));
+  strategy.Set("rollingUpdate", std::move(rolling));
+  ctx.Set("strategy", k8s["strategy"].IsMap() ? k8s["strategy"] : strategy);
+  ctx.Set("affinity", NullIfEmpty(FirstDefined({&k8s["affinity"], &vals["affinity"]})));
+  ctx.Set("tolerations", NullIfEmpty(FirstDefined({&k8s["tolerations"], &vals["tolerations"], &default_tolerations})));
+  ctx.Set("readinessProbe", k8s["readinessProbe"].IsMap() ? k8s["readinessProbe"] : default_probe);
+  // Merged like the strategic-merge patch istioctl applies (sysctls next to runAsUser).
+  ctx.Set("podSecurityContext", MergedMap(default_pod_security, k8s["securityContext"]));
+  ctx.Set("volumes", k8s["volumes"].IsSequence() ? k8s["volumes"] : Node::Sequence());
+  ctx.Set("volumeMounts", k8s["volumeMounts"].IsSequence() ? k8s["volumeMounts"] : Node::Sequence());
+  ctx.Set("priorityClassName", NullIfEmpty(FirstDefined({&k8s["priorityClassName"], &vals["priorityClassName"]})));
+}
+
+// HPA metrics/behavior/target: k8s.hpaSpec wins; otherwise CPU at the chart's target.
+void HpaSettings(Node& ctx, const Node& vals, const Node& k8s, const std::string& deployment) {
+  const Node& hpa = k8s["hpaSpec"];
+  if (hpa["metrics"].IsSequence()) {
+    ctx.Set("hpaMetrics", hpa["metrics"]);
+  } else {
+    Node metrics = ParseInline("[{type: Resource, resource: {name: cpu, target: {type: Utilization}}}]");
+    int64_t target = vals["cpu"]["targetAverageUtilization"].Int().value_or(80);
+    (void)SetPath(metrics, "[0].resource.target.averageUtilization", IntNode(target));
+    ctx.Set("hpaMetrics", std::move(metrics));
+  }
+  ctx.Set("hpaBehavior", NullIfEmpty(FirstDefined({&hpa["behavior"], &vals["autoscaleBehavior"]})));
+  std::string target = hpa["scaleTargetRef"]["name"].Str();
+  ctx.Set("scaleTargetName", StringNode(target.empty() ? deployment : target));
+}
+
 Node ReplicaSettings(Node ctx, bool autoscale, int64_t replicas, int64_t min, int64_t max) {
   ctx.Set("replicas", autoscale ? Node() : IntNode(replicas));
   bool hpa = autoscale && min > 0 && max > 0;
@@ -99,15 +141,23 @@ Node ReplicaSettings(Node ctx, bool autoscale, int64_t replicas, int64_t min, in
   return ctx;
 }
 
-Node PilotContext(const Node& values, const Node& component) {
+Node PilotContext(const Node& values, const Node& component, const std::string& rev) {
   const Node& pv = values["pilot"];
   const Node& k8s = component["k8s"];
   Node ctx = Node::Map();
+  HpaSettings(ctx, pv, k8s, rev == "default" ? "istiod" : "istiod-" + rev);
+  ctx.Set("selector", rev == "default" ? ParseInline("{istio: pilot}")
+                                       : ParseInline(("{app: istiod, istio.io/rev: " + rev + "}").c_str()));
+  ctx.Set("serviceSelector", rev == "default" ? ParseInline("{app: istiod, istio: pilot}")
+                                              : ParseInline(("{app: istiod, istio.io/rev: " + rev + "}").c_str()));
   ctx.Set("resources", NullIfEmpty(FirstDefined({&k8s["resources"], &pv["resources"]})));
   ctx.Set("env", EnvList(pv["env"], k8s["env"]));
   ctx.Set("nodeSelector", MergedMap(pv["nodeSelector"], k8s["nodeSelector"]));
   ctx.Set("podAnnotations", MergedMap(pv["podAnnotations"], k8s["podAnnotations"]));
-  ctx.Set("priorityClassName", NullIfEmpty(FirstDefined({&k8s["priorityClassName"], &pv["priorityClassName"]})));
+  static const Node kProbe = ParseInline(
+      "{httpGet: {path: /ready, port: 8080}, initialDelaySeconds: 1, periodSeconds: 3, timeoutSeconds: 5}");
+  static const Node kTolerations = ParseInline("[{key: cni.istio.io/not-ready, operator: Exists}]");
+  AddDeploymentSettings(ctx, pv, k8s, kProbe, kTolerations, Node());
   ctx.Set("imagePullPolicy",
           NullIfEmpty(FirstDefined({&k8s["imagePullPolicy"], &values["global"]["imagePullPolicy"]})));
   bool autoscale = pv["autoscaleEnabled"].Bool().value_or(false);
@@ -126,7 +176,10 @@ Node GatewayContext(const Node& values, const Node& spec_gw, const std::string& 
   ctx.Set("name", StringNode(name));
   ctx.Set("namespace", StringNode(spec_gw["namespace"].Str().empty() ? istio_ns : spec_gw["namespace"].Str()));
   ctx.Set("component", StringNode(component));
-  Node labels = spec_gw["label"].IsMap() && spec_gw["label"].size() > 0 ? spec_gw["label"] : gv["labels"];
+  ctx.Set("image", StringNode(Image(values, spec_gw, values["global"]["proxy"]["image"].Str())));
+  // A gateway's `label` adds to (and may override) the chart's app/istio labels.
+  Node labels = gv["labels"].IsMap() ? gv["labels"] : Node::Map();
+  MergeFrom(labels, spec_gw["label"]);
   ctx.Set("labels", labels);
 
   const Node& ports = FirstDefined({&k8s["service"]["ports"], &gv["ports"]});
@@ -165,14 +218,35 @@ Node GatewayContext(const Node& values, const Node& spec_gw, const std::string& 
   ctx.Set("env", EnvList(gv["env"], k8s["env"]));
   ctx.Set("imagePullPolicy",
           NullIfEmpty(FirstDefined({&k8s["imagePullPolicy"], &values["global"]["imagePullPolicy"]})));
-  ctx.Set("targetCPU", IntNode(gv["cpu"]["targetAverageUtilization"].Int().value_or(80)));
+  HpaSettings(ctx, gv, k8s, name);
+  Node secret_volumes = Node::Sequence();
+  Node secret_mounts = Node::Sequence();
+  for (const Node& sv : gv["secretVolumes"].items()) {
+    Node vol = Node::Map();
+    vol.Set("name", sv["name"]);
+    Node secret = Node::Map();
+    secret.Set("optional", BoolNode(true));
+    secret.Set("secretName", sv["secretName"]);
+    vol.Set("secret", std::move(secret));
+    secret_volumes.Append(std::move(vol));
+    Node mount = Node::Map();
+    mount.Set("mountPath", sv["mountPath"]);
+    mount.Set("name", sv["name"]);
+    mount.Set("readOnly", BoolNode(true));
+    secret_mounts.Append(std::move(mount));
+  }
+  ctx.Set("secretVolumes", std::move(secret_volumes));
+  ctx.Set("secretVolumeMounts", std::move(secret_mounts));
 
   bool root_user = gv["runAsRoot"].Bool().value_or(false);
   Node psc = Node::Map();
   psc.Set("runAsGroup", IntNode(root_user ? 0 : 1337));
   psc.Set("runAsNonRoot", BoolNode(!root_user));
   psc.Set("runAsUser", IntNode(root_user ? 0 : 1337));
-  ctx.Set("podSecurityContext", std::move(psc));
+  static const Node kProbe = ParseInline(
+      "{failureThreshold: 30, httpGet: {path: /healthz/ready, port: 15021, scheme: HTTP}, initialDelaySeconds: 1, "
+      "periodSeconds: 2, successThreshold: 1, timeoutSeconds: 1}");
+  AddDeploymentSettings(ctx, gv, k8s, kProbe, Node(), psc);
   Node csc = Node::Map();
   csc.Set("allowPrivilegeEscalation", BoolNode(false));
   Node caps = Node::Map();
@@ -219,6 +293,78 @@ void AddLabels(Node& object, const std::vector<std::pair<std::string, std::strin
   for (const auto& [k, v] : labels) {
     if (l->Find(k) == nullptr) {
       l->Set(k, StringNode(v));
+    }
+  }
+}
+
+// components.*.k8s.overlays: [{kind, name, patches: [{path, value}]}]; a null value
+// deletes. Returns how many objects each overlay matched via `matched`.
+absl::Status ApplyOverlays(Node& object, const Node& overlays, std::vector<int>& matched) {
+  for (size_t i = 0; i < overlays.items().size(); ++i) {
+    const Node& overlay = overlays.items()[i];
+    if (overlay["kind"].Str() != object["kind"].Str() || overlay["name"].Str() != object["metadata"]["name"].Str()) {
+      continue;
+    }
+    if (overlay["apiVersion"].IsScalar() && !overlay["apiVersion"].Str().empty() &&
+        overlay["apiVersion"].Str() != object["apiVersion"].Str()) {
+      continue;
+    }
+    ++matched[i];
+    for (const Node& patch : overlay["patches"].items()) {
+      const std::string& path = patch["path"].Str();
+      if (!patch["value"].Defined()) {
+        auto deleted = DeletePath(object, path);
+        if (!deleted.ok()) {
+          return deleted.status();
+        }
+        continue;
+      }
+      Node value = patch["value"];
+      // A block string holding YAML (`value: |` then a mapping) is that YAML.
+      if (value.IsScalar() && value.Str().find('\n') != std::string::npos) {
+        auto parsed = config::ParseYamlNode(value.Str(), "overlay value");
+        if (parsed.ok() && (parsed->IsMap() || parsed->IsSequence())) {
+          value = *parsed;
+        }
+      }
+      if (auto st = SetPath(object, path, value); !st.ok()) {
+        return absl::InvalidArgumentError(common::StrCat("overlay ", overlay["kind"].Str(), "/", overlay["name"].Str(),
+                                                         " path ", path, ": ", st.message()));
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+// values *.env and k8s.env, merged by name into the first container's env (as the
+// strategic-merge patch istioctl applies): same name replaces in place, new ones append.
+void MergeEnvByName(Node& deployment, const Node& extra) {
+  if (extra.size() == 0) {
+    return;
+  }
+  Node* spec = deployment.FindMutable("spec");
+  Node* tmpl = spec ? spec->FindMutable("template") : nullptr;
+  Node* pod = tmpl ? tmpl->FindMutable("spec") : nullptr;
+  Node* containers = pod ? pod->FindMutable("containers") : nullptr;
+  if (containers == nullptr || !containers->IsSequence() || containers->items().empty()) {
+    return;
+  }
+  Node& container = containers->mutable_items()[0];
+  Node* env = container.FindMutable("env");
+  if (env == nullptr || !env->IsSequence()) {
+    env = &container.Set("env", Node::Sequence());
+  }
+  for (const Node& e : extra.items()) {
+    bool replaced = false;
+    for (Node& existing : env->mutable_items()) {
+      if (existing["name"].Str() == e["name"].Str()) {
+        existing = e;
+        replaced = true;
+        break;
+      }
+    }
+    if (!replaced) {
+      env->Append(e);
     }
   }
 }
@@ -339,6 +485,13 @@ absl::StatusOr<Manifest> RenderManifest(const MergedConfig& config) {
   images.Set("pilot", StringNode(Image(values, components["pilot"], values["pilot"]["image"].Str())));
   images.Set("proxy", StringNode(Image(values, Node(), values["global"]["proxy"]["image"].Str())));
   ctx.Set("images", images);
+  Node pull_secrets = Node::Sequence();
+  for (const Node& name : values["global"]["imagePullSecrets"].items()) {
+    Node ref = Node::Map();
+    ref.Set("name", name);
+    pull_secrets.Append(std::move(ref));
+  }
+  ctx.Set("imagePullSecrets", NullIfEmpty(pull_secrets));
   Node injector = Node::Map();
   injector.Set("config", InjectorConfig(values));
   injector.Set("values", values);
@@ -349,31 +502,47 @@ absl::StatusOr<Manifest> RenderManifest(const MergedConfig& config) {
   } else {
     Node svc = Node::Map();
     svc.Set("name", StringNode(rev == "default" ? "istiod" : "istiod-" + rev));
-    svc.Set("namespace", StringNode(ns));
+    svc.Set("namespace", StringNode(components["pilot"]["namespace"].Str().empty() ? ns
+                                                                                    : components["pilot"]["namespace"].Str()));
     svc.Set("path", StringNode("/inject"));
     svc.Set("port", IntNode(443));
     client.Set("service", std::move(svc));
   }
   injector.Set("clientConfig", std::move(client));
   ctx.Set("injector", std::move(injector));
-  ctx.Set("pilot", PilotContext(values, components["pilot"]));
+  ctx.Set("pilot", PilotContext(values, components["pilot"], rev));
+  // istiod may live in its own namespace (components.pilot.namespace).
+  std::string pilot_ns = components["pilot"]["namespace"].Str().empty() ? ns : components["pilot"]["namespace"].Str();
+  ctx.Set("pilotNamespace", StringNode(pilot_ns));
 
   std::string owner = config.iop["metadata"]["name"].Str();
   auto common_labels = [&](const std::string& component) {
-    return std::vector<std::pair<std::string, std::string>>{
+    std::vector<std::pair<std::string, std::string>> labels = {
         {"app.kubernetes.io/part-of", "istio"},
         {"app.kubernetes.io/managed-by", "meshctl"},
         {"app.kubernetes.io/instance", "istio"},
         {"app.kubernetes.io/version", m.version},
         {"install.operator.istio.io/owning-resource", owner.empty() ? "unknown" : owner},
-        {"istio.io/rev", rev},
         {"operator.istio.io/component", component},
         {"release", "istio"},
     };
+    // Base (CRDs, reader account) is shared by every revision, so it carries none.
+    if (component != kComponentBase) {
+      labels.push_back({"istio.io/rev", rev});
+    }
+    return labels;
   };
 
   std::vector<RenderedObject> objects;
-  auto render_file = [&](const std::string& component, const std::string& file, const Node& context) -> absl::Status {
+  auto add_name_label = [](Node& obj) {
+    // app.kubernetes.io/name: the app label when there is one (as Istio's charts), else the name.
+    const Node& labels = obj["metadata"]["labels"];
+    std::string app = labels["app"].Str().empty() ? obj["metadata"]["name"].Str() : labels["app"].Str();
+    AddLabels(obj, {{"app.kubernetes.io/name", app}});
+  };
+  auto render_file = [&](const std::string& component, const std::string& file, const Node& context,
+                         const Node& overlays, const Node& env) -> absl::Status {
+    std::vector<int> matched(overlays.size(), 0);
     for (const Node& tmpl : Templates(file)) {
       auto rendered = RenderTemplate(tmpl, context);
       if (!rendered.ok()) {
@@ -384,7 +553,19 @@ absl::StatusOr<Manifest> RenderManifest(const MergedConfig& config) {
       }
       Node obj = std::move(**rendered);
       AddLabels(obj, common_labels(component));
+      add_name_label(obj);
+      if (obj["kind"].Str() == "Deployment") {
+        MergeEnvByName(obj, env);
+      }
+      MESH_RETURN_IF_ERROR(ApplyOverlays(obj, overlays, matched));
       objects.push_back(MakeRendered(component, std::move(obj)));
+    }
+    for (size_t i = 0; i < matched.size(); ++i) {
+      if (matched[i] == 0) {
+        const Node& o = overlays.items()[i];
+        return absl::InvalidArgumentError(common::StrCat("overlay for ", o["kind"].Str(), ":", o["name"].Str(),
+                                                         " does not match any object of component ", component));
+      }
     }
     return absl::OkStatus();
   };
@@ -396,11 +577,16 @@ absl::StatusOr<Manifest> RenderManifest(const MergedConfig& config) {
                       {"install.operator.istio.io/owning-resource", owner.empty() ? "unknown" : owner}});
       objects.push_back(MakeRendered(kComponentBase, std::move(crd)));
     }
-    MESH_RETURN_IF_ERROR(render_file(kComponentBase, "manifests/templates/base.yaml", ctx));
+    MESH_RETURN_IF_ERROR(render_file(kComponentBase, "manifests/templates/base.yaml", ctx,
+                                     components["base"]["k8s"]["overlays"], Node()));
   }
   if (ComponentEnabled(components["pilot"])) {
     m.enabled_components.push_back(kComponentPilot);
-    MESH_RETURN_IF_ERROR(render_file(kComponentPilot, "manifests/templates/pilot.yaml", ctx));
+    Node pilot_ctx = ctx;
+    pilot_ctx.Set("ns", pilot_ctx["pilotNamespace"]);
+    pilot_ctx.Set("nsSuffix", StringNode(pilot_ctx["ns"].Str() == "istio-system" ? "" : "-" + pilot_ctx["ns"].Str()));
+    MESH_RETURN_IF_ERROR(render_file(kComponentPilot, "manifests/templates/pilot.yaml", pilot_ctx,
+                                     components["pilot"]["k8s"]["overlays"], pilot_ctx["pilot"]["env"]));
   }
   struct GatewayKind {
     const char* list;
@@ -418,7 +604,8 @@ absl::StatusOr<Manifest> RenderManifest(const MergedConfig& config) {
       }
       Node gctx = ctx;
       gctx.Set("gw", GatewayContext(values, gw, g.root, g.component, ns));
-      MESH_RETURN_IF_ERROR(render_file(g.component, "manifests/templates/gateway.yaml", gctx));
+      MESH_RETURN_IF_ERROR(render_file(g.component, "manifests/templates/gateway.yaml", gctx, gw["k8s"]["overlays"],
+                                       gctx["gw"]["env"]));
       any = true;
     }
     if (any) {

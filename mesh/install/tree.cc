@@ -1,6 +1,7 @@
 #include "mesh/install/tree.h"
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <cstdlib>
 
@@ -79,14 +80,28 @@ absl::StatusOr<std::vector<PathElement>> SplitPath(std::string_view path) {
         el.kind = PathElement::Kind::kSelector;
         el.key = std::string(inner.substr(0, colon));
         el.value = std::string(inner.substr(colon + 1));
-      } else {
-        el.kind = PathElement::Kind::kIndex;
-        size_t idx = 0;
-        auto [ptr, ec] = std::from_chars(inner.data(), inner.data() + inner.size(), idx);
-        if (inner.empty() || ec != std::errc() || ptr != inner.data() + inner.size()) {
+      } else if (!inner.empty()) {
+        // A whole (signed) integer is an index; anything else ("[30m]", "[--foo]") selects
+        // the scalar element with that value.
+        std::string_view digits = inner;
+        bool negative = digits[0] == '-';
+        if (digits[0] == '-' || digits[0] == '+') {
+          digits.remove_prefix(1);
+        }
+        bool numeric = !digits.empty() && std::all_of(digits.begin(), digits.end(),
+                                                      [](char c) { return c >= '0' && c <= '9'; });
+        if (numeric && negative) {
           return absl::InvalidArgumentError(common::StrCat("invalid list index [", inner, "] in path ", path));
         }
-        el.index = idx;
+        if (numeric) {
+          el.kind = PathElement::Kind::kIndex;
+          std::from_chars(digits.data(), digits.data() + digits.size(), el.index);
+        } else {
+          el.kind = PathElement::Kind::kValue;
+          el.value = std::string(inner);
+        }
+      } else {
+        return absl::InvalidArgumentError(common::StrCat("empty [] in path ", path));
       }
       out.push_back(std::move(el));
     }
@@ -113,6 +128,9 @@ std::string JoinPath(const std::vector<PathElement>& path) {
         break;
       case PathElement::Kind::kSelector:
         out += common::StrCat("[", el.key, ":", el.value, "]");
+        break;
+      case PathElement::Kind::kValue:
+        out += common::StrCat("[", el.value, "]");
         break;
     }
   }
@@ -188,6 +206,20 @@ absl::Status SetRecurse(Node& node, const std::vector<PathElement>& path, size_t
       }
       return absl::InvalidArgumentError(common::StrCat("element [", el.key, ":", el.value, "] not found"));
     }
+    case PathElement::Kind::kValue: {
+      if (node.IsSequence()) {
+        for (Node& item : node.mutable_items()) {
+          if (item.IsScalar() && item.Str() == el.value) {
+            if (last) {
+              item = std::move(value);
+              return absl::OkStatus();
+            }
+            return SetRecurse(item, path, i + 1, value);
+          }
+        }
+      }
+      return absl::InvalidArgumentError(common::StrCat("element [", el.value, "] not found"));
+    }
   }
   return absl::OkStatus();
 }
@@ -200,6 +232,56 @@ absl::Status SetPath(Node& root, std::string_view path, Node value) {
     return elements.status();
   }
   return SetRecurse(root, *elements, 0, value);
+}
+
+absl::StatusOr<bool> DeletePath(Node& root, std::string_view path) {
+  auto elements = SplitPath(path);
+  if (!elements.ok()) {
+    return elements.status();
+  }
+  Node* cur = &root;
+  for (size_t i = 0; i < elements->size(); ++i) {
+    const PathElement& el = (*elements)[i];
+    bool last = i + 1 == elements->size();
+    if (el.kind == PathElement::Kind::kKey) {
+      if (!cur->IsMap()) {
+        return false;
+      }
+      if (last) {
+        return cur->Erase(el.key);
+      }
+      cur = cur->FindMutable(el.key);
+      if (cur == nullptr) {
+        return false;
+      }
+      continue;
+    }
+    if (!cur->IsSequence()) {
+      return false;
+    }
+    auto& items = cur->mutable_items();
+    size_t index = items.size();
+    if (el.kind == PathElement::Kind::kIndex) {
+      index = el.index;
+    } else {
+      for (size_t j = 0; j < items.size(); ++j) {
+        const Node& candidate = el.kind == PathElement::Kind::kValue ? items[j] : items[j][el.key];
+        if (candidate.IsScalar() && candidate.Str() == el.value) {
+          index = j;
+          break;
+        }
+      }
+    }
+    if (index >= items.size()) {
+      return false;
+    }
+    if (last) {
+      items.erase(items.begin() + static_cast<long>(index));
+      return true;
+    }
+    cur = &items[index];
+  }
+  return false;
 }
 
 const Node& GetPath(const Node& root, std::string_view path) {
@@ -219,10 +301,12 @@ const Node& GetPath(const Node& root, std::string_view path) {
         }
         cur = &cur->items()[el.index];
         break;
-      case PathElement::Kind::kSelector: {
+      case PathElement::Kind::kSelector:
+      case PathElement::Kind::kValue: {
         const Node* found = &Node::NullNode();
         for (const Node& item : cur->items()) {
-          if (item[el.key].IsScalar() && item[el.key].Str() == el.value) {
+          const Node& candidate = el.kind == PathElement::Kind::kValue ? item : item[el.key];
+          if (candidate.IsScalar() && candidate.Str() == el.value) {
             found = &item;
             break;
           }

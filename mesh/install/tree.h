@@ -22,20 +22,24 @@ void MergeFrom(Node& base, const Node& overlay);
 
 // One step of a --set path.
 struct PathElement {
-  enum class Kind { kKey, kIndex, kSelector };
+  enum class Kind { kKey, kIndex, kSelector, kValue };
   Kind kind = Kind::kKey;
   std::string key;        // kKey: the map key; kSelector: the field name ("name")
-  std::string value;      // kSelector: the wanted value ("foo")
+  std::string value;      // kSelector: the wanted value ("foo"); kValue: the element itself
   size_t index = 0;       // kIndex
 };
 
-// Splits "a.b\.c.[0].d[name:x]" into elements; `\.` keeps a dot inside a key.
+// Splits "a.b\.c.[0].d[name:x]" into elements; `\.` keeps a dot inside a key; "[30m]"
+// selects the scalar list element equal to "30m".
 absl::StatusOr<std::vector<PathElement>> SplitPath(std::string_view path);
 std::string JoinPath(const std::vector<PathElement>& path);
 
 // Sets the value at `path`, creating missing maps. An index at or past the end of a list
 // appends. A [key:value] selector that matches no element is an error.
 absl::Status SetPath(Node& root, std::string_view path, Node value);
+
+// Removes the map key or list element at `path`; false when it was not there.
+absl::StatusOr<bool> DeletePath(Node& root, std::string_view path);
 
 // Reads the value at a dotted path (keys and [i] only); null when absent.
 const Node& GetPath(const Node& root, std::string_view path);

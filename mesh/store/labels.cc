@@ -20,18 +20,6 @@ bool IsQualifiedNamePart(const std::string& s) {
   return true;
 }
 
-bool IsDns1123Subdomain(const std::string& s) {
-  if (s.empty() || s.size() > 253) {
-    return false;
-  }
-  for (const std::string& part : common::Split(s, '.')) {
-    if (!IsDns1123Label(part)) {
-      return false;
-    }
-  }
-  return true;
-}
-
 }  // namespace
 
 bool IsDns1123Label(const std::string& s) {
@@ -44,6 +32,18 @@ bool IsDns1123Label(const std::string& s) {
     }
   }
   return s.front() != '-' && s.back() != '-';
+}
+
+bool IsDns1123Subdomain(const std::string& s) {
+  if (s.empty() || s.size() > 253) {
+    return false;
+  }
+  for (const std::string& part : common::Split(s, '.')) {
+    if (!IsDns1123Label(part)) {
+      return false;
+    }
+  }
+  return true;
 }
 
 absl::Status ValidateLabelKey(const std::string& key) {

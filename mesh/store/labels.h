@@ -32,5 +32,6 @@ absl::StatusOr<bool> ApplyLabelChanges(config::Node& object, const std::vector<L
 absl::Status ValidateLabelKey(const std::string& key);
 absl::Status ValidateLabelValue(const std::string& value);
 bool IsDns1123Label(const std::string& s);
+bool IsDns1123Subdomain(const std::string& s);
 
 }  // namespace mesh::store

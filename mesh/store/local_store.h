@@ -5,7 +5,9 @@
 //   <root>/objects/<group|core>/<Kind>/<ns|_cluster>/<name>.yaml   one file per object
 //   <root>/.lock                                        flock(2) lock file
 // Every file is written with WriteFileAtomic (temp file, fsync, rename), so a crash
-// leaves the old or the new object, never a torn one. Writers hold an exclusive flock,
+// leaves the old or the new object, never a torn one. The generation file moves before
+// the first object a write changes; inside a Transaction it is written once more at the
+// end (so readers that listed mid-transaction re-list). Writers hold an exclusive flock,
 // readers a shared one, so concurrent meshctl processes serialise.
 
 #include <memory>
@@ -45,6 +47,8 @@ class LocalStore : public ConfigStore {
   void Unlock() const;
 
   absl::StatusOr<int64_t> ReadGeneration() const;
+  // Next resourceVersion; moves the generation file (once per transaction).
+  absl::StatusOr<int64_t> BumpGeneration();
   absl::StatusOr<StoredObject> ReadObjectFile(const std::string& path) const;
 
   std::string root_;
@@ -53,6 +57,9 @@ class LocalStore : public ConfigStore {
   mutable std::recursive_mutex mu_;
   mutable int lock_depth_ = 0;
   mutable bool exclusive_ = false;
+  int txn_depth_ = 0;                    // nesting of Transaction() (under the lock)
+  int64_t txn_generation_ = 0;           // last resourceVersion handed out in the transaction
+  int64_t txn_written_generation_ = 0;   // what the generation file says
 };
 
 }  // namespace mesh::store

@@ -330,3 +330,85 @@ TEST(Render, DefaultProfileHasHpasDemoHasNone) {
 
 }  // namespace
 }  // namespace mesh::install
+
+namespace mesh::install {
+namespace {
+
+TEST(Render, K8sSettingsAndOverlays) {
+  testing::TempDir dir;
+  std::string f = dir.Write("ov.yaml", R"(apiVersion: install.istio.io/v1alpha1
+kind: IstioOperator
+spec:
+  components:
+    pilot:
+      k8s:
+        tolerations: [{key: dedicated, operator: Exists}]
+        strategy: {type: Recreate}
+        overlays:
+        - kind: Deployment
+          name: istiod
+          patches:
+          - path: spec.template.spec.containers.[name:discovery].args[99]
+            value: --extra
+          - path: spec.template.metadata.annotations.prometheus\.io/scrape
+          - path: spec.minReadySeconds
+            value: 5
+    ingressGateways:
+    - name: istio-ingressgateway
+      k8s:
+        service:
+          type: NodePort
+        readinessProbe: {httpGet: {path: /other, port: 15021}}
+        volumes: [{name: extra, emptyDir: {}}]
+        volumeMounts: [{name: extra, mountPath: /extra}]
+)");
+  MergeInputs in;
+  in.files = {f};
+  auto c = MergeInstallConfig(in);
+  ASSERT_TRUE(c.ok()) << c.status();
+  auto m = RenderManifest(*c);
+  ASSERT_TRUE(m.ok()) << m.status();
+  const Node& istiod = Find(*m, "Deployment", "istiod")->object;
+  EXPECT_EQ(istiod["spec"]["minReadySeconds"].Str(), "5");
+  EXPECT_EQ(istiod["spec"]["strategy"]["type"].Str(), "Recreate");
+  EXPECT_EQ(istiod["spec"]["template"]["spec"]["tolerations"].items()[0]["key"].Str(), "dedicated");
+  const Node& args = istiod["spec"]["template"]["spec"]["containers"].items()[0]["args"];
+  EXPECT_EQ(args.items().back().Str(), "--extra");
+  EXPECT_FALSE(istiod["spec"]["template"]["metadata"]["annotations"]["prometheus.io/scrape"].Defined());
+  EXPECT_TRUE(istiod["spec"]["template"]["metadata"]["annotations"]["prometheus.io/port"].Defined());
+
+  const Node& gw = Find(*m, "Deployment", "istio-ingressgateway")->object;
+  const Node& container = gw["spec"]["template"]["spec"]["containers"].items()[0];
+  EXPECT_EQ(container["readinessProbe"]["httpGet"]["path"].Str(), "/other");
+  EXPECT_EQ(container["volumeMounts"].items().back()["mountPath"].Str(), "/extra");
+  EXPECT_EQ(gw["spec"]["template"]["spec"]["volumes"].items().back()["name"].Str(), "extra");
+  EXPECT_EQ(Find(*m, "Service", "istio-ingressgateway")->object["spec"]["type"].Str(), "NodePort");
+
+  // An overlay that matches nothing is an error.
+  in.set_flags = {"components.pilot.k8s.overlays[0].name=nope"};
+  c = MergeInstallConfig(in);
+  ASSERT_TRUE(c.ok()) << c.status();
+  auto bad = RenderManifest(*c);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(std::string(bad.status().message()).find("overlay for Deployment:nope does not match"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace mesh::install
+
+namespace mesh::install {
+namespace {
+
+TEST(Render, ImagesFromGlobalAndPerComponentHubTag) {
+  Manifest m = Render({"profile=demo", "hub=my.registry/istio", "tag=1.30-dev", "components.pilot.hub=pilot.io",
+                       "components.egressGateways[0].tag=9", "values.global.variant=distroless"});
+  auto image = [&](const std::string& name) {
+    return Find(m, "Deployment", name)->object["spec"]["template"]["spec"]["containers"].items()[0]["image"].Str();
+  };
+  EXPECT_EQ(image("istiod"), "pilot.io/pilot:1.30-dev-distroless");
+  EXPECT_EQ(image("istio-ingressgateway"), "my.registry/istio/proxyv2:1.30-dev-distroless");
+  EXPECT_EQ(image("istio-egressgateway"), "my.registry/istio/proxyv2:9-distroless");
+}
+
+}  // namespace
+}  // namespace mesh::install

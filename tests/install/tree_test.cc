@@ -49,6 +49,10 @@ TEST(SplitPath, KeysIndexesSelectorsAndEscapes) {
   ASSERT_TRUE(p.ok());
   ASSERT_EQ(p->size(), 4u);
   EXPECT_EQ((*p)[3].key, "container.apparmor.security.beta.kubernetes.io/istio-proxy");
+  p = SplitPath("args.[30m]");
+  ASSERT_TRUE(p.ok());
+  EXPECT_EQ((*p)[1].kind, PathElement::Kind::kValue);
+  EXPECT_EQ((*p)[1].value, "30m");
   EXPECT_FALSE(SplitPath("a.[x").ok());
   EXPECT_FALSE(SplitPath("a.[-1]").ok());
   EXPECT_FALSE(SplitPath("").ok());
@@ -67,6 +71,12 @@ TEST(SetPath, CreatesMapsIndexesAndAppends) {
   ASSERT_FALSE(st.ok());
   EXPECT_EQ(std::string(st.message()), "element [name:nope] not found");
   EXPECT_FALSE(SetPath(root, "x.y.z.w", Node::Scalar("1")).ok());  // z is a scalar
+  Node args = Parse("args: [--a, 30m, --b]\n");
+  ASSERT_TRUE(SetPath(args, "args.[30m]", StringNode("60m")).ok());
+  EXPECT_EQ(Json(args), R"({"args":["--a","60m","--b"]})");
+  EXPECT_FALSE(SetPath(args, "args.[30m]", StringNode("x")).ok());
+  ASSERT_TRUE(*DeletePath(args, "args.[--a]"));
+  EXPECT_EQ(Json(args), R"({"args":["60m","--b"]})");
 }
 
 TEST(ParseSetValue, IntThenFloatThenBoolThenString) {

@@ -75,6 +75,32 @@ TEST(LocalStore, ApplyGetListDelete) {
   EXPECT_EQ(*(*store)->Generation(), 4);
 }
 
+TEST(LocalStore, TransactionHandsOutDistinctVersionsAndMovesGenerationOnce) {
+  testing::TempDir dir;
+  auto store = LocalStore::Open(dir.path());
+  ASSERT_TRUE(store.ok());
+  ASSERT_TRUE((*store)->Apply(Gateway("first", 80)).ok());
+  std::vector<int64_t> versions;
+  int64_t generation_inside = -1;
+  auto st = (*store)->Transaction([&]() -> absl::Status {
+    for (const char* name : {"a", "b", "c"}) {
+      auto r = (*store)->Apply(Gateway(name, 80));
+      if (!r.ok()) {
+        return r.status();
+      }
+      versions.push_back(r->resource_version);
+    }
+    generation_inside = *(*store)->Generation();
+    return absl::OkStatus();
+  });
+  ASSERT_TRUE(st.ok()) << st;
+  EXPECT_EQ(versions, (std::vector<int64_t>{2, 3, 4}));
+  EXPECT_EQ(generation_inside, 2);  // moved before the first write of the transaction
+  EXPECT_EQ(*(*store)->Generation(), 4);
+  auto r = (*store)->Apply(Gateway("d", 80));
+  EXPECT_EQ(r->resource_version, 5);
+}
+
 TEST(LocalStore, RejectsUnsafeNames) {
   testing::TempDir dir;
   auto store = LocalStore::Open(dir.path());
@@ -200,6 +226,43 @@ TEST(LocalStore, SameContentIgnoresKeyOrderAndStoreFields) {
   EXPECT_TRUE(SameContent(a, b));
   config::Node c = Parse("spec: {y: 2, x: 3}\nmetadata: {name: a}\nkind: X\n");
   EXPECT_FALSE(SameContent(a, c));
+}
+
+}  // namespace
+}  // namespace mesh::store
+
+#include "mesh/store/change_tracker.h"
+
+namespace mesh::store {
+namespace {
+
+TEST(ChangeTracker, ReportsUpsertsAndDeletesBetweenPolls) {
+  testing::TempDir dir;
+  auto store = LocalStore::Open(dir.path());
+  ASSERT_TRUE(store.ok());
+  ASSERT_TRUE((*store)->Apply(Gateway("a", 80)).ok());
+  ASSERT_TRUE((*store)->Apply(Gateway("b", 80)).ok());
+  ChangeTracker tracker(**store);
+  auto first = tracker.Poll();
+  ASSERT_TRUE(first.ok());
+  EXPECT_EQ(first->upserted.size(), 2u);
+  EXPECT_TRUE(first->deleted.empty());
+  EXPECT_TRUE(tracker.Poll()->empty());
+
+  ASSERT_TRUE((*store)->Apply(Gateway("a", 81)).ok());  // modified
+  ASSERT_TRUE((*store)->Apply(Gateway("b", 80)).ok());  // unchanged: no new version
+  ASSERT_TRUE((*store)->Apply(Gateway("c", 80)).ok());  // created
+  ASSERT_TRUE(*(*store)->Delete({"networking.istio.io", "Gateway", "default", "b"}));
+  auto next = tracker.Poll();
+  ASSERT_TRUE(next.ok());
+  std::vector<std::string> upserted;
+  for (const auto& o : next->upserted) {
+    upserted.push_back(o.key.name);
+  }
+  EXPECT_EQ(upserted, (std::vector<std::string>{"a", "c"}));
+  ASSERT_EQ(next->deleted.size(), 1u);
+  EXPECT_EQ(next->deleted[0].name, "b");
+  EXPECT_TRUE(tracker.Poll()->empty());
 }
 
 }  // namespace
