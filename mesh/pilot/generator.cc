@@ -555,7 +555,35 @@ struct Translation {
     out.listeners.push_back(std::move(l));
   }
 
+  // A Sidecar resource's egress hosts ("ns/host", "./*", "*/*") limit what a sidecar sees.
+  bool AllowedBySidecarEgress(const Service& s) const {
+    const Resource* sc = push.FindSidecarConfig(proxy.workload);
+    if (sc == nullptr || !sc->spec()["egress"].IsSequence()) {
+      return true;
+    }
+    for (const Node& egress : sc->spec()["egress"].items()) {
+      for (const std::string& h : egress["hosts"].StringList()) {
+        size_t slash = h.find('/');
+        if (slash == std::string::npos) {
+          continue;
+        }
+        std::string ns = h.substr(0, slash);
+        std::string host = h.substr(slash + 1);
+        if (ns == ".") {
+          ns = sc->ns();
+        }
+        if ((ns == "*" || ns == s.ns) && HostIntersects(host, s.hostname)) {
+          return true;
+        }
+      }
+    }
+    return false;
+  }
+
   bool Visible(const Service& s) const {
+    if (!AllowedBySidecarEgress(s)) {
+      return false;
+    }
     if (s.export_to.empty()) {
       return true;
     }

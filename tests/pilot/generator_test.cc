@@ -255,6 +255,31 @@ TEST(Generator, PermissiveInboundAcceptsBothAndDisableOnlyPlaintext) {
   EXPECT_FALSE(r2.listeners[0].filter_chains[0].tls.has_value());
 }
 
+TEST(Generator, SidecarResourceScopesOutboundServices) {
+  auto loaded = config::LoadText(std::string(kScenario) +
+                                     "---\napiVersion: v1\nkind: Service\nmetadata: {name: other, namespace: shop}\n"
+                                     "spec:\n  ports:\n  - {name: http, port: 80}\n",
+                                 "s.yaml");
+  auto push = PushContext::Build(loaded.resources, {});
+  auto names = [](const proxyconfig::Resources& r) {
+    std::vector<std::string> out;
+    for (const auto& vh : r.FindRouteConfig("outbound")->virtual_hosts) {
+      out.push_back(vh.name);
+    }
+    return out;
+  };
+  EXPECT_EQ(names(GenerateResources(Sidecar(), *push)).size(), 2u);
+  auto scoped = loaded.resources;
+  auto sidecar = config::LoadText(
+      "apiVersion: networking.istio.io/v1\nkind: Sidecar\nmetadata: {name: default, namespace: devops}\n"
+      "spec:\n  egress:\n  - hosts: [\"./*\", \"istio-system/*\"]\n",
+      "sc.yaml");
+  scoped.push_back(sidecar.resources[0]);
+  auto push2 = PushContext::Build(scoped, {});
+  EXPECT_EQ(names(GenerateResources(Sidecar(), *push2)),
+            std::vector<std::string>{"helloworldsvc.devops.svc.cluster.local:80"});
+}
+
 TEST(Generator, UnknownDestinationGetsAnEmptyCluster) {
   auto loaded = config::LoadText(
       "apiVersion: networking.istio.io/v1\nkind: Gateway\nmetadata: {name: g, namespace: istio-system}\n"
