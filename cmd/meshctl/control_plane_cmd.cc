@@ -23,15 +23,16 @@
 namespace meshctl {
 namespace {
 
-std::vector<mesh::config::Node> Generate(const mesh::controlplane::ProxyIdentity& id, const mesh::pilot::PushContext& push,
-                                         const std::string& type_url) {
+mesh::xds::ResourceList Generate(const mesh::controlplane::ProxyIdentity& id, const mesh::pilot::PushContext& push,
+                                 const std::string& type_url) {
   mesh::pilot::ProxyRole role;
   role.type = id.type == "router" ? mesh::pilot::ProxyRole::Type::kRouter : mesh::pilot::ProxyRole::Type::kSidecar;
   role.workload = id.workload;
   role.app_port = id.app_port;
   role.outbound_port = id.outbound_port;
   role.gateway_ports = id.gateway_ports;
-  return mesh::pilot::GenerateType(role, push, type_url);
+  static mesh::pilot::GenerationCache cache;
+  return cache.Get(role, push, type_url);
 }
 
 // GET http://addr/path from the control plane's debug endpoints.

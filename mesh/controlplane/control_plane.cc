@@ -21,7 +21,7 @@ class ControlPlaneImpl;
 class Source : public xds::ResourceSource {
  public:
   explicit Source(ControlPlaneImpl* cp) : cp_(cp) {}
-  std::vector<config::Node> Generate(const xds::ProxyNode& proxy, const std::string& type_url) override;
+  xds::ResourceList Generate(const xds::ProxyNode& proxy, const std::string& type_url) override;
   void OnProxyConnected(const xds::ProxyNode& proxy) override;
   void OnProxyDisconnected(const xds::ProxyNode& proxy) override;
   void OnNack(const xds::ProxyNode& proxy, const std::string& type_url, const std::string& error) override;
@@ -99,14 +99,14 @@ class ControlPlaneImpl : public ControlPlane {
   ~ControlPlaneImpl() override { Stop(); }
 
   // Called by Source on the server thread.
-  std::vector<config::Node> Generate(const xds::ProxyNode& node, const std::string& type_url) {
+  xds::ResourceList Generate(const xds::ProxyNode& node, const std::string& type_url) {
     std::shared_ptr<const pilot::PushContext> push;
     ProxyIdentity identity;
     {
       std::lock_guard<std::mutex> lock(mu_);
       const ProxyIdentity* id = registry_.Find(node.id);
       if (id == nullptr || !options_.generator) {
-        return {};  // unauthenticated or unknown proxies get nothing
+        return xds::MakeResourceList({});  // unauthenticated or unknown proxies get nothing
       }
       identity = *id;
       push = push_;
@@ -287,7 +287,7 @@ class ControlPlaneImpl : public ControlPlane {
   bool stopping_ = false;
 };
 
-std::vector<config::Node> Source::Generate(const xds::ProxyNode& proxy, const std::string& type_url) {
+xds::ResourceList Source::Generate(const xds::ProxyNode& proxy, const std::string& type_url) {
   return cp_->Generate(proxy, type_url);
 }
 void Source::OnProxyConnected(const xds::ProxyNode& proxy) { cp_->Connected(proxy); }

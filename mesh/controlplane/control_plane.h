@@ -22,8 +22,8 @@
 namespace mesh::controlplane {
 
 // Builds one type's resources for one proxy from the current snapshot.
-using Generator = std::function<std::vector<config::Node>(const ProxyIdentity& proxy, const pilot::PushContext& push,
-                                                          const std::string& type_url)>;
+using Generator = std::function<xds::ResourceList(const ProxyIdentity& proxy, const pilot::PushContext& push,
+                                                  const std::string& type_url)>;
 
 struct ControlPlaneOptions {
   std::shared_ptr<store::ConfigStore> store;

@@ -852,31 +852,86 @@ pc::Resources GenerateResources(const ProxyRole& proxy, const PushContext& push)
   return std::move(t.out);
 }
 
-std::vector<Node> GenerateType(const ProxyRole& proxy, const PushContext& push, const std::string& type_url) {
-  pc::Resources r = GenerateResources(proxy, push);
-  std::vector<Node> out;
-  if (type_url == xds::type_url::kListener) {
-    for (const pc::Listener& l : r.listeners) {
-      out.push_back(pc::EncodeListener(l));
+namespace {
+
+std::string RoleKey(const ProxyRole& r) {
+  std::string key = common::StrCat(static_cast<int>(r.type), "|", r.workload.name, "|", r.workload.ns, "|",
+                                   r.workload.service_account, "|", r.workload.address, "|",
+                                   r.workload.default_endpoint_port, "|", r.app_port, "|", r.outbound_port, "|",
+                                   r.bind_address, "|", r.workload.has_sidecar ? 1 : 0, "|");
+  for (const auto& [k, v] : r.workload.labels) {
+    key += common::StrCat(k, "=", v, ",");
+  }
+  key += "|";
+  for (const std::string& s : r.workload.services) {
+    key += s + ",";
+  }
+  key += "|";
+  for (const auto& [a, b] : r.gateway_ports) {
+    key += common::StrCat(a, ":", b, ",");
+  }
+  for (const auto& [a, b] : r.workload.endpoint_ports) {
+    key += common::StrCat(a, "=", b, ",");
+  }
+  return key;
+}
+
+}  // namespace
+
+xds::ResourceList GenerationCache::Get(const ProxyRole& proxy, const PushContext& push, const std::string& type_url) {
+  auto key = std::make_pair(push.version(), RoleKey(proxy));
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (push.version() > latest_version_) {
+      latest_version_ = push.version();
+      entries_.erase(entries_.begin(), entries_.lower_bound({latest_version_, std::string()}));
     }
-  } else if (type_url == xds::type_url::kRoute) {
-    for (const pc::RouteConfiguration& rc : r.route_configs) {
-      out.push_back(pc::EncodeRouteConfiguration(rc));
-    }
-  } else if (type_url == xds::type_url::kCluster) {
-    for (const pc::Cluster& c : r.clusters) {
-      out.push_back(pc::EncodeCluster(c));
-    }
-  } else if (type_url == xds::type_url::kEndpoint) {
-    for (const pc::ClusterLoadAssignment& e : r.endpoints) {
-      out.push_back(pc::EncodeClusterLoadAssignment(e));
-    }
-  } else if (type_url == xds::type_url::kSecret) {
-    for (const pc::Secret& s : r.secrets) {
-      out.push_back(pc::EncodeSecret(s, /*redact_inline=*/false));
+    auto it = entries_.find(key);
+    if (it != entries_.end()) {
+      auto list = it->second.find(type_url);
+      return list != it->second.end() ? list->second : xds::MakeResourceList({});
     }
   }
+  std::map<std::string, xds::ResourceList> lists;
+  for (auto& [type, resources] : GenerateAllTypes(proxy, push)) {
+    lists[type] = xds::MakeResourceList(std::move(resources));
+  }
+  xds::ResourceList out = lists[type_url] ? lists[type_url] : xds::MakeResourceList({});
+  std::lock_guard<std::mutex> lock(mu_);
+  if (push.version() >= latest_version_) {
+    entries_[key] = std::move(lists);
+  }
   return out;
+}
+
+std::map<std::string, std::vector<Node>> GenerateAllTypes(const ProxyRole& proxy, const PushContext& push) {
+  pc::Resources r = GenerateResources(proxy, push);
+  std::map<std::string, std::vector<Node>> out;
+  auto& listeners = out[xds::type_url::kListener];
+  for (const pc::Listener& l : r.listeners) {
+    listeners.push_back(pc::EncodeListener(l));
+  }
+  auto& routes = out[xds::type_url::kRoute];
+  for (const pc::RouteConfiguration& rc : r.route_configs) {
+    routes.push_back(pc::EncodeRouteConfiguration(rc));
+  }
+  auto& clusters = out[xds::type_url::kCluster];
+  for (const pc::Cluster& c : r.clusters) {
+    clusters.push_back(pc::EncodeCluster(c));
+  }
+  auto& endpoints = out[xds::type_url::kEndpoint];
+  for (const pc::ClusterLoadAssignment& e : r.endpoints) {
+    endpoints.push_back(pc::EncodeClusterLoadAssignment(e));
+  }
+  auto& secrets = out[xds::type_url::kSecret];
+  for (const pc::Secret& s : r.secrets) {
+    secrets.push_back(pc::EncodeSecret(s, /*redact_inline=*/false));
+  }
+  return out;
+}
+
+std::vector<Node> GenerateType(const ProxyRole& proxy, const PushContext& push, const std::string& type_url) {
+  return GenerateAllTypes(proxy, push)[type_url];
 }
 
 }  // namespace mesh::pilot

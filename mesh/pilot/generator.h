@@ -17,12 +17,14 @@
 // named "default" and "ROOTCA"; the proxy's agent supplies them locally.
 
 #include <map>
+#include <mutex>
 #include <string>
 #include <vector>
 
 #include "mesh/config/node.h"
 #include "mesh/pilot/push_context.h"
 #include "mesh/proxyconfig/types.h"
+#include "mesh/xds/protocol.h"
 
 namespace mesh::pilot {
 
@@ -43,6 +45,24 @@ inline constexpr char kRootCertSecret[] = "ROOTCA";
 proxyconfig::Resources GenerateResources(const ProxyRole& proxy, const PushContext& push);
 // One discovery type of it, encoded (the xDS server's unit).
 std::vector<config::Node> GenerateType(const ProxyRole& proxy, const PushContext& push, const std::string& type_url);
+
+// Every discovery type for a proxy from one translation.
+std::map<std::string, std::vector<config::Node>> GenerateAllTypes(const ProxyRole& proxy, const PushContext& push);
+
+// Per-proxy memo for one snapshot: discovery asks for five types in a row, and one
+// translation produces all five. The key is everything the output depends on: the
+// proxy's role (all of its fields) and the PushContext version (which identifies the
+// whole snapshot). Entries of older snapshots are dropped when a newer one is seen.
+// Thread-safe.
+class GenerationCache {
+ public:
+  xds::ResourceList Get(const ProxyRole& proxy, const PushContext& push, const std::string& type_url);
+
+ private:
+  std::mutex mu_;
+  uint64_t latest_version_ = 0;
+  std::map<std::pair<uint64_t, std::string>, std::map<std::string, xds::ResourceList>> entries_;
+};
 
 // "outbound|80|v1|reviews.default.svc.cluster.local"
 std::string OutboundClusterName(uint32_t port, std::string_view subset, std::string_view host);

@@ -46,6 +46,10 @@ const std::vector<std::string>& SubscriptionOrder() {
 
 }  // namespace type_url
 
+ResourceList MakeResourceList(std::vector<Node> resources) {
+  return std::make_shared<const std::vector<Node>>(std::move(resources));
+}
+
 Node EncodeRequest(const DiscoveryRequest& r) {
   Node n = Node::Map();
   if (!r.version_info.empty()) {
@@ -81,7 +85,7 @@ Node EncodeResponse(const DiscoveryResponse& r) {
   Node n = Node::Map();
   n.Set("versionInfo", Str(r.version_info));
   Node list = Node::Sequence();
-  for (const Node& res : r.resources) {
+  for (const Node& res : *r.resources) {
     list.Append(res);
   }
   n.Set("resources", list);
@@ -135,12 +139,14 @@ absl::StatusOr<DiscoveryResponse> DecodeResponse(const Node& n) {
   if (res.Defined() && !res.IsSequence()) {
     return absl::InvalidArgumentError("DiscoveryResponse.resources must be a list");
   }
+  std::vector<Node> items;
   for (const Node& item : res.items()) {
     if (!item.IsMap()) {
       return absl::InvalidArgumentError("each resource must be a JSON object");
     }
-    r.resources.push_back(item);
+    items.push_back(item);
   }
+  r.resources = MakeResourceList(std::move(items));
   if (r.type_url.empty() || r.nonce.empty()) {
     return absl::InvalidArgumentError("DiscoveryResponse needs typeUrl and nonce");
   }

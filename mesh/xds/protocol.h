@@ -5,6 +5,7 @@
 // are opaque here: each is a JSON object with an "@type" and a name; the proxy and the
 // control plane decide what is inside.
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -49,9 +50,14 @@ struct DiscoveryRequest {
   bool IsNack() const { return error_detail.code != 0 || !error_detail.message.empty(); }
 };
 
+// Resources are shared, immutable lists: one translation feeds the response, the sync
+// bookkeeping and the debug dump without copies.
+using ResourceList = std::shared_ptr<const std::vector<config::Node>>;
+ResourceList MakeResourceList(std::vector<config::Node> resources);
+
 struct DiscoveryResponse {
   std::string version_info;
-  std::vector<config::Node> resources;  // JSON objects carrying "@type"
+  ResourceList resources = MakeResourceList({});  // JSON objects carrying "@type"
   std::string type_url;
   std::string nonce;
 };

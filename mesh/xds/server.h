@@ -24,7 +24,7 @@ namespace mesh::xds {
 class ResourceSource {
  public:
   virtual ~ResourceSource() = default;
-  virtual std::vector<config::Node> Generate(const ProxyNode& proxy, const std::string& type_url) = 0;
+  virtual ResourceList Generate(const ProxyNode& proxy, const std::string& type_url) = 0;
   virtual void OnProxyConnected(const ProxyNode& /*proxy*/) {}
   virtual void OnProxyDisconnected(const ProxyNode& /*proxy*/) {}
   virtual void OnNack(const ProxyNode& /*proxy*/, const std::string& /*type_url*/, const std::string& /*error*/) {}
@@ -41,7 +41,7 @@ struct TypeSyncInfo {
 struct ProxySyncInfo {
   ProxyNode node;
   std::map<std::string, TypeSyncInfo> types;  // by type URL
-  std::map<std::string, std::vector<config::Node>> sent;  // last sent resources by type URL
+  std::map<std::string, ResourceList> sent;  // last sent resources by type URL
 };
 
 // A plain HTTP request/response for extra endpoints served on the discovery port (the

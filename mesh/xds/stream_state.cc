@@ -45,10 +45,14 @@ RequestKind StreamState::OnRequest(const DiscoveryRequest& r) {
   return RequestKind::kAck;
 }
 
-std::optional<DiscoveryResponse> StreamState::PrepareResponse(const std::string& type_url,
-                                                              std::vector<config::Node> resources, bool force) {
+std::optional<DiscoveryResponse> StreamState::PrepareResponse(const std::string& type_url, ResourceList resources,
+                                                              bool force) {
   TypeState& t = types_[type_url];
-  std::string version = ContentVersion(resources);
+  // The same list object as last time cannot have changed (lists are immutable).
+  if (resources == t.sent_resources && !t.sent_version.empty() && !force) {
+    return std::nullopt;
+  }
+  std::string version = ContentVersion(*resources);
   bool already = version == t.sent_version || (t.sent_version.empty() && version == t.acked_version);
   if (already && !force) {
     if (t.sent_version.empty()) {

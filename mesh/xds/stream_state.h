@@ -22,7 +22,7 @@ struct TypeState {
   std::vector<std::string> resource_names;  // empty: all (state of the world)
   std::string sent_version;
   std::string sent_nonce;
-  std::vector<config::Node> sent_resources;
+  ResourceList sent_resources = MakeResourceList({});
   std::string acked_version;
   std::string acked_nonce;
   std::string nack_message;  // last NACK's error, cleared by the next ACK
@@ -42,7 +42,7 @@ class StreamState {
   RequestKind OnRequest(const DiscoveryRequest& request);
   // Records a response about to be sent and fills in its nonce. Returns nullopt when the
   // version equals what was last sent (nothing changed).
-  std::optional<DiscoveryResponse> PrepareResponse(const std::string& type_url, std::vector<config::Node> resources,
+  std::optional<DiscoveryResponse> PrepareResponse(const std::string& type_url, ResourceList resources,
                                                    bool force = false);
 
   SyncStatus Status(const std::string& type_url) const;

@@ -216,7 +216,7 @@ class ServerImpl : public XdsServer {
         DiscoveryResponse out;
         out.type_url = type;
         out.resources = source_->Generate(dr->node, type);
-        out.version_info = ContentVersion(out.resources);
+        out.version_info = ContentVersion(*out.resources);
         out.nonce = "rest";
         res.body() = SerializeResponse(out);
       }
@@ -299,7 +299,7 @@ class ServerImpl : public XdsServer {
       Node dump = Node::Map();
       for (const auto& [type, resources] : p.sent) {
         Node list = Node::Sequence();
-        for (const Node& r : resources) {
+        for (const Node& r : *resources) {
           Node copy = r;
           RedactKeys(copy);
           list.Append(std::move(copy));
@@ -429,7 +429,7 @@ void StreamSession::Publish() {
     ti.sent_version = t.sent_version;
     ti.acked_version = t.acked_version;
     ti.nack_message = t.nack_message;
-    ti.resource_count = t.sent_resources.size();
+    ti.resource_count = t.sent_resources->size();
     info.types[type] = ti;
     info.sent[type] = t.sent_resources;
   }
@@ -567,7 +567,7 @@ class ClientImpl : public XdsClient {
         Retry();
         return;
       }
-      absl::Status st = callbacks_->OnResources(resp->type_url, resp->version_info, resp->resources);
+      absl::Status st = callbacks_->OnResources(resp->type_url, resp->version_info, *resp->resources);
       DiscoveryRequest ack;
       ack.node = options_.node;
       ack.type_url = resp->type_url;

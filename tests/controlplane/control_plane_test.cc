@@ -18,10 +18,10 @@ using namespace std::chrono_literals;
 using config::Node;
 
 // One "cluster" per Service in the snapshot, plus one per registered workload.
-std::vector<Node> ListServices(const ProxyIdentity&, const pilot::PushContext& push, const std::string& type_url) {
+xds::ResourceList ListServices(const ProxyIdentity&, const pilot::PushContext& push, const std::string& type_url) {
   std::vector<Node> out;
   if (type_url != xds::type_url::kCluster) {
-    return out;
+    return xds::MakeResourceList({});
   }
   for (const pilot::Service& s : push.services()) {
     Node n = Node::Map();
@@ -35,7 +35,7 @@ std::vector<Node> ListServices(const ProxyIdentity&, const pilot::PushContext& p
     n.Set("name", Node::Scalar("workload/" + w.name, true));
     out.push_back(n);
   }
-  return out;
+  return xds::MakeResourceList(std::move(out));
 }
 
 class Recorder : public xds::XdsClientCallbacks {

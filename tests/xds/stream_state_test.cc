@@ -28,13 +28,13 @@ TEST(StreamState, SubscribeSendAckThenNoResendOfSameContent) {
   StreamState s;
   EXPECT_EQ(s.OnRequest(Req("", "")), RequestKind::kSubscribe);
   EXPECT_EQ(s.Status(type_url::kCluster), SyncStatus::kNotSent);
-  auto resp = s.PrepareResponse(type_url::kCluster, {Cluster("a")});
+  auto resp = s.PrepareResponse(type_url::kCluster, MakeResourceList({Cluster("a")}));
   ASSERT_TRUE(resp.has_value());
   EXPECT_EQ(s.Status(type_url::kCluster), SyncStatus::kStale);
   EXPECT_EQ(s.OnRequest(Req(resp->version_info, resp->nonce)), RequestKind::kAck);
   EXPECT_EQ(s.Status(type_url::kCluster), SyncStatus::kSynced);
-  EXPECT_FALSE(s.PrepareResponse(type_url::kCluster, {Cluster("a")}).has_value());
-  auto changed = s.PrepareResponse(type_url::kCluster, {Cluster("b")});
+  EXPECT_FALSE(s.PrepareResponse(type_url::kCluster, MakeResourceList({Cluster("a")})).has_value());
+  auto changed = s.PrepareResponse(type_url::kCluster, MakeResourceList({Cluster("b")}));
   ASSERT_TRUE(changed.has_value());
   EXPECT_NE(changed->version_info, resp->version_info);
   EXPECT_NE(changed->nonce, resp->nonce);
@@ -43,13 +43,13 @@ TEST(StreamState, SubscribeSendAckThenNoResendOfSameContent) {
 TEST(StreamState, NackIsRecordedAndClearedByTheNextAck) {
   StreamState s;
   s.OnRequest(Req("", ""));
-  auto good = s.PrepareResponse(type_url::kCluster, {Cluster("a")}).value();
+  auto good = s.PrepareResponse(type_url::kCluster, MakeResourceList({Cluster("a")})).value();
   s.OnRequest(Req(good.version_info, good.nonce));
-  auto bad = s.PrepareResponse(type_url::kCluster, {Cluster("bad")}).value();
+  auto bad = s.PrepareResponse(type_url::kCluster, MakeResourceList({Cluster("bad")})).value();
   EXPECT_EQ(s.OnRequest(Req(good.version_info, bad.nonce, "unsupported field")), RequestKind::kNack);
   EXPECT_EQ(s.Status(type_url::kCluster), SyncStatus::kNacked);
   EXPECT_EQ(s.types().at(type_url::kCluster).nack_message, "unsupported field");
-  auto fixed = s.PrepareResponse(type_url::kCluster, {Cluster("c")}).value();
+  auto fixed = s.PrepareResponse(type_url::kCluster, MakeResourceList({Cluster("c")})).value();
   EXPECT_EQ(s.Status(type_url::kCluster), SyncStatus::kStale);
   EXPECT_EQ(s.OnRequest(Req(fixed.version_info, fixed.nonce)), RequestKind::kAck);
   EXPECT_EQ(s.Status(type_url::kCluster), SyncStatus::kSynced);
@@ -58,8 +58,8 @@ TEST(StreamState, NackIsRecordedAndClearedByTheNextAck) {
 TEST(StreamState, StaleNonceIsIgnored) {
   StreamState s;
   s.OnRequest(Req("", ""));
-  auto first = s.PrepareResponse(type_url::kCluster, {Cluster("a")}).value();
-  auto second = s.PrepareResponse(type_url::kCluster, {Cluster("b")}).value();
+  auto first = s.PrepareResponse(type_url::kCluster, MakeResourceList({Cluster("a")})).value();
+  auto second = s.PrepareResponse(type_url::kCluster, MakeResourceList({Cluster("b")})).value();
   EXPECT_EQ(s.OnRequest(Req(first.version_info, first.nonce)), RequestKind::kStaleNonce);
   EXPECT_EQ(s.Status(type_url::kCluster), SyncStatus::kStale);
   EXPECT_EQ(s.OnRequest(Req(second.version_info, second.nonce)), RequestKind::kAck);
@@ -68,12 +68,12 @@ TEST(StreamState, StaleNonceIsIgnored) {
 TEST(StreamState, ReconnectingProxyWithCurrentVersionGetsNothingResent) {
   StreamState first;
   first.OnRequest(Req("", ""));
-  std::string version = first.PrepareResponse(type_url::kCluster, {Cluster("a")})->version_info;
+  std::string version = first.PrepareResponse(type_url::kCluster, MakeResourceList({Cluster("a")}))->version_info;
   StreamState s;  // the stream after a reconnect
   EXPECT_EQ(s.OnRequest(Req(version, "")), RequestKind::kSubscribe);
-  EXPECT_FALSE(s.PrepareResponse(type_url::kCluster, {Cluster("a")}).has_value());
+  EXPECT_FALSE(s.PrepareResponse(type_url::kCluster, MakeResourceList({Cluster("a")})).has_value());
   EXPECT_EQ(s.Status(type_url::kCluster), SyncStatus::kSynced);
-  EXPECT_TRUE(s.PrepareResponse(type_url::kCluster, {Cluster("b")}).has_value());
+  EXPECT_TRUE(s.PrepareResponse(type_url::kCluster, MakeResourceList({Cluster("b")})).has_value());
 }
 
 TEST(Debouncer, WaitsForQuietButNotForeverUnderConstantChange) {

@@ -18,11 +18,11 @@ using namespace std::chrono_literals;
 
 class FakeSource : public ResourceSource {
  public:
-  std::vector<Node> Generate(const ProxyNode& proxy, const std::string& type_url) override {
+  ResourceList Generate(const ProxyNode& proxy, const std::string& type_url) override {
     std::lock_guard<std::mutex> lock(mu_);
     generated_for_ = proxy.id;
     if (type_url != type_url::kCluster) {
-      return {};
+      return MakeResourceList({});
     }
     std::vector<Node> out;
     for (const std::string& name : clusters_) {
@@ -31,7 +31,7 @@ class FakeSource : public ResourceSource {
                                           "c")
                         .value());
     }
-    return out;
+    return MakeResourceList(std::move(out));
   }
   void OnNack(const ProxyNode&, const std::string&, const std::string& error) override {
     std::lock_guard<std::mutex> lock(mu_);
@@ -188,8 +188,8 @@ TEST(XdsTransport, RestFormAndDebugPages) {
   ASSERT_EQ(r.exit_code, 0);
   auto resp = ParseResponse(r.out);
   ASSERT_TRUE(resp.ok()) << r.out;
-  ASSERT_EQ(resp->resources.size(), 1u);
-  EXPECT_EQ(resp->resources[0]["name"].Str(), "outbound|80||a.default.svc.cluster.local");
+  ASSERT_EQ(resp->resources->size(), 1u);
+  EXPECT_EQ((*resp->resources)[0]["name"].Str(), "outbound|80||a.default.svc.cluster.local");
   auto bad = testing::RunCommand("curl -s -o /dev/null -w '%{http_code}' -X POST " + base +
                                  "/v3/discovery:nonsense -d '{}'");
   EXPECT_EQ(bad.out, "400");
