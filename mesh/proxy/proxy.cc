@@ -1566,6 +1566,55 @@ absl::StatusOr<std::shared_ptr<tcp::acceptor>> OpenAcceptor(net::io_context& ioc
 }
 
 // ---------------------------------------------------------------------------------------
+// Active HTTP health checks (on the control thread): GET path, healthy on 2xx.
+
+awaitable<void> HealthCheckHost(net::io_context& ioc, RuntimePtr rt, const ClusterRuntime* cluster, size_t host_index,
+                                std::shared_ptr<std::atomic<uint64_t>> generation, uint64_t mine) {
+  (void)rt;  // held so that *cluster outlives this coroutine
+  const HealthCheck& hc = cluster->cluster->health_checks.front();
+  const HostRuntime& host = cluster->hosts[host_index];
+  uint32_t successes = 0, failures = 0;
+  while (generation->load() == mine) {
+    bool healthy = false;
+    beast::error_code ec;
+    beast::tcp_stream stream(ioc);
+    stream.expires_after(hc.timeout);
+    tcp::endpoint ep(net::ip::make_address(host.address, ec), host.port);
+    if (!ec) {
+      auto [cec] = co_await stream.async_connect(ep, kUse);
+      if (!cec) {
+        http::request<http::empty_body> req{http::verb::get, hc.path, 11};
+        req.set(http::field::host, cluster->cluster->name);
+        req.set(http::field::user_agent, "meshctl-health-checker");
+        req.keep_alive(false);
+        auto [wec, wn] = co_await http::async_write(stream, req, kUse);
+        if (!wec) {
+          beast::flat_buffer buf;
+          http::response<http::string_body> res;
+          auto [rec, rn] = co_await http::async_read(stream, buf, res, kUse);
+          healthy = !rec && res.result_int() >= 200 && res.result_int() < 300;
+        }
+      }
+    }
+    beast::error_code ignored;
+    stream.socket().close(ignored);
+    if (healthy) {
+      failures = 0;
+      if (++successes >= std::max<uint32_t>(1, hc.healthy_threshold)) {
+        host.state->health_check_failed.store(false);
+      }
+    } else {
+      successes = 0;
+      if (++failures >= std::max<uint32_t>(1, hc.unhealthy_threshold)) {
+        host.state->health_check_failed.store(true);
+      }
+    }
+    net::steady_timer timer(ioc, hc.interval);
+    co_await timer.async_wait(kUse);
+  }
+}
+
+// ---------------------------------------------------------------------------------------
 
 class ProxyImpl : public Proxy {
  public:
@@ -1705,6 +1754,16 @@ class ProxyImpl : public Proxy {
     {
       std::lock_guard<std::mutex> l(state_mu_);
       current_ = rt;
+    }
+    // Health checkers follow the newest snapshot; older ones stop at their next round.
+    uint64_t gen = health_generation_->fetch_add(1) + 1;
+    for (const auto& [name, cluster] : rt->clusters) {
+      if (cluster.cluster->health_checks.empty()) {
+        continue;
+      }
+      for (size_t i = 0; i < cluster.hosts.size(); ++i) {
+        net::co_spawn(control_, HealthCheckHost(control_, rt, &cluster, i, health_generation_, gen), net::detached);
+      }
     }
     ready_ = true;
     return absl::OkStatus();
@@ -1895,6 +1954,7 @@ class ProxyImpl : public Proxy {
   RuntimePtr current_;
   std::atomic<bool> ready_{false};
   std::atomic<int64_t> active_requests_{0};
+  std::shared_ptr<std::atomic<uint64_t>> health_generation_ = std::make_shared<std::atomic<uint64_t>>(0);
   bool started_ = false;
   std::mutex stop_mu_;
   bool stopped_ = false;

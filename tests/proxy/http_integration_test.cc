@@ -417,6 +417,39 @@ TEST_F(HttpProxyTest, OutlierDetectionEjectsFailingHost) {
       << clusters;
 }
 
+TEST_F(HttpProxyTest, ActiveHealthChecksTakeFailingHostOutOfRotation) {
+  Upstream good("good"), bad("bad", /*fail=*/true);
+  std::string vhosts = R"(
+            - name: all
+              domains: ["*"]
+              routes:
+              - {match: {prefix: /}, route: {cluster: checked}}
+)";
+  TestProxy p(Bootstrap(vhosts,
+                        ClusterYaml("checked", {good.port(), bad.port()},
+                                    "    health_checks: [{timeout: 0.5s, interval: 0.1s, unhealthy_threshold: 1, healthy_threshold: 1, "
+                                    "http_health_check: {path: /healthz}}]\n"),
+                        log_path()));
+  ASSERT_TRUE(p.ok()) << p.status();
+  std::string clusters;
+  for (int i = 0; i < 50; ++i) {
+    clusters = Curl(StrCat("http://127.0.0.1:", p.admin_port(), "/clusters"));
+    if (clusters.find("/failed_active_hc") != std::string::npos) {
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_NE(clusters.find(StrCat("checked::127.0.0.1:", bad.port(), "::health_flags::/failed_active_hc")),
+            std::string::npos)
+      << clusters;
+  EXPECT_NE(clusters.find(StrCat("checked::127.0.0.1:", good.port(), "::health_flags::healthy")), std::string::npos)
+      << clusters;
+  for (int i = 0; i < 6; ++i) {
+    EXPECT_EQ(Get(Url(p, "/")), "200");
+  }
+  EXPECT_NE(good.Requests().find("checked /healthz"), std::string::npos);
+}
+
 TEST_F(HttpProxyTest, ConsistentHashingOnHeaderAndLeastRequest) {
   Upstream a("a"), b("b"), c("c");
   std::string vhosts = R"(
