@@ -614,6 +614,8 @@ class HttpSession {
     } done{w_.active_requests};
 
     auto& req = parser.get();
+    const unsigned client_version = req.version();
+    client_version_ = client_version;
     Outcome out;
     const VirtualHost* vh = nullptr;
     const Route* route = nullptr;
@@ -632,15 +634,17 @@ class HttpSession {
     bool has_te = req.find(http::field::transfer_encoding) != req.end();
     std::string authority(req[http::field::host]);
     std::string target(req.target());
+    orig_target_ = target;
+    orig_authority_ = authority;
     if (field_count > hcm.max_headers_count) {
       out.status = 431;
-    } else if (content_lengths > 1 || (has_te && !parser.chunked()) || (req.version() == 11 && authority.empty()) ||
+    } else if (content_lengths > 1 || (has_te && !parser.chunked()) || (client_version == 11 && authority.empty()) ||
                target.empty() || (target[0] != '/' && target != "*" && req.method() != http::verb::connect)) {
       out.status = 400;
     }
     if (out.status != 0) {
       co_await WriteLocal(stream_, out.status, out.status == 431 ? "too many headers" : "bad request", false,
-                          req.version(), {}, nullptr, nullptr, nullptr, head, out.bytes_sent);
+                          client_version, {}, nullptr, nullptr, nullptr, head, out.bytes_sent);
       Finish(chain, req, out, start, start_wall, nullptr, "");
       co_return false;
     }
@@ -674,7 +678,7 @@ class HttpSession {
       out.status = 404;
       out.flags = "NR";
       out.keep_alive = out.keep_alive && !has_body;
-      co_await WriteLocal(stream_, 404, "", out.keep_alive, req.version(), {}, rc_mut, nullptr, nullptr, head,
+      co_await WriteLocal(stream_, 404, "", out.keep_alive, client_version, {}, rc_mut, nullptr, nullptr, head,
                           out.bytes_sent);
       Finish(chain, req, out, start, start_wall, route, "");
       co_return out.keep_alive;
@@ -692,7 +696,7 @@ class HttpSession {
         out.status = static_cast<int>(*fault->abort_status);
         AddFlag(out.fault_flags, "FI");
         out.keep_alive = out.keep_alive && !has_body;
-        co_await WriteLocal(stream_, out.status, "fault filter abort", out.keep_alive, req.version(), {}, rc_mut,
+        co_await WriteLocal(stream_, out.status, "fault filter abort", out.keep_alive, client_version, {}, rc_mut,
                             vh_mut, route_mut, head, out.bytes_sent);
         Finish(chain, req, out, start, start_wall, route, "");
         co_return out.keep_alive;
@@ -722,7 +726,7 @@ class HttpSession {
             cors_headers.emplace_back("access-control-max-age", cors->max_age);
           }
           out.status = 200;
-          co_await WriteLocal(stream_, 200, "", out.keep_alive && !has_body, req.version(), cors_headers, nullptr,
+          co_await WriteLocal(stream_, 200, "", out.keep_alive && !has_body, client_version, cors_headers, nullptr,
                               nullptr, nullptr, head, out.bytes_sent);
           Finish(chain, req, out, start, start_wall, route, "");
           co_return out.keep_alive && !has_body;
@@ -733,7 +737,7 @@ class HttpSession {
     if (const auto* direct = std::get_if<DirectResponseAction>(&route->action)) {
       out.status = static_cast<int>(direct->status);
       out.keep_alive = out.keep_alive && !has_body;
-      co_await WriteLocal(stream_, out.status, direct->body, out.keep_alive, req.version(), cors_headers, rc_mut,
+      co_await WriteLocal(stream_, out.status, direct->body, out.keep_alive, client_version, cors_headers, rc_mut,
                           vh_mut, route_mut, head, out.bytes_sent);
       Finish(chain, req, out, start, start_wall, route, "");
       co_return out.keep_alive;
@@ -743,7 +747,7 @@ class HttpSession {
       out.keep_alive = out.keep_alive && !has_body;
       std::vector<std::pair<std::string, std::string>> extra = cors_headers;
       extra.emplace_back("location", RedirectLocation(*redirect, route->match, ctx_.scheme, authority, target));
-      co_await WriteLocal(stream_, out.status, "", out.keep_alive, req.version(), extra, rc_mut, vh_mut, route_mut,
+      co_await WriteLocal(stream_, out.status, "", out.keep_alive, client_version, extra, rc_mut, vh_mut, route_mut,
                           head, out.bytes_sent);
       Finish(chain, req, out, start, start_wall, route, "");
       co_return out.keep_alive;
@@ -758,7 +762,7 @@ class HttpSession {
       out.status = 503;
       out.flags = "NC";
       out.keep_alive = out.keep_alive && !has_body;
-      co_await WriteLocal(stream_, 503, "no cluster", out.keep_alive, req.version(), cors_headers, rc_mut, vh_mut,
+      co_await WriteLocal(stream_, 503, "no cluster", out.keep_alive, client_version, cors_headers, rc_mut, vh_mut,
                           route_mut, head, out.bytes_sent);
       Finish(chain, req, out, start, start_wall, route, "");
       co_return out.keep_alive;
@@ -767,34 +771,35 @@ class HttpSession {
     out.cluster_rt = &cluster;
 
     // Upstream request headers.
-    http::request<http::buffer_body> up_req;
-    up_req.method(req.method());
-    if (req.method() == http::verb::unknown) {
-      up_req.method_string(req.method_string());
-    }
-    up_req.version(11);
-    up_req.target(action.prefix_rewrite ? RewritePrefix(target, route->match, *action.prefix_rewrite) : target);
+    // The parsed request is edited in place and forwarded (no copy of every field).
+    auto& up_req = req;
     bool upgrade = req.find(http::field::upgrade) != req.end() &&
                    common::ToLower(std::string_view(req[http::field::connection].data(),
                                                     req[http::field::connection].size()))
                            .find("upgrade") != std::string::npos;
     bool expect_continue = beast::iequals(req[http::field::expect], "100-continue");
-    for (const auto& f : req) {
-      if (IsHopByHop(f.name(), f.name_string()) || f.name() == http::field::expect) {
-        continue;
+    std::string upgrade_value = upgrade ? std::string(req[http::field::upgrade]) : std::string();
+    for (auto it = req.begin(); it != req.end();) {
+      if (IsHopByHop(it->name(), it->name_string()) || it->name() == http::field::expect) {
+        it = req.erase(it);
+      } else {
+        ++it;
       }
-      up_req.insert(f.name_string(), f.value());
     }
+    if (action.prefix_rewrite) {
+      req.target(RewritePrefix(target, route->match, *action.prefix_rewrite));
+    }
+    req.version(11);
     if (upgrade) {
       up_req.set(http::field::connection, "upgrade");
-      up_req.set(http::field::upgrade, req[http::field::upgrade]);
+      up_req.set(http::field::upgrade, upgrade_value);
     }
     if (action.host_rewrite_literal) {
       up_req.set(http::field::host, *action.host_rewrite_literal);
     }
     {
       std::string xff(req["x-forwarded-for"]);
-      up_req.set("x-forwarded-for", xff.empty() ? ctx_.remote_ip : StrCat(xff, ", ", ctx_.remote_ip));
+      req.set("x-forwarded-for", xff.empty() ? ctx_.remote_ip : StrCat(xff, ", ", ctx_.remote_ip));
       if (hcm.use_remote_address || req.find("x-forwarded-proto") == req.end()) {
         up_req.set("x-forwarded-proto", ctx_.scheme);
       }
@@ -1084,7 +1089,7 @@ class HttpSession {
         out.keep_alive = false;
       }
       conn.reset();
-      co_await WriteLocal(stream_, out.status, body, out.keep_alive, req.version(), cors_headers, rc_mut, vh_mut,
+      co_await WriteLocal(stream_, out.status, body, out.keep_alive, client_version, cors_headers, rc_mut, vh_mut,
                           route_mut, head, out.bytes_sent);
       cluster.rq_class[std::clamp(out.status / 100, 1, 5)]->fetch_add(1, std::memory_order_relaxed);
       Finish(chain, req, out, start, start_wall, route, request_id);
@@ -1092,17 +1097,17 @@ class HttpSession {
     }
 
     // Forward the upstream response.
-    auto& up_res = up_parser->get();
-    http::response<http::buffer_body> res;
-    res.result(up_res.result_int());
-    res.reason(up_res.reason());
-    res.version(req.version());
-    for (const auto& f : up_res) {
-      if (IsHopByHop(f.name(), f.name_string())) {
-        continue;
+    auto& res = up_parser->get();
+    auto& up_res = res;
+    std::string up_upgrade(res[http::field::upgrade]);
+    for (auto it = res.begin(); it != res.end();) {
+      if (IsHopByHop(it->name(), it->name_string())) {
+        it = res.erase(it);
+      } else {
+        ++it;
       }
-      res.insert(f.name_string(), f.value());
     }
+    res.version(client_version);
     for (const auto& [k, v] : cors_headers) {
       res.set(k, v);
     }
@@ -1111,10 +1116,10 @@ class HttpSession {
         ApplyResponseMutations(res, *m);
       }
     }
-    int code = up_res.result_int();
+    int code = static_cast<int>(up_res.result_int());
     if (code == 101 && upgrade) {
       res.set(http::field::connection, "upgrade");
-      res.set(http::field::upgrade, up_res[http::field::upgrade]);
+      res.set(http::field::upgrade, up_upgrade);
       http::response<http::empty_body> sw;
       sw.result(101);
       sw.version(11);
@@ -1154,7 +1159,7 @@ class HttpSession {
       if (up_parser->content_length()) {
         res.content_length(*up_parser->content_length());
       } else if (!up_parser->is_done() || up_parser->chunked()) {
-        if (req.version() >= 11) {
+        if (client_version >= 11) {
           res.chunked(true);
         } else {
           out.keep_alive = false;
@@ -1253,7 +1258,7 @@ class HttpSession {
     }
     AccessLogRecord r;
     r.start_time = start_wall;
-    r.protocol = req.version() == 10 ? "HTTP/1.0" : "HTTP/1.1";
+    r.protocol = client_version_ == 10 ? "HTTP/1.0" : "HTTP/1.1";
     r.response_code = out.status;
     r.response_flags = flags;
     r.bytes_received = out.bytes_received;
@@ -1263,7 +1268,7 @@ class HttpSession {
     r.upstream_cluster = out.cluster;
     r.downstream_remote_address = ctx_.remote_address;
     r.route_name = route ? route->name : "";
-    std::string method(req.method_string()), path(req.target()), host(req[http::field::host]);
+    std::string method(req.method_string()), path(orig_target_), host(orig_authority_);
     r.request_header = [&](std::string_view name) -> std::optional<std::string> {
       if (name == ":method") {
         return method;
@@ -1286,6 +1291,9 @@ class HttpSession {
   Worker& w_;
   Stream& stream_;
   RuntimePtr rt_;
+  unsigned client_version_ = 11;
+  std::string orig_target_;
+  std::string orig_authority_;
   std::string listener_;
   size_t chain_;
   RequestContext ctx_;
