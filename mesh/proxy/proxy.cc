@@ -969,10 +969,16 @@ class HttpSession {
       }
       beast::error_code send_ec, recv_ec, down_ec;
       uint64_t body_bytes = 0;
-      if (conn->tls) {
-        std::tie(send_ec, down_ec) = co_await SendRequest(*conn->tls, parser, buffer, up_req, chunk, hcm, body_bytes);
-      } else {
-        std::tie(send_ec, down_ec) = co_await SendRequest(*conn->tcp, parser, buffer, up_req, chunk, hcm, body_bytes);
+      {
+        // Relay reports (downstream read error, upstream write error).
+        http::request_serializer<http::buffer_body> sr{up_req};
+        if (conn->tls) {
+          std::tie(down_ec, send_ec) = co_await Relay(stream_, buffer, parser, *conn->tls, sr, up_req, chunk,
+                                                      hcm.stream_idle_timeout, body_bytes);
+        } else {
+          std::tie(down_ec, send_ec) = co_await Relay(stream_, buffer, parser, *conn->tcp, sr, up_req, chunk,
+                                                      hcm.stream_idle_timeout, body_bytes);
+        }
       }
       out.bytes_received = body_bytes;
       if (down_ec) {
@@ -1213,16 +1219,6 @@ class HttpSession {
     }
     Finish(chain, req, out, start, start_wall, route, request_id);
     co_return out.keep_alive;
-  }
-
-  template <class UpStream>
-  awaitable<std::tuple<beast::error_code, beast::error_code>> SendRequest(
-      UpStream& up, http::request_parser<http::buffer_body>& parser, beast::flat_buffer& buffer,
-      http::request<http::buffer_body>& up_req, char* chunk, const HttpConnectionManager& hcm, uint64_t& bytes) {
-    http::request_serializer<http::buffer_body> sr{up_req};
-    auto [read_ec, write_ec] = co_await Relay(stream_, buffer, parser, up, sr, up_req, chunk, hcm.stream_idle_timeout, bytes);
-    // (upstream send error, downstream read error)
-    co_return std::make_tuple(write_ec, read_ec);
   }
 
   static awaitable<void> Mirror(Worker& w, RuntimePtr rt, std::string cluster_name,
