@@ -7,12 +7,15 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include <sys/socket.h>
+
 #include <boost/asio.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
+#include <cerrno>
 #include <condition_variable>
 #include <iostream>
 #include <list>
@@ -316,7 +319,9 @@ awaitable<std::tuple<beast::error_code, UpstreamPtr>> Connect(Worker& w, const C
   co_return std::make_tuple(beast::error_code(), std::move(conn));
 }
 
-UpstreamPtr TakePooled(Worker& w, const std::string& key) {
+// `probe`: check (one non-blocking peek) that the upstream has not closed an idle
+// connection; used for requests with a body, which cannot be replayed on a fresh one.
+UpstreamPtr TakePooled(Worker& w, const std::string& key, bool probe) {
   auto it = w.pools.find(key);
   if (it == w.pools.end()) {
     return nullptr;
@@ -324,9 +329,17 @@ UpstreamPtr TakePooled(Worker& w, const std::string& key) {
   while (!it->second.empty()) {
     UpstreamPtr c = std::move(it->second.back());
     it->second.pop_back();
-    if (c->lowest().socket().is_open()) {
-      return c;
+    if (!c->lowest().socket().is_open()) {
+      continue;
     }
+    if (probe && c->buffer.size() == 0) {
+      char byte;
+      ssize_t n = ::recv(c->lowest().socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+      if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) {
+        continue;  // closed by the upstream while idle
+      }
+    }
+    return c;
   }
   return nullptr;
 }
@@ -918,7 +931,7 @@ class HttpSession {
         w_.stats.Add(cluster.stat_prefix + "upstream_rq_pending_overflow");
         break;
       }
-      conn = TakePooled(w_, host->pool_key);
+      conn = TakePooled(w_, host->pool_key, has_body);
       bool pooled = conn != nullptr;
       // Counting requests on the host and cluster for least-request and circuit breaking.
       struct Active {
