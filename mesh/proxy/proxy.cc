@@ -7,12 +7,15 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include <sys/socket.h>
+
 #include <boost/asio.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
+#include <cerrno>
 #include <condition_variable>
 #include <iostream>
 #include <list>
@@ -148,14 +151,21 @@ struct Worker {
 };
 
 std::string NewRequestId(std::mt19937_64& rng) {
-  uint64_t a = rng(), b = rng();
-  a = (a & 0xffffffffffff0fffULL) | 0x0000000000004000ULL;
-  b = (b & 0x3fffffffffffffffULL) | 0x8000000000000000ULL;
-  char buf[40];
-  std::snprintf(buf, sizeof(buf), "%08x-%04x-%04x-%04x-%012llx", static_cast<unsigned>(a >> 32),
-                static_cast<unsigned>((a >> 16) & 0xffff), static_cast<unsigned>(a & 0xffff),
-                static_cast<unsigned>(b >> 48), static_cast<unsigned long long>(b & 0xffffffffffffULL));
-  return buf;
+  // UUID version 4, formatted by hand (snprintf showed up in profiles).
+  static constexpr char kHex[] = "0123456789abcdef";
+  uint64_t a = (rng() & 0xffffffffffff0fffULL) | 0x0000000000004000ULL;
+  uint64_t b = (rng() & 0x3fffffffffffffffULL) | 0x8000000000000000ULL;
+  std::string out(36, '-');
+  int pos = 0;
+  for (int i = 0; i < 32; ++i) {
+    if (i == 8 || i == 12 || i == 16 || i == 20) {
+      ++pos;
+    }
+    uint64_t word = i < 16 ? a : b;
+    int shift = 60 - 4 * (i % 16);
+    out[pos++] = kHex[(word >> shift) & 0xf];
+  }
+  return out;
 }
 
 bool HostAvailable(const HostRuntime& h, int64_t now) {
@@ -309,7 +319,9 @@ awaitable<std::tuple<beast::error_code, UpstreamPtr>> Connect(Worker& w, const C
   co_return std::make_tuple(beast::error_code(), std::move(conn));
 }
 
-UpstreamPtr TakePooled(Worker& w, const std::string& key) {
+// `probe`: check (one non-blocking peek) that the upstream has not closed an idle
+// connection; used for requests with a body, which cannot be replayed on a fresh one.
+UpstreamPtr TakePooled(Worker& w, const std::string& key, bool probe) {
   auto it = w.pools.find(key);
   if (it == w.pools.end()) {
     return nullptr;
@@ -317,9 +329,17 @@ UpstreamPtr TakePooled(Worker& w, const std::string& key) {
   while (!it->second.empty()) {
     UpstreamPtr c = std::move(it->second.back());
     it->second.pop_back();
-    if (c->lowest().socket().is_open()) {
-      return c;
+    if (!c->lowest().socket().is_open()) {
+      continue;
     }
+    if (probe && c->buffer.size() == 0) {
+      char byte;
+      ssize_t n = ::recv(c->lowest().socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+      if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) {
+        continue;  // closed by the upstream while idle
+      }
+    }
+    return c;
   }
   return nullptr;
 }
@@ -614,6 +634,8 @@ class HttpSession {
     } done{w_.active_requests};
 
     auto& req = parser.get();
+    const unsigned client_version = req.version();
+    client_version_ = client_version;
     Outcome out;
     const VirtualHost* vh = nullptr;
     const Route* route = nullptr;
@@ -632,15 +654,17 @@ class HttpSession {
     bool has_te = req.find(http::field::transfer_encoding) != req.end();
     std::string authority(req[http::field::host]);
     std::string target(req.target());
+    orig_target_ = target;
+    orig_authority_ = authority;
     if (field_count > hcm.max_headers_count) {
       out.status = 431;
-    } else if (content_lengths > 1 || (has_te && !parser.chunked()) || (req.version() == 11 && authority.empty()) ||
+    } else if (content_lengths > 1 || (has_te && !parser.chunked()) || (client_version == 11 && authority.empty()) ||
                target.empty() || (target[0] != '/' && target != "*" && req.method() != http::verb::connect)) {
       out.status = 400;
     }
     if (out.status != 0) {
       co_await WriteLocal(stream_, out.status, out.status == 431 ? "too many headers" : "bad request", false,
-                          req.version(), {}, nullptr, nullptr, nullptr, head, out.bytes_sent);
+                          client_version, {}, nullptr, nullptr, nullptr, head, out.bytes_sent);
       Finish(chain, req, out, start, start_wall, nullptr, "");
       co_return false;
     }
@@ -674,7 +698,7 @@ class HttpSession {
       out.status = 404;
       out.flags = "NR";
       out.keep_alive = out.keep_alive && !has_body;
-      co_await WriteLocal(stream_, 404, "", out.keep_alive, req.version(), {}, rc_mut, nullptr, nullptr, head,
+      co_await WriteLocal(stream_, 404, "", out.keep_alive, client_version, {}, rc_mut, nullptr, nullptr, head,
                           out.bytes_sent);
       Finish(chain, req, out, start, start_wall, route, "");
       co_return out.keep_alive;
@@ -692,7 +716,7 @@ class HttpSession {
         out.status = static_cast<int>(*fault->abort_status);
         AddFlag(out.fault_flags, "FI");
         out.keep_alive = out.keep_alive && !has_body;
-        co_await WriteLocal(stream_, out.status, "fault filter abort", out.keep_alive, req.version(), {}, rc_mut,
+        co_await WriteLocal(stream_, out.status, "fault filter abort", out.keep_alive, client_version, {}, rc_mut,
                             vh_mut, route_mut, head, out.bytes_sent);
         Finish(chain, req, out, start, start_wall, route, "");
         co_return out.keep_alive;
@@ -722,7 +746,7 @@ class HttpSession {
             cors_headers.emplace_back("access-control-max-age", cors->max_age);
           }
           out.status = 200;
-          co_await WriteLocal(stream_, 200, "", out.keep_alive && !has_body, req.version(), cors_headers, nullptr,
+          co_await WriteLocal(stream_, 200, "", out.keep_alive && !has_body, client_version, cors_headers, nullptr,
                               nullptr, nullptr, head, out.bytes_sent);
           Finish(chain, req, out, start, start_wall, route, "");
           co_return out.keep_alive && !has_body;
@@ -733,7 +757,7 @@ class HttpSession {
     if (const auto* direct = std::get_if<DirectResponseAction>(&route->action)) {
       out.status = static_cast<int>(direct->status);
       out.keep_alive = out.keep_alive && !has_body;
-      co_await WriteLocal(stream_, out.status, direct->body, out.keep_alive, req.version(), cors_headers, rc_mut,
+      co_await WriteLocal(stream_, out.status, direct->body, out.keep_alive, client_version, cors_headers, rc_mut,
                           vh_mut, route_mut, head, out.bytes_sent);
       Finish(chain, req, out, start, start_wall, route, "");
       co_return out.keep_alive;
@@ -743,7 +767,7 @@ class HttpSession {
       out.keep_alive = out.keep_alive && !has_body;
       std::vector<std::pair<std::string, std::string>> extra = cors_headers;
       extra.emplace_back("location", RedirectLocation(*redirect, route->match, ctx_.scheme, authority, target));
-      co_await WriteLocal(stream_, out.status, "", out.keep_alive, req.version(), extra, rc_mut, vh_mut, route_mut,
+      co_await WriteLocal(stream_, out.status, "", out.keep_alive, client_version, extra, rc_mut, vh_mut, route_mut,
                           head, out.bytes_sent);
       Finish(chain, req, out, start, start_wall, route, "");
       co_return out.keep_alive;
@@ -758,7 +782,7 @@ class HttpSession {
       out.status = 503;
       out.flags = "NC";
       out.keep_alive = out.keep_alive && !has_body;
-      co_await WriteLocal(stream_, 503, "no cluster", out.keep_alive, req.version(), cors_headers, rc_mut, vh_mut,
+      co_await WriteLocal(stream_, 503, "no cluster", out.keep_alive, client_version, cors_headers, rc_mut, vh_mut,
                           route_mut, head, out.bytes_sent);
       Finish(chain, req, out, start, start_wall, route, "");
       co_return out.keep_alive;
@@ -767,34 +791,35 @@ class HttpSession {
     out.cluster_rt = &cluster;
 
     // Upstream request headers.
-    http::request<http::buffer_body> up_req;
-    up_req.method(req.method());
-    if (req.method() == http::verb::unknown) {
-      up_req.method_string(req.method_string());
-    }
-    up_req.version(11);
-    up_req.target(action.prefix_rewrite ? RewritePrefix(target, route->match, *action.prefix_rewrite) : target);
+    // The parsed request is edited in place and forwarded (no copy of every field).
+    auto& up_req = req;
     bool upgrade = req.find(http::field::upgrade) != req.end() &&
                    common::ToLower(std::string_view(req[http::field::connection].data(),
                                                     req[http::field::connection].size()))
                            .find("upgrade") != std::string::npos;
     bool expect_continue = beast::iequals(req[http::field::expect], "100-continue");
-    for (const auto& f : req) {
-      if (IsHopByHop(f.name(), f.name_string()) || f.name() == http::field::expect) {
-        continue;
+    std::string upgrade_value = upgrade ? std::string(req[http::field::upgrade]) : std::string();
+    for (auto it = req.begin(); it != req.end();) {
+      if (IsHopByHop(it->name(), it->name_string()) || it->name() == http::field::expect) {
+        it = req.erase(it);
+      } else {
+        ++it;
       }
-      up_req.insert(f.name_string(), f.value());
     }
+    if (action.prefix_rewrite) {
+      req.target(RewritePrefix(target, route->match, *action.prefix_rewrite));
+    }
+    req.version(11);
     if (upgrade) {
       up_req.set(http::field::connection, "upgrade");
-      up_req.set(http::field::upgrade, req[http::field::upgrade]);
+      up_req.set(http::field::upgrade, upgrade_value);
     }
     if (action.host_rewrite_literal) {
       up_req.set(http::field::host, *action.host_rewrite_literal);
     }
     {
       std::string xff(req["x-forwarded-for"]);
-      up_req.set("x-forwarded-for", xff.empty() ? ctx_.remote_ip : StrCat(xff, ", ", ctx_.remote_ip));
+      req.set("x-forwarded-for", xff.empty() ? ctx_.remote_ip : StrCat(xff, ", ", ctx_.remote_ip));
       if (hcm.use_remote_address || req.find("x-forwarded-proto") == req.end()) {
         up_req.set("x-forwarded-proto", ctx_.scheme);
       }
@@ -906,7 +931,7 @@ class HttpSession {
         w_.stats.Add(cluster.stat_prefix + "upstream_rq_pending_overflow");
         break;
       }
-      conn = TakePooled(w_, host->pool_key);
+      conn = TakePooled(w_, host->pool_key, has_body);
       bool pooled = conn != nullptr;
       // Counting requests on the host and cluster for least-request and circuit breaking.
       struct Active {
@@ -957,10 +982,16 @@ class HttpSession {
       }
       beast::error_code send_ec, recv_ec, down_ec;
       uint64_t body_bytes = 0;
-      if (conn->tls) {
-        std::tie(send_ec, down_ec) = co_await SendRequest(*conn->tls, parser, buffer, up_req, chunk, hcm, body_bytes);
-      } else {
-        std::tie(send_ec, down_ec) = co_await SendRequest(*conn->tcp, parser, buffer, up_req, chunk, hcm, body_bytes);
+      {
+        // Relay reports (downstream read error, upstream write error).
+        http::request_serializer<http::buffer_body> sr{up_req};
+        if (conn->tls) {
+          std::tie(down_ec, send_ec) = co_await Relay(stream_, buffer, parser, *conn->tls, sr, up_req, chunk,
+                                                      hcm.stream_idle_timeout, body_bytes);
+        } else {
+          std::tie(down_ec, send_ec) = co_await Relay(stream_, buffer, parser, *conn->tcp, sr, up_req, chunk,
+                                                      hcm.stream_idle_timeout, body_bytes);
+        }
       }
       out.bytes_received = body_bytes;
       if (down_ec) {
@@ -1084,7 +1115,7 @@ class HttpSession {
         out.keep_alive = false;
       }
       conn.reset();
-      co_await WriteLocal(stream_, out.status, body, out.keep_alive, req.version(), cors_headers, rc_mut, vh_mut,
+      co_await WriteLocal(stream_, out.status, body, out.keep_alive, client_version, cors_headers, rc_mut, vh_mut,
                           route_mut, head, out.bytes_sent);
       cluster.rq_class[std::clamp(out.status / 100, 1, 5)]->fetch_add(1, std::memory_order_relaxed);
       Finish(chain, req, out, start, start_wall, route, request_id);
@@ -1092,17 +1123,17 @@ class HttpSession {
     }
 
     // Forward the upstream response.
-    auto& up_res = up_parser->get();
-    http::response<http::buffer_body> res;
-    res.result(up_res.result_int());
-    res.reason(up_res.reason());
-    res.version(req.version());
-    for (const auto& f : up_res) {
-      if (IsHopByHop(f.name(), f.name_string())) {
-        continue;
+    auto& res = up_parser->get();
+    auto& up_res = res;
+    std::string up_upgrade(res[http::field::upgrade]);
+    for (auto it = res.begin(); it != res.end();) {
+      if (IsHopByHop(it->name(), it->name_string())) {
+        it = res.erase(it);
+      } else {
+        ++it;
       }
-      res.insert(f.name_string(), f.value());
     }
+    res.version(client_version);
     for (const auto& [k, v] : cors_headers) {
       res.set(k, v);
     }
@@ -1111,10 +1142,10 @@ class HttpSession {
         ApplyResponseMutations(res, *m);
       }
     }
-    int code = up_res.result_int();
+    int code = static_cast<int>(up_res.result_int());
     if (code == 101 && upgrade) {
       res.set(http::field::connection, "upgrade");
-      res.set(http::field::upgrade, up_res[http::field::upgrade]);
+      res.set(http::field::upgrade, up_upgrade);
       http::response<http::empty_body> sw;
       sw.result(101);
       sw.version(11);
@@ -1154,7 +1185,7 @@ class HttpSession {
       if (up_parser->content_length()) {
         res.content_length(*up_parser->content_length());
       } else if (!up_parser->is_done() || up_parser->chunked()) {
-        if (req.version() >= 11) {
+        if (client_version >= 11) {
           res.chunked(true);
         } else {
           out.keep_alive = false;
@@ -1203,16 +1234,6 @@ class HttpSession {
     co_return out.keep_alive;
   }
 
-  template <class UpStream>
-  awaitable<std::tuple<beast::error_code, beast::error_code>> SendRequest(
-      UpStream& up, http::request_parser<http::buffer_body>& parser, beast::flat_buffer& buffer,
-      http::request<http::buffer_body>& up_req, char* chunk, const HttpConnectionManager& hcm, uint64_t& bytes) {
-    http::request_serializer<http::buffer_body> sr{up_req};
-    auto [read_ec, write_ec] = co_await Relay(stream_, buffer, parser, up, sr, up_req, chunk, hcm.stream_idle_timeout, bytes);
-    // (upstream send error, downstream read error)
-    co_return std::make_tuple(write_ec, read_ec);
-  }
-
   static awaitable<void> Mirror(Worker& w, RuntimePtr rt, std::string cluster_name,
                                 std::shared_ptr<http::request<http::empty_body>> req) {
     auto it = rt->clusters.find(cluster_name);
@@ -1253,7 +1274,7 @@ class HttpSession {
     }
     AccessLogRecord r;
     r.start_time = start_wall;
-    r.protocol = req.version() == 10 ? "HTTP/1.0" : "HTTP/1.1";
+    r.protocol = client_version_ == 10 ? "HTTP/1.0" : "HTTP/1.1";
     r.response_code = out.status;
     r.response_flags = flags;
     r.bytes_received = out.bytes_received;
@@ -1263,7 +1284,7 @@ class HttpSession {
     r.upstream_cluster = out.cluster;
     r.downstream_remote_address = ctx_.remote_address;
     r.route_name = route ? route->name : "";
-    std::string method(req.method_string()), path(req.target()), host(req[http::field::host]);
+    std::string method(req.method_string()), path(orig_target_), host(orig_authority_);
     r.request_header = [&](std::string_view name) -> std::optional<std::string> {
       if (name == ":method") {
         return method;
@@ -1286,6 +1307,9 @@ class HttpSession {
   Worker& w_;
   Stream& stream_;
   RuntimePtr rt_;
+  unsigned client_version_ = 11;
+  std::string orig_target_;
+  std::string orig_authority_;
   std::string listener_;
   size_t chain_;
   RequestContext ctx_;
@@ -1566,6 +1590,55 @@ absl::StatusOr<std::shared_ptr<tcp::acceptor>> OpenAcceptor(net::io_context& ioc
 }
 
 // ---------------------------------------------------------------------------------------
+// Active HTTP health checks (on the control thread): GET path, healthy on 2xx.
+
+awaitable<void> HealthCheckHost(net::io_context& ioc, RuntimePtr rt, const ClusterRuntime* cluster, size_t host_index,
+                                std::shared_ptr<std::atomic<uint64_t>> generation, uint64_t mine) {
+  (void)rt;  // held so that *cluster outlives this coroutine
+  const HealthCheck& hc = cluster->cluster->health_checks.front();
+  const HostRuntime& host = cluster->hosts[host_index];
+  uint32_t successes = 0, failures = 0;
+  while (generation->load() == mine) {
+    bool healthy = false;
+    beast::error_code ec;
+    beast::tcp_stream stream(ioc);
+    stream.expires_after(hc.timeout);
+    tcp::endpoint ep(net::ip::make_address(host.address, ec), host.port);
+    if (!ec) {
+      auto [cec] = co_await stream.async_connect(ep, kUse);
+      if (!cec) {
+        http::request<http::empty_body> req{http::verb::get, hc.path, 11};
+        req.set(http::field::host, cluster->cluster->name);
+        req.set(http::field::user_agent, "meshctl-health-checker");
+        req.keep_alive(false);
+        auto [wec, wn] = co_await http::async_write(stream, req, kUse);
+        if (!wec) {
+          beast::flat_buffer buf;
+          http::response<http::string_body> res;
+          auto [rec, rn] = co_await http::async_read(stream, buf, res, kUse);
+          healthy = !rec && res.result_int() >= 200 && res.result_int() < 300;
+        }
+      }
+    }
+    beast::error_code ignored;
+    stream.socket().close(ignored);
+    if (healthy) {
+      failures = 0;
+      if (++successes >= std::max<uint32_t>(1, hc.healthy_threshold)) {
+        host.state->health_check_failed.store(false);
+      }
+    } else {
+      successes = 0;
+      if (++failures >= std::max<uint32_t>(1, hc.unhealthy_threshold)) {
+        host.state->health_check_failed.store(true);
+      }
+    }
+    net::steady_timer timer(ioc, hc.interval);
+    co_await timer.async_wait(kUse);
+  }
+}
+
+// ---------------------------------------------------------------------------------------
 
 class ProxyImpl : public Proxy {
  public:
@@ -1576,7 +1649,12 @@ class ProxyImpl : public Proxy {
       workers_.back()->active_requests = &active_requests_;
     }
   }
-  ~ProxyImpl() override { Stop(); }
+  ~ProxyImpl() override {
+    Stop();
+    // Pending coroutine frames die with the workers' io_contexts and may touch the
+    // proxy's counters: destroy the workers first.
+    workers_.clear();
+  }
 
   absl::Status Start() override {
     struct Server {
@@ -1705,6 +1783,16 @@ class ProxyImpl : public Proxy {
     {
       std::lock_guard<std::mutex> l(state_mu_);
       current_ = rt;
+    }
+    // Health checkers follow the newest snapshot; older ones stop at their next round.
+    uint64_t gen = health_generation_->fetch_add(1) + 1;
+    for (const auto& [name, cluster] : rt->clusters) {
+      if (cluster.cluster->health_checks.empty()) {
+        continue;
+      }
+      for (size_t i = 0; i < cluster.hosts.size(); ++i) {
+        net::co_spawn(control_, HealthCheckHost(control_, rt, &cluster, i, health_generation_, gen), net::detached);
+      }
     }
     ready_ = true;
     return absl::OkStatus();
@@ -1895,6 +1983,7 @@ class ProxyImpl : public Proxy {
   RuntimePtr current_;
   std::atomic<bool> ready_{false};
   std::atomic<int64_t> active_requests_{0};
+  std::shared_ptr<std::atomic<uint64_t>> health_generation_ = std::make_shared<std::atomic<uint64_t>>(0);
   bool started_ = false;
   std::mutex stop_mu_;
   bool stopped_ = false;

@@ -1,6 +1,7 @@
 // HTTP/1.1 proxying end to end: real curl and raw sockets -> in-process proxy -> upstream.py.
 
 #include <fstream>
+#include <regex>
 #include <sstream>
 #include <thread>
 
@@ -131,7 +132,9 @@ TEST_F(HttpProxyTest, ForwardsWithRewritesHeadersAndRequestId) {
   EXPECT_NE(out.find("\"host\": \"internal.test\""), std::string::npos) << out;
   EXPECT_NE(out.find("\"x-forwarded-for\": \"10.0.0.1, 127.0.0.1\""), std::string::npos) << out;
   EXPECT_NE(out.find("\"x-forwarded-proto\": \"http\""), std::string::npos) << out;
-  EXPECT_NE(out.find("\"x-request-id\": \""), std::string::npos) << out;
+  EXPECT_TRUE(std::regex_search(
+      out, std::regex("\"x-request-id\": \"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}\"")))
+      << out;
   EXPECT_NE(out.find("\"x-added\": \"yes\""), std::string::npos) << out;
   EXPECT_NE(out.find("\"x-vhost\": \"v1\""), std::string::npos) << out;
   EXPECT_EQ(out.find("x-secret"), std::string::npos) << out;
@@ -415,6 +418,39 @@ TEST_F(HttpProxyTest, OutlierDetectionEjectsFailingHost) {
   EXPECT_NE(clusters.find(StrCat("mixed::127.0.0.1:", bad.port(), "::health_flags::/failed_outlier_check")),
             std::string::npos)
       << clusters;
+}
+
+TEST_F(HttpProxyTest, ActiveHealthChecksTakeFailingHostOutOfRotation) {
+  Upstream good("good"), bad("bad", /*fail=*/true);
+  std::string vhosts = R"(
+            - name: all
+              domains: ["*"]
+              routes:
+              - {match: {prefix: /}, route: {cluster: checked}}
+)";
+  TestProxy p(Bootstrap(vhosts,
+                        ClusterYaml("checked", {good.port(), bad.port()},
+                                    "    health_checks: [{timeout: 0.5s, interval: 0.1s, unhealthy_threshold: 1, healthy_threshold: 1, "
+                                    "http_health_check: {path: /healthz}}]\n"),
+                        log_path()));
+  ASSERT_TRUE(p.ok()) << p.status();
+  std::string clusters;
+  for (int i = 0; i < 50; ++i) {
+    clusters = Curl(StrCat("http://127.0.0.1:", p.admin_port(), "/clusters"));
+    if (clusters.find("/failed_active_hc") != std::string::npos) {
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_NE(clusters.find(StrCat("checked::127.0.0.1:", bad.port(), "::health_flags::/failed_active_hc")),
+            std::string::npos)
+      << clusters;
+  EXPECT_NE(clusters.find(StrCat("checked::127.0.0.1:", good.port(), "::health_flags::healthy")), std::string::npos)
+      << clusters;
+  for (int i = 0; i < 6; ++i) {
+    EXPECT_EQ(Get(Url(p, "/")), "200");
+  }
+  EXPECT_NE(good.Requests().find("checked /healthz"), std::string::npos);
 }
 
 TEST_F(HttpProxyTest, ConsistentHashingOnHeaderAndLeastRequest) {
