@@ -380,7 +380,8 @@ class BeastKubeClient : public KubeClient {
       }
       return handler(event);
     };
-    MESH_ASSIGN_OR_RETURN(HttpResponse resp, Do("GET", target, "", "", on_line));
+    MESH_ASSIGN_OR_RETURN(HttpResponse resp, Do("GET", target, "", "", on_line,
+                                                std::chrono::seconds(options.timeout_seconds > 0 ? options.timeout_seconds + 30 : 0)));
     if (resp.code != 200) {
       return StatusFromResponse(resp.code, resp.body, what);
     }
@@ -442,10 +443,11 @@ class BeastKubeClient : public KubeClient {
   }
 
   absl::StatusOr<HttpResponse> Do(const std::string& method, const std::string& target, const std::string& body,
-                                  const std::string& content_type, const LineHandler& on_line) {
+                                  const std::string& content_type, const LineHandler& on_line,
+                                  std::chrono::milliseconds stream_timeout = {}) {
     for (int attempt = 0;; ++attempt) {
       MESH_ASSIGN_OR_RETURN(std::string token, tokens_.Token());
-      MESH_ASSIGN_OR_RETURN(HttpResponse resp, DoOnce(method, target, body, content_type, token, on_line));
+      MESH_ASSIGN_OR_RETURN(HttpResponse resp, DoOnce(method, target, body, content_type, token, on_line, stream_timeout));
       // An exec credential may be revoked before its expiry: run the plugin again once.
       if (resp.code == 401 && config_.exec && attempt == 0) {
         tokens_.Invalidate();
@@ -455,30 +457,50 @@ class BeastKubeClient : public KubeClient {
     }
   }
 
+  // Runs one asynchronous operation to completion on the request's own io_context, so
+  // that beast::tcp_stream's deadline applies to blocking-style code.
+  template <class Start>
+  static beast::error_code RunOp(net::io_context& ioc, Start start) {
+    beast::error_code result = net::error::would_block;
+    start([&result](beast::error_code ec, auto&&...) { result = ec; });
+    ioc.restart();
+    ioc.run();
+    return result;
+  }
+
   template <class Stream>
-  HttpResponse Exchange(Stream& stream, http::request<http::string_body>& req, const LineHandler& on_line) {
-    http::write(stream, req);
+  HttpResponse Exchange(net::io_context& ioc, Stream& stream, beast::tcp_stream& deadline,
+                        http::request<http::string_body>& req, const LineHandler& on_line,
+                        std::chrono::milliseconds stream_timeout) {
+    auto check = [](beast::error_code ec) {
+      if (ec) {
+        throw boost::system::system_error(ec);
+      }
+    };
+    check(RunOp(ioc, [&](auto h) { http::async_write(stream, req, h); }));
     beast::flat_buffer buffer;
     http::response_parser<http::string_body> parser;
     parser.body_limit(boost::none);
-    http::read_header(stream, buffer, parser);
+    check(RunOp(ioc, [&](auto h) { http::async_read_header(stream, buffer, parser, h); }));
     HttpResponse resp;
     resp.code = parser.get().result_int();
     if (!on_line || resp.code != 200) {
-      http::read(stream, buffer, parser);
+      check(RunOp(ioc, [&](auto h) { http::async_read(stream, buffer, parser, h); }));
       resp.body = std::move(parser.get().body());
       return resp;
     }
     // Watch: newline-delimited JSON events, usually one per chunk but not necessarily.
-    boost::system::error_code ec;
+    if (stream_timeout.count() > 0) {
+      deadline.expires_after(stream_timeout);
+    } else {
+      deadline.expires_never();
+    }
     while (!parser.is_done()) {
-      http::read_some(stream, buffer, parser, ec);
+      beast::error_code ec = RunOp(ioc, [&](auto h) { http::async_read_some(stream, buffer, parser, h); });
       if (ec == http::error::end_of_stream || ec == net::error::eof) {
         break;
       }
-      if (ec) {
-        throw boost::system::system_error(ec);
-      }
+      check(ec);
       std::string& data = parser.get().body();
       size_t start = 0;
       for (size_t nl; (nl = data.find('\n', start)) != std::string::npos; start = nl + 1) {
@@ -496,7 +518,7 @@ class BeastKubeClient : public KubeClient {
 
   absl::StatusOr<HttpResponse> DoOnce(const std::string& method, const std::string& target, const std::string& body,
                                       const std::string& content_type, const std::string& token,
-                                      const LineHandler& on_line) {
+                                      const LineHandler& on_line, std::chrono::milliseconds stream_timeout) {
     http::request<http::string_body> req{http::string_to_verb(method), ep_.base_path + target, 11};
     req.set(http::field::host, ep_.host.find(':') != std::string::npos ? StrCat("[", ep_.host, "]:", ep_.port)
                                                                         : StrCat(ep_.host, ":", ep_.port));
@@ -510,19 +532,23 @@ class BeastKubeClient : public KubeClient {
     }
     req.body() = body;
     req.prepare_payload();
+    const std::string what = StrCat(method, " ", config_.server, target);
     try {
       net::io_context ioc;
       tcp::resolver resolver(ioc);
       auto endpoints = resolver.resolve(ep_.host, ep_.port);
       if (!ep_.tls) {
-        tcp::socket socket(ioc);
-        net::connect(socket, endpoints);
-        HttpResponse resp = Exchange(socket, req, on_line);
-        boost::system::error_code ignored;
-        socket.shutdown(tcp::socket::shutdown_both, ignored);
+        beast::tcp_stream stream(ioc);
+        SetDeadline(stream);
+        beast::error_code ec = RunOp(ioc, [&](auto h) { stream.async_connect(endpoints, h); });
+        if (ec) {
+          throw boost::system::system_error(ec);
+        }
+        HttpResponse resp = Exchange(ioc, stream, stream, req, on_line, stream_timeout);
+        stream.socket().shutdown(tcp::socket::shutdown_both, ec);
         return resp;
       }
-      ssl::stream<tcp::socket> stream(ioc, ssl_ctx_);
+      beast::ssl_stream<beast::tcp_stream> stream(ioc, ssl_ctx_);
       const std::string& verify_name = config_.tls_server_name.empty() ? ep_.host : config_.tls_server_name;
       if (!IsIpAddress(verify_name)) {
         SSL_set_tlsext_host_name(stream.native_handle(), verify_name.c_str());
@@ -530,14 +556,31 @@ class BeastKubeClient : public KubeClient {
       if (!config_.insecure_skip_tls_verify) {
         stream.set_verify_callback(ssl::host_name_verification(verify_name));
       }
-      net::connect(stream.next_layer(), endpoints);
-      stream.handshake(ssl::stream_base::client);
-      HttpResponse resp = Exchange(stream, req, on_line);
-      boost::system::error_code ignored;
-      stream.next_layer().shutdown(tcp::socket::shutdown_both, ignored);
+      beast::tcp_stream& tcp_layer = beast::get_lowest_layer(stream);
+      SetDeadline(tcp_layer);
+      beast::error_code ec = RunOp(ioc, [&](auto h) { tcp_layer.async_connect(endpoints, h); });
+      if (!ec) {
+        ec = RunOp(ioc, [&](auto h) { stream.async_handshake(ssl::stream_base::client, h); });
+      }
+      if (ec) {
+        throw boost::system::system_error(ec);
+      }
+      HttpResponse resp = Exchange(ioc, stream, tcp_layer, req, on_line, stream_timeout);
+      tcp_layer.socket().shutdown(tcp::socket::shutdown_both, ec);
       return resp;
     } catch (const boost::system::system_error& e) {
-      return absl::UnavailableError(StrCat(method, " ", config_.server, ep_.base_path, target, ": ", e.what()));
+      if (e.code() == beast::error::timeout) {
+        return absl::DeadlineExceededError(StrCat(what, ": timed out"));
+      }
+      return absl::UnavailableError(StrCat(what, ": ", e.what()));
+    }
+  }
+
+  void SetDeadline(beast::tcp_stream& stream) {
+    if (config_.request_timeout.count() > 0) {
+      stream.expires_after(config_.request_timeout);
+    } else {
+      stream.expires_never();
     }
   }
 

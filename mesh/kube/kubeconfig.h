@@ -42,6 +42,8 @@ struct RestConfig {
   std::string cluster_name;
   std::string user_name;
   bool in_cluster = false;
+  // Per request (connect to last byte); a watch is bounded by its timeoutSeconds instead.
+  std::chrono::milliseconds request_timeout{30000};
 };
 
 struct KubeconfigOptions {

@@ -437,3 +437,21 @@ TEST(KubeClientTest, ExecTokenRefreshedAfter401) {
 
 }  // namespace
 }  // namespace mesh::kube
+
+namespace mesh::kube {
+namespace {
+
+TEST(KubeClientTest, RequestTimeoutIsDeadlineExceeded) {
+  FakeApiServer server([](const SeenRequest&) -> FakeResponse {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+    return {200, R"({"kind":"Namespace","metadata":{"name":"n"}})"};
+  });
+  RestConfig rc = PlainConfig(server.port());
+  rc.request_timeout = std::chrono::milliseconds(200);
+  auto client = *NewKubeClient(rc);
+  auto ns = client->Get({"v1", "Namespace", "", "n"});
+  EXPECT_EQ(ns.status().code(), absl::StatusCode::kDeadlineExceeded) << ns.status();
+}
+
+}  // namespace
+}  // namespace mesh::kube
