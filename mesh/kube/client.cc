@@ -381,7 +381,8 @@ class BeastKubeClient : public KubeClient {
       return handler(event);
     };
     MESH_ASSIGN_OR_RETURN(HttpResponse resp, Do("GET", target, "", "", on_line,
-                                                std::chrono::seconds(options.timeout_seconds > 0 ? options.timeout_seconds + 30 : 0)));
+                                                std::chrono::seconds(options.timeout_seconds > 0 ? options.timeout_seconds + 30 : 0),
+                                                options.cancel.get()));
     if (resp.code != 200) {
       return StatusFromResponse(resp.code, resp.body, what);
     }
@@ -444,10 +445,10 @@ class BeastKubeClient : public KubeClient {
 
   absl::StatusOr<HttpResponse> Do(const std::string& method, const std::string& target, const std::string& body,
                                   const std::string& content_type, const LineHandler& on_line,
-                                  std::chrono::milliseconds stream_timeout = {}) {
+                                  std::chrono::milliseconds stream_timeout = {}, WatchCancel* cancel = nullptr) {
     for (int attempt = 0;; ++attempt) {
       MESH_ASSIGN_OR_RETURN(std::string token, tokens_.Token());
-      MESH_ASSIGN_OR_RETURN(HttpResponse resp, DoOnce(method, target, body, content_type, token, on_line, stream_timeout));
+      MESH_ASSIGN_OR_RETURN(HttpResponse resp, DoOnce(method, target, body, content_type, token, on_line, stream_timeout, cancel));
       // An exec credential may be revoked before its expiry: run the plugin again once.
       if (resp.code == 401 && config_.exec && attempt == 0) {
         tokens_.Invalidate();
@@ -518,7 +519,8 @@ class BeastKubeClient : public KubeClient {
 
   absl::StatusOr<HttpResponse> DoOnce(const std::string& method, const std::string& target, const std::string& body,
                                       const std::string& content_type, const std::string& token,
-                                      const LineHandler& on_line, std::chrono::milliseconds stream_timeout) {
+                                      const LineHandler& on_line, std::chrono::milliseconds stream_timeout,
+                                      WatchCancel* cancel) {
     http::request<http::string_body> req{http::string_to_verb(method), ep_.base_path + target, 11};
     req.set(http::field::host, ep_.host.find(':') != std::string::npos ? StrCat("[", ep_.host, "]:", ep_.port)
                                                                         : StrCat(ep_.host, ":", ep_.port));
@@ -539,6 +541,10 @@ class BeastKubeClient : public KubeClient {
       auto endpoints = resolver.resolve(ep_.host, ep_.port);
       if (!ep_.tls) {
         beast::tcp_stream stream(ioc);
+        CloserGuard guard(cancel, ioc, stream);
+        if (!guard.active()) {
+          return absl::CancelledError(StrCat(what, ": cancelled"));
+        }
         SetDeadline(stream);
         beast::error_code ec = RunOp(ioc, [&](auto h) { stream.async_connect(endpoints, h); });
         if (ec) {
@@ -557,6 +563,10 @@ class BeastKubeClient : public KubeClient {
         stream.set_verify_callback(ssl::host_name_verification(verify_name));
       }
       beast::tcp_stream& tcp_layer = beast::get_lowest_layer(stream);
+      CloserGuard guard(cancel, ioc, tcp_layer);
+      if (!guard.active()) {
+        return absl::CancelledError(StrCat(what, ": cancelled"));
+      }
       SetDeadline(tcp_layer);
       beast::error_code ec = RunOp(ioc, [&](auto h) { tcp_layer.async_connect(endpoints, h); });
       if (!ec) {
@@ -569,12 +579,35 @@ class BeastKubeClient : public KubeClient {
       tcp_layer.socket().shutdown(tcp::socket::shutdown_both, ec);
       return resp;
     } catch (const boost::system::system_error& e) {
+      if (cancel != nullptr && cancel->cancelled()) {
+        return absl::CancelledError(StrCat(what, ": cancelled"));
+      }
       if (e.code() == beast::error::timeout) {
         return absl::DeadlineExceededError(StrCat(what, ": timed out"));
       }
       return absl::UnavailableError(StrCat(what, ": ", e.what()));
     }
   }
+
+  // While a request runs, WatchCancel::Cancel() closes its socket on its own io_context.
+  class CloserGuard {
+   public:
+    CloserGuard(WatchCancel* cancel, net::io_context& ioc, beast::tcp_stream& stream) : cancel_(cancel) {
+      if (cancel_ != nullptr) {
+        active_ = cancel_->SetCloser([&ioc, &stream] { net::post(ioc, [&stream] { stream.cancel(); }); });
+      }
+    }
+    ~CloserGuard() {
+      if (cancel_ != nullptr) {
+        cancel_->SetCloser(nullptr);
+      }
+    }
+    bool active() const { return active_; }
+
+   private:
+    WatchCancel* cancel_;
+    bool active_ = true;
+  };
 
   void SetDeadline(beast::tcp_stream& stream) {
     if (config_.request_timeout.count() > 0) {

@@ -6,6 +6,7 @@
 
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -56,11 +57,39 @@ struct DeleteOptions {
   std::string propagation_policy;  // "", "Foreground", "Background", "Orphan"
 };
 
+// Stops a running Watch from another thread (a component's Stop()).
+class WatchCancel {
+ public:
+  void Cancel() {
+    std::lock_guard<std::mutex> lock(mu_);
+    cancelled_ = true;
+    if (closer_) {
+      closer_();
+    }
+  }
+  bool cancelled() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return cancelled_;
+  }
+  // For the client: how to interrupt the running request; false if already cancelled.
+  bool SetCloser(std::function<void()> closer) {
+    std::lock_guard<std::mutex> lock(mu_);
+    closer_ = std::move(closer);
+    return !cancelled_;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  bool cancelled_ = false;
+  std::function<void()> closer_;
+};
+
 struct WatchOptions {
   std::string resource_version;
   std::string label_selector;
   bool allow_bookmarks = true;
   int timeout_seconds = 0;  // server-side timeout; 0: server default
+  std::shared_ptr<WatchCancel> cancel;  // optional; Watch then returns kCancelled
 };
 
 struct WatchEvent {

@@ -36,6 +36,7 @@ struct FakeResponse {
   int code = 200;
   std::string body;
   std::vector<std::string> chunks;  // non-empty: chunked streaming response
+  int hold_ms = 0;  // keep the stream open this long before ending it
 };
 
 using FakeHandler = std::function<FakeResponse(const SeenRequest&)>;
@@ -145,6 +146,7 @@ class FakeApiServer {
     for (const auto& chunk : out.chunks) {
       net::write(stream, http::make_chunk(net::buffer(chunk)));
     }
+    std::this_thread::sleep_for(std::chrono::milliseconds(out.hold_ms));
     net::write(stream, http::make_chunk_last());
   }
 
@@ -451,6 +453,35 @@ TEST(KubeClientTest, RequestTimeoutIsDeadlineExceeded) {
   auto client = *NewKubeClient(rc);
   auto ns = client->Get({"v1", "Namespace", "", "n"});
   EXPECT_EQ(ns.status().code(), absl::StatusCode::kDeadlineExceeded) << ns.status();
+}
+
+}  // namespace
+}  // namespace mesh::kube
+
+namespace mesh::kube {
+namespace {
+
+TEST(KubeClientTest, WatchCancelledFromAnotherThread) {
+  FakeApiServer server([](const SeenRequest&) -> FakeResponse {
+    return {200, "", {R"({"type":"ADDED","object":{"metadata":{"name":"a","resourceVersion":"1"}}})" "\n"}, 2000};
+  });
+  auto client = *NewKubeClient(PlainConfig(server.port()));
+  WatchOptions opts;
+  opts.cancel = std::make_shared<WatchCancel>();
+  std::thread canceller;
+  int events = 0;
+  auto st = client->Watch({"v1", "ConfigMap", "apps", ""}, opts, [&](const WatchEvent&) {
+    ++events;
+    canceller = std::thread([cancel = opts.cancel] { cancel->Cancel(); });
+    return true;
+  });
+  canceller.join();
+  // Without the cancel the stream would end normally (OK) after the server's hold.
+  EXPECT_EQ(st.code(), absl::StatusCode::kCancelled) << st;
+  EXPECT_EQ(events, 1);
+  // A cancelled token stops the next watch before it connects.
+  st = client->Watch({"v1", "ConfigMap", "apps", ""}, opts, [](const WatchEvent&) { return true; });
+  EXPECT_EQ(st.code(), absl::StatusCode::kCancelled) << st;
 }
 
 }  // namespace
