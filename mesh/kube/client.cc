@@ -223,37 +223,58 @@ class BeastKubeClient : public KubeClient {
       : config_(std::move(config)),
         ep_(std::move(ep)),
         tokens_(config_, std::move(clock)),
-        ssl_ctx_(ssl::context::tls_client) {}
+        base_ctx_(nullptr) {}
 
   absl::Status Init() {
     if (!ep_.tls) {
       return absl::OkStatus();
     }
+    MESH_ASSIGN_OR_RETURN(base_ctx_, BuildContext(config_.client_cert_pem, config_.client_key_pem));
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<std::shared_ptr<ssl::context>> BuildContext(const std::string& cert_pem,
+                                                             const std::string& key_pem) {
+    auto ctx = std::make_shared<ssl::context>(ssl::context::tls_client);
     boost::system::error_code ec;
     if (config_.insecure_skip_tls_verify) {
-      ssl_ctx_.set_verify_mode(ssl::verify_none);
+      ctx->set_verify_mode(ssl::verify_none);
     } else {
-      ssl_ctx_.set_verify_mode(ssl::verify_peer);
+      ctx->set_verify_mode(ssl::verify_peer);
       if (config_.ca_pem.empty()) {
-        ssl_ctx_.set_default_verify_paths(ec);
+        ctx->set_default_verify_paths(ec);
       } else {
-        ssl_ctx_.add_certificate_authority(net::buffer(config_.ca_pem), ec);
+        ctx->add_certificate_authority(net::buffer(config_.ca_pem), ec);
       }
       if (ec) {
         return absl::InvalidArgumentError(StrCat("cluster CA: ", ec.message()));
       }
     }
-    if (!config_.client_cert_pem.empty()) {
-      ssl_ctx_.use_certificate_chain(net::buffer(config_.client_cert_pem), ec);
+    if (!cert_pem.empty()) {
+      ctx->use_certificate_chain(net::buffer(cert_pem), ec);
       if (ec) {
         return absl::InvalidArgumentError(StrCat("client certificate: ", ec.message()));
       }
-      ssl_ctx_.use_private_key(net::buffer(config_.client_key_pem), ssl::context::pem, ec);
+      ctx->use_private_key(net::buffer(key_pem), ssl::context::pem, ec);
       if (ec) {
         return absl::InvalidArgumentError(StrCat("client key: ", ec.message()));
       }
     }
-    return absl::OkStatus();
+    return ctx;
+  }
+
+  // The TLS context for a request: an exec plugin's client certificate replaces the
+  // kubeconfig's; rebuilt only when the plugin returns a different one.
+  absl::StatusOr<std::shared_ptr<ssl::context>> ContextFor(const ExecCredential& cred) {
+    if (!ep_.tls || cred.client_cert_pem.empty()) {
+      return base_ctx_;
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    if (exec_ctx_ == nullptr || exec_ctx_cert_ != cred.client_cert_pem) {
+      MESH_ASSIGN_OR_RETURN(exec_ctx_, BuildContext(cred.client_cert_pem, cred.client_key_pem));
+      exec_ctx_cert_ = cred.client_cert_pem;
+    }
+    return exec_ctx_;
   }
 
   absl::StatusOr<ResourceInfo> Resolve(const std::string& api_version, const std::string& kind) override {
@@ -447,8 +468,10 @@ class BeastKubeClient : public KubeClient {
                                   const std::string& content_type, const LineHandler& on_line,
                                   std::chrono::milliseconds stream_timeout = {}, WatchCancel* cancel = nullptr) {
     for (int attempt = 0;; ++attempt) {
-      MESH_ASSIGN_OR_RETURN(std::string token, tokens_.Token());
-      MESH_ASSIGN_OR_RETURN(HttpResponse resp, DoOnce(method, target, body, content_type, token, on_line, stream_timeout, cancel));
+      MESH_ASSIGN_OR_RETURN(ExecCredential cred, tokens_.Credential());
+      MESH_ASSIGN_OR_RETURN(std::shared_ptr<ssl::context> ctx, ContextFor(cred));
+      MESH_ASSIGN_OR_RETURN(HttpResponse resp, DoOnce(method, target, body, content_type, cred.token, on_line,
+                                                      stream_timeout, cancel, ctx.get()));
       // An exec credential may be revoked before its expiry: run the plugin again once.
       if (resp.code == 401 && config_.exec && attempt == 0) {
         tokens_.Invalidate();
@@ -520,7 +543,7 @@ class BeastKubeClient : public KubeClient {
   absl::StatusOr<HttpResponse> DoOnce(const std::string& method, const std::string& target, const std::string& body,
                                       const std::string& content_type, const std::string& token,
                                       const LineHandler& on_line, std::chrono::milliseconds stream_timeout,
-                                      WatchCancel* cancel) {
+                                      WatchCancel* cancel, ssl::context* ssl_ctx) {
     http::request<http::string_body> req{http::string_to_verb(method), ep_.base_path + target, 11};
     req.set(http::field::host, ep_.host.find(':') != std::string::npos ? StrCat("[", ep_.host, "]:", ep_.port)
                                                                         : StrCat(ep_.host, ":", ep_.port));
@@ -554,7 +577,7 @@ class BeastKubeClient : public KubeClient {
         stream.socket().shutdown(tcp::socket::shutdown_both, ec);
         return resp;
       }
-      beast::ssl_stream<beast::tcp_stream> stream(ioc, ssl_ctx_);
+      beast::ssl_stream<beast::tcp_stream> stream(ioc, *ssl_ctx);
       const std::string& verify_name = config_.tls_server_name.empty() ? ep_.host : config_.tls_server_name;
       if (!IsIpAddress(verify_name)) {
         SSL_set_tlsext_host_name(stream.native_handle(), verify_name.c_str());
@@ -620,7 +643,9 @@ class BeastKubeClient : public KubeClient {
   const RestConfig config_;
   const Endpoint ep_;
   TokenSource tokens_;
-  ssl::context ssl_ctx_;
+  std::shared_ptr<ssl::context> base_ctx_;
+  std::shared_ptr<ssl::context> exec_ctx_;  // guarded by mu_
+  std::string exec_ctx_cert_;
   std::mutex mu_;
   std::map<std::string, std::vector<ResourceInfo>> discovery_;
 };

@@ -446,17 +446,28 @@ void TokenSource::Invalidate() {
 }
 
 absl::StatusOr<std::string> TokenSource::Token() {
+  MESH_ASSIGN_OR_RETURN(ExecCredential cred, Credential());
+  return cred.token;
+}
+
+absl::StatusOr<ExecCredential> TokenSource::Credential() {
   if (config_.exec) {
     std::lock_guard<std::mutex> lock(mu_);
     // A credential without expiry is kept until a 401 invalidates it (client-go does too).
     if (cached_ && (!cached_->expiration || clock_->SystemNow() < *cached_->expiration)) {
-      return cached_->token;
+      return *cached_;
     }
     MESH_ASSIGN_OR_RETURN(ExecCredential cred, RunPlugin());
     ++exec_runs_;
     cached_ = cred;
-    return cred.token;
+    return cred;
   }
+  ExecCredential out;
+  MESH_ASSIGN_OR_RETURN(out.token, StaticToken());
+  return out;
+}
+
+absl::StatusOr<std::string> TokenSource::StaticToken() {
   if (!config_.bearer_token.empty()) {
     return config_.bearer_token;
   }

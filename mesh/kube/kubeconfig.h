@@ -92,12 +92,15 @@ class TokenSource {
   TokenSource(RestConfig config, std::shared_ptr<const common::TimeSource> clock);
   // Empty string: no bearer token configured.
   absl::StatusOr<std::string> Token();
+  // Token plus, from an exec plugin, a client certificate (empty otherwise).
+  absl::StatusOr<ExecCredential> Credential();
   // After a 401: forget the cached exec credential so the next Token() runs the plugin.
   void Invalidate();
   int exec_runs() const;
 
  private:
   absl::StatusOr<ExecCredential> RunPlugin();
+  absl::StatusOr<std::string> StaticToken();
 
   const RestConfig config_;
   std::shared_ptr<const common::TimeSource> clock_;

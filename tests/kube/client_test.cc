@@ -413,6 +413,17 @@ TEST(KubeClientTest, TlsWithTestCaAndClientCertificate) {
   no_cert.client_key_pem.clear();
   EXPECT_FALSE((*NewKubeClient(no_cert))->Get({"v1", "Namespace", "", "n"}).ok());
   EXPECT_GT(server.handshake_failures(), before);
+
+  // A client certificate returned by an exec plugin is used for TLS instead.
+  std::string plugin = dir.Write("plugin.sh", StrCat(R"(#!/bin/sh
+cert=$(awk '{printf "%s\\n", $0}' )", d, R"(/client.pem)
+key=$(awk '{printf "%s\\n", $0}' )", d, R"(/client.key)
+printf '{"kind":"ExecCredential","apiVersion":"client.authentication.k8s.io/v1beta1","status":{"clientCertificateData":"%s","clientKeyData":"%s"}}' "$cert" "$key"
+)"));
+  RestConfig exec_cert = no_cert;
+  exec_cert.exec = ExecConfig{.api_version = "client.authentication.k8s.io/v1beta1", .command = "/bin/sh", .args = {plugin}};
+  auto via_exec = (*NewKubeClient(exec_cert))->Get({"v1", "Namespace", "", "n"});
+  EXPECT_TRUE(via_exec.ok()) << via_exec.status();
 }
 
 TEST(KubeClientTest, ExecTokenRefreshedAfter401) {
