@@ -135,7 +135,7 @@ absl::Status ApplyOne(kube::KubeClient& client, const Node& object, const KubeIn
     std::string hint = kube::KubeReason(applied.status()) == "Conflict" ? " (use --force-conflicts to take the fields over)"
                                                               : "";
     return absl::Status(applied.status().code(),
-                        StrCat(DescribeObject(object), ": ", applied.status().message(), hint));
+                        StrCat(DescribeObject(object), ": ", kube::KubeMessage(applied.status()), hint));
   }
   return absl::OkStatus();
 }
