@@ -6,6 +6,7 @@
 // serves, Istio CRDs included.
 
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "mesh/kube/client.h"
@@ -20,5 +21,14 @@ std::string ApiVersionOf(const ResourceInfo& info);
 // plural, singular (lower-case kind), kind or plural.group. NotFound says, as kubectl,
 // `the server doesn't have a resource type "x"`.
 absl::StatusOr<ResourceInfo> ResolveResourceName(KubeClient& client, const std::string& name);
+
+}  // namespace mesh::kube
+
+namespace mesh::kube {
+
+// Every object, in every namespace, of every kind of the schema table the cluster serves
+// (Istio kinds and the Kubernetes kinds the analyzers read), with apiVersion and kind
+// set as in a single GET. Kinds the cluster does not serve are skipped.
+absl::StatusOr<std::vector<config::Node>> ListKnownObjects(KubeClient& client);
 
 }  // namespace mesh::kube

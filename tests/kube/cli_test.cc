@@ -256,6 +256,53 @@ TEST_F(KubeCliTest, LabelApplyGetDeleteAndUninstallPurge) {
   EXPECT_EQ(r.out, "Nothing to uninstall.\n") << r.err;
 }
 
+TEST_F(KubeCliTest, AnalyzeUseKubeReadsTheClusterAndFilesOverrideIt) {
+  ASSERT_EQ(Run("install --profile demo -y --wait=false").exit_code, 0);
+  std::string bad = dir_.Write("bad.yaml", R"(apiVersion: networking.istio.io/v1alpha3
+kind: VirtualService
+metadata:
+  name: bad
+  namespace: devops
+spec:
+  hosts: [helloworld.panamaxil.com]
+  gateways: [nogw]
+  http:
+  - route:
+    - destination:
+        host: helloworldsvc
+)");
+  auto r = Run(StrCat("apply -f ", testing::SourceDir(), "/examples/helloworld/ -f ", bad));
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  r = Run("analyze --use-kube=true -n devops");
+  EXPECT_EQ(r.exit_code, 79) << r.out << r.err;
+  EXPECT_NE(r.out.find("Error [IST0101] (VirtualService devops/bad) Referenced gateway not found: \"nogw\""),
+            std::string::npos)
+      << r.out;
+  // Without --use-kube nothing is read from the cluster.
+  r = Run("analyze -n devops " + bad);
+  EXPECT_EQ(r.out.find("Gateway devops/mobifingw"), std::string::npos) << r.out;
+  // A file overrides the live object of the same name.
+  std::string fixed = dir_.Write("fixed.yaml", R"(apiVersion: networking.istio.io/v1alpha3
+kind: VirtualService
+metadata:
+  name: bad
+  namespace: devops
+spec:
+  hosts: [helloworld.panamaxil.com]
+  gateways: [mobifingw]
+  http:
+  - route:
+    - destination:
+        host: helloworldsvc
+)");
+  r = Run("analyze --use-kube=true -n devops " + fixed);
+  EXPECT_EQ(r.out.find("nogw"), std::string::npos) << r.out;
+  // The cluster has no nodes, so no gateway Pod: the live view says so.
+  EXPECT_NE(r.out.find("(Gateway devops/mobifingw) Referenced selector not found: \"istio=ingressgateway\""),
+            std::string::npos)
+      << r.out;
+}
+
 TEST_F(KubeCliTest, UninstallWithoutPurgeKeepsBase) {
   ASSERT_EQ(Run("install --profile demo -y --wait=false").exit_code, 0);
   auto r = Run("uninstall -y");
