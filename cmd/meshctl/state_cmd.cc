@@ -657,7 +657,13 @@ void RegisterApply(CLI::App& app, CliContext& ctx) {
     }
     auto pick = PickTarget(ctx, *ns);
     if (pick.exit_code != kExitOk || pick.kube) {
-      ctx.exit_code = pick.kube ? KubeApply(pick.cluster, validated->objects, *force) : pick.exit_code;
+      if (pick.kube && ns->empty() && pick.cluster.config.namespace_name != "default") {
+        // Objects without a namespace go to the context's namespace, as with kubectl.
+        validated = LoadAndValidate(*files, pick.cluster.config.namespace_name);
+      }
+      ctx.exit_code = !pick.kube        ? pick.exit_code
+                      : validated.ok()  ? KubeApply(pick.cluster, validated->objects, *force)
+                                        : Fail(validated.status());
       return;
     }
     auto store = OpenState(ctx);
