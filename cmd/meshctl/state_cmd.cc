@@ -249,7 +249,8 @@ struct ValidatedObjects {
 };
 
 // Loads and validates every object before anything is written.
-absl::StatusOr<ValidatedObjects> LoadAndValidate(const std::vector<std::string>& paths, const std::string& flag_ns) {
+absl::StatusOr<ValidatedObjects> LoadAndValidate(const std::vector<std::string>& paths, const std::string& flag_ns,
+                                                 const std::string& default_ns = "default") {
   auto loaded = mesh::config::LoadPaths(paths);
   if (!loaded.ok()) {
     return loaded.status();
@@ -315,7 +316,7 @@ absl::StatusOr<ValidatedObjects> LoadAndValidate(const std::vector<std::string>&
         continue;
       }
       if (ns.empty()) {
-        meta->Set("namespace", mesh::install::StringNode(flag_ns.empty() ? "default" : flag_ns));
+        meta->Set("namespace", mesh::install::StringNode(flag_ns.empty() ? default_ns : flag_ns));
       }
     } else {
       meta->Erase("namespace");
@@ -631,7 +632,13 @@ void RegisterApply(CLI::App& app, CliContext& ctx) {
   cmd->add_flag("--force-conflicts", *force, "Cluster: take over fields another field manager owns");
   AddTargetFlags(cmd, ctx);
   cmd->callback([files, ns, dry_run, force, &ctx] {
-    auto validated = LoadAndValidate(*files, *ns);
+    auto pick = PickTarget(ctx, *ns);
+    if (pick.exit_code != kExitOk) {
+      ctx.exit_code = pick.exit_code;
+      return;
+    }
+    // Objects without a namespace go to -n, else the context's namespace (cluster), else default.
+    auto validated = LoadAndValidate(*files, *ns, pick.kube ? pick.cluster.config.namespace_name : "default");
     if (!validated.ok()) {
       ctx.exit_code = Fail(validated.status());
       return;
@@ -655,15 +662,8 @@ void RegisterApply(CLI::App& app, CliContext& ctx) {
       ctx.exit_code = kExitOk;
       return;
     }
-    auto pick = PickTarget(ctx, *ns);
-    if (pick.exit_code != kExitOk || pick.kube) {
-      if (pick.kube && ns->empty() && pick.cluster.config.namespace_name != "default") {
-        // Objects without a namespace go to the context's namespace, as with kubectl.
-        validated = LoadAndValidate(*files, pick.cluster.config.namespace_name);
-      }
-      ctx.exit_code = !pick.kube        ? pick.exit_code
-                      : validated.ok()  ? KubeApply(pick.cluster, validated->objects, *force)
-                                        : Fail(validated.status());
+    if (pick.kube) {
+      ctx.exit_code = KubeApply(pick.cluster, validated->objects, *force);
       return;
     }
     auto store = OpenState(ctx);
