@@ -616,7 +616,15 @@ void FakeCluster::StoreLocked(const Key& key, const Resource& res, Node object, 
                               const std::string& event_type) {
   Node* meta = object.FindMutable("metadata");
   meta->Set("resourceVersion", Str(NextRv()));
-  if (res.kind == "Deployment") {
+  if (res.kind == "Deployment" && options_.deployments_ready) {
+    int64_t replicas = object["spec"]["replicas"].Int().value_or(1);
+    Node status = Node::Map();
+    status.Set("observedGeneration", Num(object["metadata"]["generation"].Int().value_or(1)));
+    for (const char* f : {"replicas", "updatedReplicas", "readyReplicas", "availableReplicas"}) {
+      status.Set(f, Num(replicas));
+    }
+    object.Set("status", std::move(status));
+  } else if (res.kind == "Deployment") {
     // A cluster with no nodes: the controller sees the Deployment, no pod ever runs.
     int64_t replicas = object["spec"]["replicas"].Int().value_or(1);
     Node status = Node::Map();

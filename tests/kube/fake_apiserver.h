@@ -65,6 +65,8 @@ class FakeApiServer {
 struct FakeClusterOptions {
   // How long after a CRD is created its Established condition becomes True.
   std::chrono::milliseconds crd_established_delay{std::chrono::milliseconds(300)};
+  // A cluster with nodes and working controllers: Deployments report every replica ready.
+  bool deployments_ready = false;
 };
 
 class FakeCluster {
