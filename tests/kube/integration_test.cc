@@ -9,6 +9,7 @@
 #include "mesh/common/strings.h"
 #include "mesh/config/yaml_loader.h"
 #include "mesh/kube/client.h"
+#include "mesh/kubestore/kube_store.h"
 
 namespace mesh::kube {
 namespace {
@@ -84,6 +85,52 @@ TEST(KubeIntegrationTest, DiscoveryApplyReadWatchDelete) {
   EXPECT_TRUE(client->Delete({"v1", "Namespace", "", ns}, {"Foreground"}).ok());
   auto again = client->Delete({"v1", "ConfigMap", ns, "cfg"}, {});
   EXPECT_EQ(again.code(), absl::StatusCode::kNotFound) << again;
+}
+
+// The control plane's Kubernetes source against the real API server: it syncs, and a
+// VirtualService applied afterwards (through the API server) shows up in its snapshot.
+// Needs the Istio CRDs (e.g. `meshctl install` against the cluster); skipped without them.
+TEST(KubeIntegrationTest, ControlPlaneSourceSeesAppliedVirtualService) {
+  const char* kubeconfig = std::getenv("MESH_TEST_KUBECONFIG");
+  if (kubeconfig == nullptr || *kubeconfig == '\0') {
+    GTEST_SKIP() << "MESH_TEST_KUBECONFIG is not set";
+  }
+  KubeconfigOptions opts;
+  opts.kubeconfig_path = kubeconfig;
+  auto rc = LoadRestConfig(opts);
+  ASSERT_TRUE(rc.ok()) << rc.status();
+  auto client_or = NewKubeClient(*rc);
+  ASSERT_TRUE(client_or.ok()) << client_or.status();
+  std::shared_ptr<KubeClient> client(std::move(*client_or));
+  if (!client->Resolve("networking.istio.io/v1beta1", "VirtualService").ok()) {
+    GTEST_SKIP() << "the Istio CRDs are not installed in this cluster";
+  }
+  kubestore::KubeStoreOptions so;
+  so.client = client;
+  auto store = kubestore::KubeStore::Start(so);
+  ASSERT_TRUE(store.ok()) << store.status();
+  ASSERT_TRUE((*store)->WaitForSync(std::chrono::seconds(60)).ok());
+
+  const std::string ns = StrCat("meshctl-kubecp-it-", ::getpid());
+  ASSERT_TRUE(client->Apply(Json(StrCat(R"({"apiVersion":"v1","kind":"Namespace","metadata":{"name":")", ns, R"("}})")), {})
+                  .ok());
+  auto vs = client->Apply(
+      Json(StrCat(R"({"apiVersion":"networking.istio.io/v1beta1","kind":"VirtualService","metadata":{"name":"hw","namespace":")",
+                  ns, R"("},"spec":{"hosts":["helloworldsvc"],"http":[{"route":[{"destination":{"host":"helloworldsvc"}}]}]}})")),
+      {.force = true});
+  ASSERT_TRUE(vs.ok()) << vs.status();
+  bool seen = false;
+  for (int i = 0; i < 300 && !seen; ++i) {
+    auto got = (*store)->Get({"networking.istio.io", "VirtualService", ns, "hw"});
+    seen = got.ok() && got->has_value();
+    if (!seen) {
+      ::usleep(100 * 1000);
+    }
+  }
+  EXPECT_TRUE(seen) << "VirtualService " << ns << "/hw never reached the control plane's snapshot";
+  EXPECT_TRUE((*store)->Get({"", "Namespace", "", ns}).value().has_value());
+  EXPECT_TRUE(client->Delete({"v1", "Namespace", "", ns}, {"Foreground"}).ok());
+  (*store)->Stop();
 }
 
 }  // namespace
