@@ -121,6 +121,7 @@ struct KubeStore::Reflector {
   std::shared_ptr<kube::WatchCancel> cancel = std::make_shared<kube::WatchCancel>();
   std::thread thread;
   KindStats stats;  // guarded by KubeStore::mu_
+  std::string last_error;  // reflector thread only
 };
 
 KubeStore::KubeStore(KubeStoreOptions options) : options_(std::move(options)) {}
@@ -206,6 +207,14 @@ void KubeStore::Log(const std::string& line) const {
   }
 }
 
+void KubeStore::LogError(Reflector& r, const std::string& line) {
+  // While the API server stays unreachable every retry fails the same way: say it once.
+  if (line != r.last_error) {
+    r.last_error = line;
+    Log(line);
+  }
+}
+
 bool KubeStore::Sleep(std::chrono::milliseconds d) {
   std::unique_lock<std::mutex> lock(mu_);
   cv_.wait_for(lock, d, [&] { return stopping_; });
@@ -247,7 +256,7 @@ void KubeStore::Run(Reflector& r) {
           cv_.notify_all();
         }
         if (!not_served) {
-          Log(StrCat(KindId(r.kind.group, r.kind.kind), ": ", last.message()));
+          LogError(r, StrCat(KindId(r.kind.group, r.kind.kind), ": ", last.message()));
         }
         if (!Sleep(not_served ? options_.missing_kind_retry : backoff)) {
           return;
@@ -305,7 +314,7 @@ bool KubeStore::ListAndReplace(Reflector& r, bool after_gone) {
   lo.limit = options_.page_size;
   auto list = options_.client->ListAll({r.api_version, r.kind.kind, "", ""}, lo);
   if (!list.ok()) {
-    Log(StrCat("list ", KindId(r.kind.group, r.kind.kind), ": ", list.status().message()));
+    LogError(r, StrCat("list ", KindId(r.kind.group, r.kind.kind), ": ", list.status().message()));
     std::lock_guard<std::mutex> lock(mu_);
     ++r.stats.errors;
     return false;
@@ -359,6 +368,7 @@ bool KubeStore::ListAndReplace(Reflector& r, bool after_gone) {
     ++r.stats.relists_gone;
   }
   r.stats.synced = true;
+  r.last_error.clear();
   cv_.notify_all();
   return true;
 }
@@ -400,7 +410,7 @@ KubeStore::WatchEnd KubeStore::WatchOnce(Reflector& r) {
     return WatchEnd::kGone;
   }
   if (st.code() != absl::StatusCode::kCancelled) {
-    Log(StrCat("watch ", KindId(r.kind.group, r.kind.kind), ": ", st.message()));
+    LogError(r, StrCat("watch ", KindId(r.kind.group, r.kind.kind), ": ", st.message()));
     std::lock_guard<std::mutex> lock(mu_);
     ++r.stats.errors;
   }

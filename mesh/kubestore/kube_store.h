@@ -108,6 +108,7 @@ class KubeStore : public store::ConfigStore {
   void Erase(Reflector& r, const config::Node& object);
   bool Sleep(std::chrono::milliseconds d);  // false when stopping
   void Log(const std::string& line) const;
+  void LogError(Reflector& r, const std::string& line);
 
   KubeStoreOptions options_;
   std::vector<std::unique_ptr<Reflector>> reflectors_;
