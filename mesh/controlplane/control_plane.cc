@@ -108,8 +108,12 @@ class ControlPlaneImpl : public ControlPlane {
     {
       std::lock_guard<std::mutex> lock(mu_);
       const ProxyIdentity* id = registry_.Find(node.id);
-      if (id == nullptr || !options_.generator) {
-        return xds::MakeResourceList({});  // unauthenticated or unknown proxies get nothing
+      auto auth = authenticated_.find(node.id);
+      // Unauthenticated or unknown proxies get nothing; neither does a stream that merely
+      // reuses the node id of an authenticated proxy with another credential.
+      if (id == nullptr || !options_.generator || auth == authenticated_.end() ||
+          auth->second != node.authorization) {
+        return xds::MakeResourceList({});
       }
       identity = *id;
       push = push_;
@@ -129,6 +133,7 @@ class ControlPlaneImpl : public ControlPlane {
       return;
     }
     std::lock_guard<std::mutex> lock(mu_);
+    authenticated_[node.id] = node.authorization;
     if (registry_.Connect(node.id, *identity)) {
       debouncer_.OnChange(Clock::now());
       dirty_ = true;
@@ -300,6 +305,7 @@ class ControlPlaneImpl : public ControlPlane {
   mutable std::mutex mu_;
   std::condition_variable cv_;
   WorkloadRegistry registry_;
+  std::map<std::string, std::string> authenticated_;  // node id -> the credential that authenticated it
   xds::Debouncer debouncer_;
   std::shared_ptr<const pilot::PushContext> push_;
   ControlPlaneStats stats_;

@@ -215,6 +215,8 @@ class ServerImpl : public XdsServer {
       } else {
         DiscoveryResponse out;
         out.type_url = type;
+        // The caller's credential, as on a stream: the source decides what it may see.
+        dr->node.authorization = std::string(req[http::field::authorization]);
         out.resources = source_->Generate(dr->node, type);
         out.version_info = ContentVersion(*out.resources);
         out.nonce = "rest";

@@ -216,6 +216,13 @@ TEST_F(KubeControlPlaneTest, ProxiesNeedAReviewedTokenForTheirServiceAccount) {
   std::this_thread::sleep_for(200ms);
   EXPECT_FALSE(Has(rec->Latest(xds::type_url::kEndpoint), "10.1.0.5"));
   EXPECT_FALSE(Has(wrong_audience->Latest(xds::type_url::kEndpoint), "10.1.0.5"));
+  // Reusing the authenticated proxy's node id with a bad token gets nothing either.
+  auto hijack = std::make_shared<Recorder>();
+  auto hijacker = xds::StartXdsClient(Client("not-a-token"), hijack);
+  std::this_thread::sleep_for(300ms);
+  EXPECT_EQ(hijack->Latest(xds::type_url::kCluster), "");
+  EXPECT_FALSE(Has(hijack->Latest(xds::type_url::kEndpoint), "10.1.0.5"));
+  hijacker->Stop();
   other->Stop();
   aud->Stop();
   client->Stop();
