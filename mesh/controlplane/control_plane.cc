@@ -186,6 +186,9 @@ class ControlPlaneImpl : public ControlPlane {
       }
       config::Node list = config::Node::Sequence();
       for (const config::Resource& r : push->resources()) {
+        if (r.gvk().group.empty() && r.kind() == "Secret") {
+          continue;  // credentials (private keys) are not debug output
+        }
         list.Append(r.root());
       }
       ex.status = 200;

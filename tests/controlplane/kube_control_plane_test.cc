@@ -83,6 +83,7 @@ class KubeControlPlaneTest : public ::testing::Test {
     kube_.Apply(R"({apiVersion: v1, kind: Pod, metadata: {name: hw-1, namespace: devops, labels: {app: helloworld, version: v1},
         annotations: {sidecar.istio.io/status: '{}'}}, spec: {serviceAccountName: helloworld, containers: [{name: app}]}})");
     kube_.Apply(Slice("10.1.0.5"));
+    kube_.Apply("{apiVersion: v1, kind: Secret, type: kubernetes.io/tls, metadata: {name: tls-secret, namespace: istio-system}, data: {tls.crt: QQ==, tls.key: QQ==}}");
     kube_.AddToken("tok-hw", "system:serviceaccount:devops:helloworld", {"istio-ca"});
     kube_.AddToken("tok-other-audience", "system:serviceaccount:devops:helloworld", {"https://kubernetes.default.svc"});
 
@@ -181,6 +182,10 @@ TEST_F(KubeControlPlaneTest, WatchedChangesReachAConnectedProxy) {
   const std::string v1_cluster = "outbound|80|v1|helloworldsvc.devops.svc.cluster.local";
   ASSERT_TRUE(rec->WaitFor(xds::type_url::kRoute, [&](const std::string& t) { return Has(t, v1_cluster); }))
       << rec->Latest(xds::type_url::kRoute);
+  // The snapshot's configuration is on /debug/configz (without Secrets).
+  auto configz = mesh::testing::RunCommand("curl -s http://127.0.0.1:" + std::to_string(cp_->port()) + "/debug/configz");
+  EXPECT_TRUE(Has(configz.out, "\"VirtualService\"") && Has(configz.out, "\"EndpointSlice\"")) << configz.out;
+  EXPECT_FALSE(Has(configz.out, "\"Secret\""));
   ASSERT_TRUE(rec->WaitFor(xds::type_url::kEndpoint,
                            [&](const std::string& t) { return Has(t, v1_cluster) && Has(t, "10.1.0.5"); }))
       << rec->Latest(xds::type_url::kEndpoint);

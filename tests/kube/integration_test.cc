@@ -9,6 +9,8 @@
 #include "mesh/common/strings.h"
 #include "mesh/config/yaml_loader.h"
 #include "mesh/kube/client.h"
+#include "mesh/config/schema.h"
+#include "mesh/install/crd.h"
 #include "mesh/kubestore/kube_store.h"
 
 namespace mesh::kube {
@@ -89,7 +91,8 @@ TEST(KubeIntegrationTest, DiscoveryApplyReadWatchDelete) {
 
 // The control plane's Kubernetes source against the real API server: it syncs, and a
 // VirtualService applied afterwards (through the API server) shows up in its snapshot.
-// Needs the Istio CRDs (e.g. `meshctl install` against the cluster); skipped without them.
+// Registers the VirtualService CRD (rendered like `meshctl install` does) when the cluster
+// has none, and removes it again at the end.
 TEST(KubeIntegrationTest, ControlPlaneSourceSeesAppliedVirtualService) {
   const char* kubeconfig = std::getenv("MESH_TEST_KUBECONFIG");
   if (kubeconfig == nullptr || *kubeconfig == '\0') {
@@ -102,8 +105,22 @@ TEST(KubeIntegrationTest, ControlPlaneSourceSeesAppliedVirtualService) {
   auto client_or = NewKubeClient(*rc);
   ASSERT_TRUE(client_or.ok()) << client_or.status();
   std::shared_ptr<KubeClient> client(std::move(*client_or));
+  bool created_crd = false;
   if (!client->Resolve("networking.istio.io/v1beta1", "VirtualService").ok()) {
-    GTEST_SKIP() << "the Istio CRDs are not installed in this cluster";
+    const config::KindSchema* kind = config::FindKind("networking.istio.io", "VirtualService");
+    ASSERT_NE(kind, nullptr);
+    auto crd = client->Apply(install::BuildCrd(*kind), {.force = true});
+    ASSERT_TRUE(crd.ok()) << crd.status();
+    created_crd = true;
+    bool served = false;
+    for (int i = 0; i < 600 && !served; ++i) {  // until Established and in discovery
+      client->InvalidateDiscovery();
+      served = client->Resolve("networking.istio.io/v1beta1", "VirtualService").ok();
+      if (!served) {
+        ::usleep(100 * 1000);
+      }
+    }
+    ASSERT_TRUE(served) << "the VirtualService CRD never became served";
   }
   kubestore::KubeStoreOptions so;
   so.client = client;
@@ -129,8 +146,14 @@ TEST(KubeIntegrationTest, ControlPlaneSourceSeesAppliedVirtualService) {
   }
   EXPECT_TRUE(seen) << "VirtualService " << ns << "/hw never reached the control plane's snapshot";
   EXPECT_TRUE((*store)->Get({"", "Namespace", "", ns}).value().has_value());
-  EXPECT_TRUE(client->Delete({"v1", "Namespace", "", ns}, {"Foreground"}).ok());
   (*store)->Stop();
+  EXPECT_TRUE(client->Delete({"v1", "Namespace", "", ns}, {"Foreground"}).ok());
+  if (created_crd) {
+    EXPECT_TRUE(client->Delete({"apiextensions.k8s.io/v1", "CustomResourceDefinition", "",
+                                "virtualservices.networking.istio.io"},
+                               {"Background"})
+                    .ok());
+  }
 }
 
 }  // namespace
