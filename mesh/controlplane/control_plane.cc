@@ -209,7 +209,9 @@ class ControlPlaneImpl : public ControlPlane {
     }
     auto claims = authenticator_->Authenticate(std::string(auth));
     if (!claims.ok()) {
-      reply(401, std::string(claims.status().message()));
+      // A review that could not be done (API server unreachable) is worth retrying.
+      reply(claims.status().code() == absl::StatusCode::kUnavailable ? 503 : 401,
+            std::string(claims.status().message()));
       return;
     }
     auto body = config::ParseYamlNode(ex.body, "certificate request");
