@@ -187,7 +187,8 @@ void RegisterControlPlaneCommand(CLI::App& app, CliContext& ctx) {
       return;
     }
     std::cout << "control plane serving discovery and CA on " << flags->address << ":" << (*cp)->port()
-              << (kube_store ? " (configuration from Kubernetes, CA in " : " (state ") << dir << ")" << std::endl;
+              << (kube_store ? " (configuration from Kubernetes, CA in " + dir + "/ca)" : " (state " + dir + ")")
+              << std::endl;
     mesh::common::WaitForTerminationSignal();
     (*cp)->Stop();
     if (kube_store) {

@@ -279,6 +279,7 @@ void KubeStore::Run(Reflector& r) {
       continue;
     }
     backoff = options_.backoff_initial;
+    after_gone = false;
     // Watch from the list's resourceVersion; resume after each normal end.
     while (true) {
       WatchEnd end = WatchOnce(r);
