@@ -458,16 +458,8 @@ int KubeCreate(KubeTarget& kube, const Node& obj) {
   if (!info.ok()) {
     return Fail(info.status());
   }
-  auto existing = kube.client->Get(ref);
-  if (existing.ok()) {
-    std::cerr << "Error from server (AlreadyExists): " << info->resource << " \"" << ref.name
-              << "\" already exists\n";
-    return kExitFailure;
-  }
-  if (!absl::IsNotFound(existing.status())) {
-    return FailFromServer(existing.status());
-  }
-  auto created = kube.client->Apply(obj, {});
+  // POST, as kubectl create: the server answers 409 AlreadyExists for an existing object.
+  auto created = kube.client->Create(obj);
   if (!created.ok()) {
     return FailFromServer(created.status());
   }
