@@ -279,6 +279,7 @@ FakeCluster::FakeCluster(FakeClusterOptions options) : options_(options) {
       {"", "v1", "serviceaccounts", "serviceaccount", "ServiceAccount", true, {"sa"}},
       {"", "v1", "pods", "pod", "Pod", true, {"po"}},
       {"apps", "v1", "deployments", "deployment", "Deployment", true, {"deploy"}},
+      {"discovery.k8s.io", "v1", "endpointslices", "endpointslice", "EndpointSlice", true, {}},
       {"apps", "v1", "daemonsets", "daemonset", "DaemonSet", true, {"ds"}},
       {"autoscaling", "v2", "horizontalpodautoscalers", "horizontalpodautoscaler", "HorizontalPodAutoscaler", true,
        {"hpa"}},
