@@ -221,9 +221,18 @@ TEST_F(HttpProxyTest, StreamsLargeBodiesWithBoundedMemory) {
 )";
   TestProxy p(Bootstrap(vhosts, ClusterYaml("big", {up.port()}), log_path()));
   ASSERT_TRUE(p.ok()) << p.status();
-  // 1 GiB download (content-length) and 256 MiB chunked download.
+  // 1 GiB download (content-length) and 256 MiB chunked download. Under the sanitizers
+  // the download is smaller (ASan makes it ~20x slower) and peak RSS is not checked: the
+  // allocator's quarantine holds freed buffers on purpose.
+#if defined(MESH_SANITIZE_BUILD)
+  constexpr bool kCheckRss = false;
+  EXPECT_EQ(Curl("-o /dev/null -w '%{http_code} %{size_download}' " + Url(p, "/bytes/268435456")),
+            "200 268435456");
+#else
+  constexpr bool kCheckRss = true;
   EXPECT_EQ(Curl("-o /dev/null -w '%{http_code} %{size_download}' " + Url(p, "/bytes/1073741824")),
             "200 1073741824");
+#endif
   EXPECT_EQ(Curl("-o /dev/null -w '%{http_code} %{size_download}' " + Url(p, "/bytes/268435456?chunked=1")),
             "200 268435456");
   // 256 MiB chunked upload (curl -T - sends Transfer-Encoding: chunked).
@@ -235,7 +244,7 @@ TEST_F(HttpProxyTest, StreamsLargeBodiesWithBoundedMemory) {
   auto pos = status.find("VmHWM:");
   ASSERT_NE(pos, std::string::npos);
   long hwm_kb = std::stol(status.substr(pos + 6));
-  EXPECT_LT(hwm_kb, 64 * 1024) << "peak RSS " << hwm_kb << " kB";
+  if (kCheckRss) EXPECT_LT(hwm_kb, 64 * 1024) << "peak RSS " << hwm_kb << " kB";
 }
 
 TEST_F(HttpProxyTest, RejectsSmugglingShapesAndHeaderLimits) {
