@@ -73,7 +73,9 @@ EncodedResourcePtr EncodeResourceJson(std::string name, std::string json) {
 }
 
 EncodedResourcePtr EncodeResource(const Node& resource) {
-  return EncodeResourceJson(resource["name"].Str(), config::EmitJson(resource, {.indent = 0}));
+  // Endpoint assignments are named by cluster_name.
+  const std::string& name = resource["name"].IsScalar() ? resource["name"].Str() : resource["cluster_name"].Str();
+  return EncodeResourceJson(name, config::EmitJson(resource, {.indent = 0}));
 }
 
 ResourceChunk::ResourceChunk(std::vector<EncodedResourcePtr> items) : items_(std::move(items)) {
