@@ -505,31 +505,35 @@ std::string LbPolicyName(Cluster::LbPolicy p) {
 
 
 
+config::Node EncodeVirtualHost(const VirtualHost& vh) {
+  Node v = Node::Map();
+  v.Set("name", S(vh.name));
+  Node domains = Node::Sequence();
+  for (const auto& d : vh.domains) {
+    domains.Append(S(d));
+  }
+  v.Set("domains", std::move(domains));
+  Node routes = Node::Sequence();
+  for (const auto& r : vh.routes) {
+    routes.Append(RouteNode(r));
+  }
+  v.Set("routes", std::move(routes));
+  Mutations(v, vh.headers);
+  if (vh.retry_policy) {
+    v.Set("retry_policy", Retry(*vh.retry_policy));
+  }
+  if (vh.cors) {
+    v.Set("cors", Cors(*vh.cors));
+  }
+  return v;
+}
+
 config::Node EncodeRouteConfiguration(const RouteConfiguration& rc) {
   Node n = Any(kRouteConfigurationType);
   n.Set("name", S(rc.name));
   Node vhs = Node::Sequence();
   for (const auto& vh : rc.virtual_hosts) {
-    Node v = Node::Map();
-    v.Set("name", S(vh.name));
-    Node domains = Node::Sequence();
-    for (const auto& d : vh.domains) {
-      domains.Append(S(d));
-    }
-    v.Set("domains", std::move(domains));
-    Node routes = Node::Sequence();
-    for (const auto& r : vh.routes) {
-      routes.Append(RouteNode(r));
-    }
-    v.Set("routes", std::move(routes));
-    Mutations(v, vh.headers);
-    if (vh.retry_policy) {
-      v.Set("retry_policy", Retry(*vh.retry_policy));
-    }
-    if (vh.cors) {
-      v.Set("cors", Cors(*vh.cors));
-    }
-    vhs.Append(std::move(v));
+    vhs.Append(EncodeVirtualHost(vh));
   }
   n.Set("virtual_hosts", std::move(vhs));
   Mutations(n, rc.headers);
