@@ -20,6 +20,7 @@
 #include <iostream>
 #include <list>
 #include <random>
+#include <span>
 #include <thread>
 
 #include "mesh/common/status_macros.h"
@@ -463,14 +464,61 @@ awaitable<beast::error_code> WriteLocal(Stream& stream, int status, const std::s
   co_return ec;
 }
 
-// Copies a message's body from a parser to a serializer in bounded chunks.
-template <class ReadStream, class WriteStream, class Parser, class Serializer, class Message>
+// Formats a message header as HTTP/1.x bytes into `out` (reused per connection, so no
+// allocation in steady state). Replaces Beast's serializer on the forwarding path: its
+// generic buffer-sequence machinery was the largest user-space cost per request.
+template <bool isRequest, class Fields>
+void FormatHeader(const http::header<isRequest, Fields>& h, std::string& out) {
+  auto append = [&out](beast::string_view v) { out.append(v.data(), v.size()); };
+  out.clear();
+  const unsigned version = h.version();
+  char proto[] = "HTTP/1.1";
+  proto[5] = static_cast<char>('0' + version / 10 % 10);
+  proto[7] = static_cast<char>('0' + version % 10);
+  if constexpr (isRequest) {
+    append(h.method_string());
+    out += ' ';
+    append(h.target());
+    out += ' ';
+    out.append(proto, 8);
+  } else {
+    const unsigned code = h.result_int();
+    out.append(proto, 8);
+    out += ' ';
+    out += static_cast<char>('0' + code / 100 % 10);
+    out += static_cast<char>('0' + code / 10 % 10);
+    out += static_cast<char>('0' + code % 10);
+    out += ' ';
+    beast::string_view reason = h.reason();
+    append(reason.empty() ? http::obsolete_reason(h.result()) : reason);
+  }
+  out.append("\r\n");
+  for (const auto& f : h) {
+    append(f.name_string());
+    out.append(": ");
+    append(f.value());
+    out.append("\r\n");
+  }
+  out.append("\r\n");
+}
+
+// Writes `head` (a formatted header) and then the message body from `parser`, in bounded
+// chunks, chunk-encoded when `chunked_out`. The header goes out with the first body bytes in
+// one write. With `send_body` false only the header is written. Reports (read error on
+// `from`, write error on `to`).
+template <class ReadStream, class WriteStream, class Parser>
 awaitable<std::tuple<beast::error_code, beast::error_code>> Relay(ReadStream& from, beast::flat_buffer& buffer,
-                                                                  Parser& parser, WriteStream& to, Serializer& sr,
-                                                                  Message& out, char* chunk, Duration read_timeout,
+                                                                  Parser& parser, WriteStream& to,
+                                                                  const std::string& head, bool chunked_out,
+                                                                  bool send_body, char* chunk, Duration read_timeout,
                                                                   uint64_t& bytes) {
+  static constexpr char kCrlf[] = "\r\n";
+  static constexpr char kLastChunk[] = "0\r\n\r\n";
+  bool head_sent = false;
   for (;;) {
-    if (!parser.is_done()) {
+    size_t n = 0;
+    bool more = false;
+    if (send_body && !parser.is_done()) {
       parser.get().body().data = chunk;
       parser.get().body().size = kChunkSize;
       // Bytes already buffered are parsed synchronously: no extra async round trip.
@@ -484,7 +532,7 @@ awaitable<std::tuple<beast::error_code, beast::error_code>> Relay(ReadStream& fr
       }
       if (parser.get().body().size == kChunkSize && !parser.is_done()) {
         Expire(beast::get_lowest_layer(from), read_timeout);
-        auto [ec, n] = co_await http::async_read(from, buffer, parser, kUse);
+        auto [ec, rn] = co_await http::async_read(from, buffer, parser, kUse);
         if (ec == http::error::need_buffer) {
           ec = {};
         }
@@ -492,24 +540,45 @@ awaitable<std::tuple<beast::error_code, beast::error_code>> Relay(ReadStream& fr
           co_return std::make_tuple(ec, beast::error_code());
         }
       }
-      out.body().data = chunk;
-      out.body().size = kChunkSize - parser.get().body().size;
-      out.body().more = !parser.is_done();
-      bytes += out.body().size;
-    } else {
-      out.body().data = nullptr;
-      out.body().size = 0;
-      out.body().more = false;
+      n = kChunkSize - parser.get().body().size;
+      more = !parser.is_done();
+      bytes += n;
     }
-    Expire(beast::get_lowest_layer(to), read_timeout);
-    auto [wec, wn] = co_await http::async_write(to, sr, kUse);
-    if (wec == http::error::need_buffer) {
-      wec = {};
+    std::array<net::const_buffer, 5> bufs;
+    size_t nb = 0;
+    char size_line[20];
+    if (!head_sent) {
+      bufs[nb++] = net::buffer(head);
     }
-    if (wec) {
-      co_return std::make_tuple(beast::error_code(), wec);
+    if (chunked_out && send_body) {
+      if (n > 0) {
+        static constexpr char kHex[] = "0123456789abcdef";
+        char* end = size_line + sizeof(size_line);
+        char* p = end;
+        *--p = '\n';
+        *--p = '\r';
+        for (size_t v = n; v > 0; v >>= 4) {
+          *--p = kHex[v & 0xf];
+        }
+        bufs[nb++] = net::buffer(p, end - p);
+        bufs[nb++] = net::buffer(chunk, n);
+        bufs[nb++] = net::buffer(kCrlf, 2);
+      }
+      if (!more) {
+        bufs[nb++] = net::buffer(kLastChunk, sizeof(kLastChunk) - 1);
+      }
+    } else if (n > 0) {
+      bufs[nb++] = net::buffer(chunk, n);
     }
-    if (sr.is_done()) {
+    head_sent = true;
+    if (nb > 0) {
+      Expire(beast::get_lowest_layer(to), read_timeout);
+      auto [wec, wn] = co_await net::async_write(to, std::span<const net::const_buffer>(bufs.data(), nb), kUse);
+      if (wec) {
+        co_return std::make_tuple(beast::error_code(), wec);
+      }
+    }
+    if (!more) {
       co_return std::make_tuple(beast::error_code(), beast::error_code());
     }
   }
@@ -984,13 +1053,14 @@ class HttpSession {
       uint64_t body_bytes = 0;
       {
         // Relay reports (downstream read error, upstream write error).
-        http::request_serializer<http::buffer_body> sr{up_req};
+        FormatHeader<true>(up_req, head_buf_);
+        const bool chunked_out = parser.chunked();
         if (conn->tls) {
-          std::tie(down_ec, send_ec) = co_await Relay(stream_, buffer, parser, *conn->tls, sr, up_req, chunk,
-                                                      hcm.stream_idle_timeout, body_bytes);
+          std::tie(down_ec, send_ec) = co_await Relay(stream_, buffer, parser, *conn->tls, head_buf_, chunked_out,
+                                                      true, chunk, hcm.stream_idle_timeout, body_bytes);
         } else {
-          std::tie(down_ec, send_ec) = co_await Relay(stream_, buffer, parser, *conn->tcp, sr, up_req, chunk,
-                                                      hcm.stream_idle_timeout, body_bytes);
+          std::tie(down_ec, send_ec) = co_await Relay(stream_, buffer, parser, *conn->tcp, head_buf_, chunked_out,
+                                                      true, chunk, hcm.stream_idle_timeout, body_bytes);
         }
       }
       out.bytes_received = body_bytes;
@@ -1201,22 +1271,16 @@ class HttpSession {
     }
     out.keep_alive = out.keep_alive && !w_.draining;
     res.keep_alive(out.keep_alive);
-    http::response_serializer<http::buffer_body> sr{res};
-    if (head) {
-      sr.split(true);
-    }
+    FormatHeader<false>(res, head_buf_);
+    const bool send_body = !(head || no_body);
+    const bool chunked_out = send_body && res.chunked();
     beast::error_code up_ec, down_ec;
-    if (head || no_body) {
-      res.body().data = nullptr;
-      res.body().more = false;
-      auto [wec, wn] = co_await http::async_write_header(stream_, sr, kUse);
-      down_ec = wec;
-    } else if (conn->tls) {
-      std::tie(up_ec, down_ec) = co_await Relay(*conn->tls, conn->buffer, *up_parser, stream_, sr, res, chunk,
-                                                hcm.stream_idle_timeout, out.bytes_sent);
+    if (conn->tls) {
+      std::tie(up_ec, down_ec) = co_await Relay(*conn->tls, conn->buffer, *up_parser, stream_, head_buf_, chunked_out,
+                                                send_body, chunk, hcm.stream_idle_timeout, out.bytes_sent);
     } else {
-      std::tie(up_ec, down_ec) = co_await Relay(*conn->tcp, conn->buffer, *up_parser, stream_, sr, res, chunk,
-                                                hcm.stream_idle_timeout, out.bytes_sent);
+      std::tie(up_ec, down_ec) = co_await Relay(*conn->tcp, conn->buffer, *up_parser, stream_, head_buf_, chunked_out,
+                                                send_body, chunk, hcm.stream_idle_timeout, out.bytes_sent);
     }
     cluster.rq_class[std::clamp(code / 100, 1, 5)]->fetch_add(1, std::memory_order_relaxed);
     cluster.rq_total->fetch_add(1, std::memory_order_relaxed);
@@ -1307,6 +1371,7 @@ class HttpSession {
   Worker& w_;
   Stream& stream_;
   RuntimePtr rt_;
+  std::string head_buf_;  // formatted request/response header, reused per connection
   unsigned client_version_ = 11;
   std::string orig_target_;
   std::string orig_authority_;
