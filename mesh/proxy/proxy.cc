@@ -526,6 +526,35 @@ void FormatHeader(const http::header<isRequest, Fields>& h, std::string& out) {
   out.append("\r\n");
 }
 
+// Writes every byte of `bufs` (modified). On plain TCP one non-blocking send is tried
+// first: it usually takes everything, and then no asynchronous operation, coroutine
+// suspension or timer is needed. What is left goes out asynchronously with `timeout`.
+template <class Stream>
+awaitable<beast::error_code> WriteAll(Stream& to, std::span<net::const_buffer> bufs, Duration timeout) {
+  if constexpr (std::is_same_v<Stream, TcpStream>) {
+    auto& sock = to.socket();
+    beast::error_code ec;
+    if (!sock.non_blocking()) {
+      sock.non_blocking(true, ec);
+    }
+    size_t sent = ec ? 0 : sock.write_some(bufs, ec);
+    if (ec && ec != net::error::would_block && ec != net::error::try_again) {
+      co_return ec;
+    }
+    while (!bufs.empty() && sent >= bufs.front().size()) {
+      sent -= bufs.front().size();
+      bufs = bufs.subspan(1);
+    }
+    if (bufs.empty()) {
+      co_return beast::error_code();
+    }
+    bufs.front() += sent;
+  }
+  Expire(beast::get_lowest_layer(to), timeout);
+  auto [ec, n] = co_await net::async_write(to, bufs, kUse);
+  co_return ec;
+}
+
 // Writes `head` (a formatted header) and then the message body from `parser`, in bounded
 // chunks, chunk-encoded when `chunked_out`. The header goes out with the first body bytes in
 // one write. With `send_body` false only the header is written. Reports (read error on
@@ -596,9 +625,7 @@ awaitable<std::tuple<beast::error_code, beast::error_code>> Relay(ReadStream& fr
     }
     head_sent = true;
     if (nb > 0) {
-      Expire(beast::get_lowest_layer(to), read_timeout);
-      auto [wec, wn] = co_await net::async_write(to, std::span<const net::const_buffer>(bufs.data(), nb), kUse);
-      if (wec) {
+      if (beast::error_code wec = co_await WriteAll(to, std::span<net::const_buffer>(bufs.data(), nb), read_timeout)) {
         co_return std::make_tuple(beast::error_code(), wec);
       }
     }
