@@ -1093,9 +1093,10 @@ class HttpSession {
       bool fired = false;
       bool disarmed = false;
     };
-    auto request_timeout = std::make_shared<RequestTimeoutState>();
+    std::shared_ptr<RequestTimeoutState> request_timeout;  // only for bodies still to read
     std::optional<Timer> request_timer;
     if (hcm.request_timeout.count() > 0 && has_body && !parser.is_done()) {
+      request_timeout = std::make_shared<RequestTimeoutState>();
       request_timer.emplace(w_.ioc, start + hcm.request_timeout);
       auto* socket = &beast::get_lowest_layer(stream_).socket();
       request_timer->async_wait([state = request_timeout, socket](beast::error_code ec) {
@@ -1108,10 +1109,14 @@ class HttpSession {
     }
     struct Disarm {
       std::shared_ptr<RequestTimeoutState> state;
-      ~Disarm() { state->disarmed = true; }
+      ~Disarm() {
+        if (state) {
+          state->disarmed = true;
+        }
+      }
     } disarm_request_timeout{request_timeout};
     auto body_timeout = [&]() -> Duration { return hcm.stream_idle_timeout; };
-    auto request_timed_out = [&](const beast::error_code&) { return request_timeout->fired; };
+    auto request_timed_out = [&](const beast::error_code&) { return request_timeout && request_timeout->fired; };
     bool sent_continue = false;
     std::string body_copy;
     if (buffered) {
@@ -1139,7 +1144,9 @@ class HttpSession {
         co_return false;
       }
       out.bytes_received = body_copy.size();
-      request_timeout->disarmed = true;
+      if (request_timeout) {
+        request_timeout->disarmed = true;
+      }
     }
     uint32_t max_attempts = 1 + ((retry && (!has_body || buffered) && !upgrade) ? retry->num_retries : 0);
     Duration try_timeout = action.timeout;
@@ -1285,7 +1292,9 @@ class HttpSession {
         }
       }
       out.bytes_received = body_bytes;
-      request_timeout->disarmed = true;
+      if (request_timeout) {
+        request_timeout->disarmed = true;
+      }
       if (down_ec) {
         out.status = 0;
         out.flags = "DC";
