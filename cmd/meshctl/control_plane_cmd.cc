@@ -1,6 +1,7 @@
 // `meshctl control-plane` (the istiod role), `meshctl proxy-status`, `meshctl
 // proxy-config`, and `meshctl x token` (bootstrap tokens for local workloads).
 
+#include <algorithm>
 #include <iostream>
 
 #include <boost/asio.hpp>
@@ -15,6 +16,7 @@
 #include "mesh/common/duration.h"
 #include "mesh/common/file_util.h"
 #include "mesh/common/signals.h"
+#include "mesh/common/strings.h"
 #include "mesh/config/emit.h"
 #include "mesh/config/yaml_loader.h"
 #include "mesh/controlplane/control_plane.h"
@@ -60,6 +62,39 @@ absl::StatusOr<std::string> HttpGet(const std::string& address, const std::strin
   } catch (const std::exception& e) {
     return absl::UnavailableError(fmt::format("control plane at {} unreachable: {}", address, e.what()));
   }
+}
+
+// "[rbac DENY, rbac ALLOW, router]": the filters of a listener's chains (first seen order),
+// so an authorization policy shows in the short output.
+std::string ListenerFilterSummary(const mesh::config::Node& listener) {
+  std::vector<std::string> seen;
+  auto add = [&](const mesh::config::Node& filter) {
+    std::string name = filter["name"].Str();
+    for (const char* prefix : {"envoy.filters.http.", "envoy.filters.network."}) {
+      if (name.rfind(prefix, 0) == 0) {
+        name = name.substr(std::string(prefix).size());
+      }
+    }
+    std::string action = filter.At({"typed_config", "rules", "action"}).Str();
+    if (!action.empty()) {
+      name += " " + action;
+    }
+    if (std::find(seen.begin(), seen.end(), name) == seen.end()) {
+      seen.push_back(name);
+    }
+  };
+  for (const auto& chain : listener["filter_chains"].items()) {
+    for (const auto& filter : chain["filters"].items()) {
+      if (filter["name"].Str() == "envoy.filters.network.http_connection_manager") {
+        for (const auto& hf : filter.At({"typed_config", "http_filters"}).items()) {
+          add(hf);
+        }
+      } else {
+        add(filter);
+      }
+    }
+  }
+  return seen.empty() ? "" : "[" + mesh::common::Join(seen, ", ") + "]";
 }
 
 }  // namespace
@@ -193,7 +228,8 @@ void RegisterControlPlaneCommand(CLI::App& app, CliContext& ctx) {
       for (const auto& [name, list] : selected.entries()) {
         for (const auto& r : list.items()) {
           std::string id = r["name"].Str().empty() ? r["cluster_name"].Str() : r["name"].Str();
-          std::cout << fmt::format("{:<10} {}\n", name, id);
+          std::string filters = name == "listeners" ? ListenerFilterSummary(r) : "";
+          std::cout << fmt::format("{:<10} {}{}\n", name, id, filters.empty() ? "" : "  " + filters);
         }
       }
     }

@@ -3,11 +3,13 @@
 #include <atomic>
 #include <condition_variable>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include "mesh/common/strings.h"
 #include "mesh/config/emit.h"
 #include "mesh/config/yaml_loader.h"
+#include "mesh/pilot/authz.h"
 #include "mesh/xds/stream_state.h"
 
 namespace mesh::controlplane {
@@ -206,6 +208,18 @@ class ControlPlaneImpl : public ControlPlane {
                                  ", \"rootCert\": ", config::JsonQuote(signed_cert->root_cert_pem), "}");
   }
 
+  // What AuthorizationPolicies ask for and meshctl cannot enforce; each line once.
+  void ReportAuthorizationWarnings(const pilot::PushContext& push) {
+    std::vector<std::string> warnings = pilot::AuthorizationWarnings(push);
+    std::set<std::string> now(warnings.begin(), warnings.end());
+    for (const std::string& w : warnings) {
+      if (!authz_warnings_.count(w)) {
+        std::fprintf(stderr, "control-plane: warning: %s\n", w.c_str());
+      }
+    }
+    authz_warnings_ = std::move(now);  // only the Loop thread rebuilds
+  }
+
   absl::Status Rebuild() {
     auto objects = options_.store->List({});
     if (!objects.ok()) {
@@ -225,6 +239,7 @@ class ControlPlaneImpl : public ControlPlane {
       workloads = registry_.Workloads();
     }
     auto push = pilot::PushContext::Build(std::move(resources), std::move(workloads), options_.mesh);
+    ReportAuthorizationWarnings(*push);
     std::lock_guard<std::mutex> lock(mu_);
     push_ = std::move(push);
     return absl::OkStatus();
@@ -281,6 +296,7 @@ class ControlPlaneImpl : public ControlPlane {
   WorkloadRegistry registry_;
   xds::Debouncer debouncer_;
   std::shared_ptr<const pilot::PushContext> push_;
+  std::set<std::string> authz_warnings_;  // touched by Rebuild() only (Start, then the Loop thread)
   ControlPlaneStats stats_;
   bool dirty_ = false;
   bool force_rebuild_ = false;

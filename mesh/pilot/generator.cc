@@ -5,6 +5,7 @@
 
 #include "mesh/common/duration.h"
 #include "mesh/common/strings.h"
+#include "mesh/pilot/authz.h"
 #include "mesh/proxyconfig/decode.h"
 #include "mesh/proxyconfig/encode.h"
 #include "mesh/xds/protocol.h"
@@ -848,6 +849,7 @@ pc::Resources GenerateResources(const ProxyRole& proxy, const PushContext& push)
     t.SidecarOutbound();
   }
   t.Clusters();
+  ApplyAuthorization(proxy, push, t.out);  // authz.cc
   t.out.version_info = std::to_string(push.version());
   return std::move(t.out);
 }
