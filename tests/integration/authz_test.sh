@@ -143,3 +143,29 @@ check "ALLOW gateway only: plaintext to a sidecar's inbound port gets 403" \
 "$MESHCTL" delete -f "$SCENARIO_DIR/allow.yaml" >/dev/null
 check "policy deleted: sleep gets 200 again" scenario_wait 15 sleep_gets 200 /
 check "policy deleted: the gateway still gets 200 (10/10)" all_are 200 10 /
+
+# A policy selecting the ingress gateway: enforced by the gateway itself, and only it
+# receives the filter.
+cat >"$SCENARIO_DIR/gateway.yaml" <<'YAML'
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata:
+  name: gateway-deny-admin
+  namespace: istio-system
+spec:
+  selector:
+    matchLabels: {istio: ingressgateway}
+  action: DENY
+  rules:
+  - to:
+    - operation:
+        paths: ["/admin*"]
+YAML
+"$MESHCTL" apply -f "$SCENARIO_DIR/gateway.yaml" >/dev/null
+check "gateway policy: /admin/x gets 403 at the gateway" scenario_wait 15 all_are 403 4 /admin/x
+check "gateway policy: / still 200 (10/10)" all_are 200 10 /
+check "gateway policy: the sidecars do not receive it (sleep reaches /admin/x)" sleep_gets 200 /admin/x
+check "gateway policy: helloworld-1's listeners carry no RBAC filter" bash -c \
+  "! '$MESHCTL' proxy-config listeners '$hw1' --control-plane 127.0.0.1:$SCENARIO_CP_PORT | grep -q rbac"
+"$MESHCTL" delete -f "$SCENARIO_DIR/gateway.yaml" >/dev/null
+check "gateway policy deleted: /admin/x answers 200" scenario_wait 15 all_are 200 4 /admin/x
