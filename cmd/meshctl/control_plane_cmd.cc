@@ -25,6 +25,39 @@
 namespace meshctl {
 namespace {
 
+// "[rbac DENY, rbac ALLOW, router]": the filters of a listener's chains (first seen order),
+// so an authorization policy shows in the short output.
+std::string ListenerFilterSummary(const mesh::config::Node& listener) {
+  std::vector<std::string> seen;
+  auto add = [&](const mesh::config::Node& filter) {
+    std::string name = filter["name"].Str();
+    for (const char* prefix : {"envoy.filters.http.", "envoy.filters.network."}) {
+      if (name.rfind(prefix, 0) == 0) {
+        name = name.substr(std::string(prefix).size());
+      }
+    }
+    std::string action = filter.At({"typed_config", "rules", "action"}).Str();
+    if (!action.empty()) {
+      name += " " + action;
+    }
+    if (std::find(seen.begin(), seen.end(), name) == seen.end()) {
+      seen.push_back(name);
+    }
+  };
+  for (const auto& chain : listener["filter_chains"].items()) {
+    for (const auto& filter : chain["filters"].items()) {
+      if (filter["name"].Str() == "envoy.filters.network.http_connection_manager") {
+        for (const auto& hf : filter.At({"typed_config", "http_filters"}).items()) {
+          add(hf);
+        }
+      } else {
+        add(filter);
+      }
+    }
+  }
+  return seen.empty() ? "" : "[" + mesh::common::Join(seen, ", ") + "]";
+}
+
 mesh::xds::ResourceList Generate(const mesh::controlplane::ProxyIdentity& id, const mesh::pilot::PushContext& push,
                                  const std::string& type_url) {
   mesh::pilot::ProxyRole role;
@@ -62,39 +95,6 @@ absl::StatusOr<std::string> HttpGet(const std::string& address, const std::strin
   } catch (const std::exception& e) {
     return absl::UnavailableError(fmt::format("control plane at {} unreachable: {}", address, e.what()));
   }
-}
-
-// "[rbac DENY, rbac ALLOW, router]": the filters of a listener's chains (first seen order),
-// so an authorization policy shows in the short output.
-std::string ListenerFilterSummary(const mesh::config::Node& listener) {
-  std::vector<std::string> seen;
-  auto add = [&](const mesh::config::Node& filter) {
-    std::string name = filter["name"].Str();
-    for (const char* prefix : {"envoy.filters.http.", "envoy.filters.network."}) {
-      if (name.rfind(prefix, 0) == 0) {
-        name = name.substr(std::string(prefix).size());
-      }
-    }
-    std::string action = filter.At({"typed_config", "rules", "action"}).Str();
-    if (!action.empty()) {
-      name += " " + action;
-    }
-    if (std::find(seen.begin(), seen.end(), name) == seen.end()) {
-      seen.push_back(name);
-    }
-  };
-  for (const auto& chain : listener["filter_chains"].items()) {
-    for (const auto& filter : chain["filters"].items()) {
-      if (filter["name"].Str() == "envoy.filters.network.http_connection_manager") {
-        for (const auto& hf : filter.At({"typed_config", "http_filters"}).items()) {
-          add(hf);
-        }
-      } else {
-        add(filter);
-      }
-    }
-  }
-  return seen.empty() ? "" : "[" + mesh::common::Join(seen, ", ") + "]";
 }
 
 }  // namespace
