@@ -105,6 +105,7 @@ void RegisterControlPlaneCommand(CLI::App& app, CliContext& ctx) {
     uint16_t port = 15010;
     std::string cert_ttl = "24h";
     int debounce_ms = 100;
+    int tls_port = 0;
   };
   auto flags = std::make_shared<Flags>();
   auto* cmd = app.add_subcommand("control-plane",
@@ -114,6 +115,11 @@ void RegisterControlPlaneCommand(CLI::App& app, CliContext& ctx) {
   cmd->add_option("--cert-ttl", flags->cert_ttl, "Workload certificate lifetime (e.g. 24h, 90m, 30s)")
       ->capture_default_str();
   cmd->add_option("--debounce-ms", flags->debounce_ms, "Quiet time before a change is pushed")->capture_default_str();
+  cmd->add_option("--tls-port", flags->tls_port,
+                  "Also serve discovery and CA over TLS on this port (Istio's 15012; certificate for "
+                  "istiod.istio-system.svc from the mesh CA); 0: off")
+      ->check(CLI::Range(0, 65535))
+      ->capture_default_str();
   AddStateDirFlag(cmd, ctx);
   cmd->callback([flags, &ctx] {
     mesh::common::BlockTerminationSignals();
@@ -130,6 +136,9 @@ void RegisterControlPlaneCommand(CLI::App& app, CliContext& ctx) {
     o.token_key_file = dir + "/token-key";
     o.address = flags->address;
     o.port = flags->port;
+    if (flags->tls_port > 0) {
+      o.tls_port = static_cast<uint16_t>(flags->tls_port);
+    }
     auto ttl = mesh::common::ParseGoDuration(flags->cert_ttl);
     if (!ttl.ok() || ttl->count() < 2000) {
       std::cerr << "Error: --cert-ttl must be a duration of at least 2s, got \"" << flags->cert_ttl << "\"\n";
@@ -147,6 +156,10 @@ void RegisterControlPlaneCommand(CLI::App& app, CliContext& ctx) {
     }
     std::cout << "control plane serving discovery and CA on " << flags->address << ":" << (*cp)->port()
               << " (state " << dir << ")" << std::endl;
+    if ((*cp)->tls_port() != 0) {
+      std::cout << "control plane serving discovery and CA over TLS on " << flags->address << ":" << (*cp)->tls_port()
+                << " (server name istiod.istio-system.svc, root " << dir << "/ca/root-cert.pem)" << std::endl;
+    }
     mesh::common::WaitForTerminationSignal();
     (*cp)->Stop();
     ctx.exit_code = kExitOk;

@@ -15,6 +15,7 @@
 #include "mesh/config/yaml_loader.h"
 #include "mesh/proxyconfig/decode.h"
 #include "mesh/xds/server.h"
+#include "mesh/xds/tls_tunnel.h"
 
 namespace mesh::agent {
 namespace {
@@ -37,7 +38,32 @@ std::string FormatTime(std::chrono::system_clock::time_point t) {
 class AgentImpl : public ProxyAgent, public xds::XdsClientCallbacks, public std::enable_shared_from_this<AgentImpl> {
  public:
   AgentImpl(AgentOptions o, std::shared_ptr<proxy::Proxy> p, proxyconfig::Bootstrap b)
-      : options_(std::move(o)), proxy_(std::move(p)), bootstrap_(std::move(b)) {}
+      : options_(std::move(o)),
+        proxy_(std::move(p)),
+        bootstrap_(std::move(b)),
+        cp_host_(options_.control_plane_host),
+        cp_port_(options_.control_plane_port) {}
+
+  // With a control plane root: every request to the control plane goes through a TLS
+  // tunnel whose loopback end replaces the configured address.
+  absl::Status Init() {
+    if (options_.control_plane_root_pem.empty()) {
+      return absl::OkStatus();
+    }
+    xds::TlsOriginatorOptions to;
+    to.host = options_.control_plane_host;
+    to.port = options_.control_plane_port;
+    to.root_pem = options_.control_plane_root_pem;
+    to.server_name = options_.control_plane_server_name;
+    auto tunnel = xds::StartTlsOriginator(to);
+    if (!tunnel.ok()) {
+      return tunnel.status();
+    }
+    tls_ = std::move(*tunnel);
+    cp_host_ = "127.0.0.1";
+    cp_port_ = tls_->port();
+    return absl::OkStatus();
+  }
 
   absl::Status FetchFirstCertificate(std::chrono::milliseconds timeout) {
     auto deadline = std::chrono::steady_clock::now() + timeout;
@@ -54,8 +80,8 @@ class AgentImpl : public ProxyAgent, public xds::XdsClientCallbacks, public std:
 
   void StartLoops(std::shared_ptr<AgentImpl> self) {
     xds::XdsClientOptions xo;
-    xo.host = options_.control_plane_host;
-    xo.port = options_.control_plane_port;
+    xo.host = cp_host_;
+    xo.port = cp_port_;
     xo.node = options_.node;
     xo.node.authorization = "Bearer " + options_.token;
     client_ = xds::StartXdsClient(xo, self);
@@ -84,6 +110,9 @@ class AgentImpl : public ProxyAgent, public xds::XdsClientCallbacks, public std:
       rotation_.join();
     }
     client_.reset();  // the client holds the agent as its callbacks: break the cycle
+    if (tls_) {
+      tls_->Stop();
+    }
   }
   ~AgentImpl() override { Stop(); }
 
@@ -209,7 +238,7 @@ class AgentImpl : public ProxyAgent, public xds::XdsClientCallbacks, public std:
     if (!kc.ok()) {
       return kc.status();
     }
-    auto reply = RequestCertificate(options_.control_plane_host, options_.control_plane_port, options_.token, kc->csr_pem);
+    auto reply = RequestCertificate(cp_host_, cp_port_, options_.token, kc->csr_pem);
     if (!reply.ok()) {
       std::lock_guard<std::mutex> lock(mu_);
       status_.last_error = std::string(reply.status().message());
@@ -267,6 +296,9 @@ class AgentImpl : public ProxyAgent, public xds::XdsClientCallbacks, public std:
   AgentOptions options_;
   std::shared_ptr<proxy::Proxy> proxy_;
   proxyconfig::Bootstrap bootstrap_;
+  std::string cp_host_;  // where the control plane is reached (the TLS tunnel when enabled)
+  uint16_t cp_port_;
+  std::unique_ptr<xds::TlsTunnel> tls_;
   std::unique_ptr<xds::XdsClient> client_;
   std::thread rotation_;
   mutable std::mutex mu_;
@@ -323,6 +355,9 @@ absl::StatusOr<std::unique_ptr<ProxyAgent>> StartProxyAgent(AgentOptions options
                                                             proxyconfig::Bootstrap bootstrap,
                                                             std::chrono::milliseconds first_certificate_timeout) {
   auto agent = std::make_shared<AgentImpl>(std::move(options), std::move(proxy), std::move(bootstrap));
+  if (auto st = agent->Init(); !st.ok()) {
+    return st;
+  }
   if (auto st = agent->FetchFirstCertificate(first_certificate_timeout); !st.ok()) {
     return st;
   }

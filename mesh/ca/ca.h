@@ -8,6 +8,7 @@
 #include <chrono>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "mesh/common/time_source.h"
@@ -28,6 +29,8 @@ struct KeyAndCsr {
 };
 // ECDSA P-256 key and a CSR requesting `id` as its URI SAN.
 absl::StatusOr<KeyAndCsr> GenerateKeyAndCsr(const SpiffeId& id);
+// ECDSA P-256 key and a CSR without SANs (the CA decides them: SignForDnsNames).
+absl::StatusOr<KeyAndCsr> GenerateKeyAndCsrForServer();
 
 struct CertificateInfo {
   std::chrono::system_clock::time_point not_before;
@@ -59,6 +62,16 @@ class CertificateAuthority {
   virtual absl::StatusOr<SignedCertificate> Sign(const std::string& csr_pem, const SpiffeId& identity,
                                                  std::chrono::seconds ttl) = 0;
   virtual const std::string& RootCertPem() const = 0;
+  // A serving certificate for DNS names (the control plane's own TLS port: Istio's
+  // istiod.istio-system.svc). Only the control plane calls this, for a key it made.
+  virtual absl::StatusOr<SignedCertificate> SignForDnsNames(const std::string& csr_pem,
+                                                            const std::vector<std::string>& dns_names,
+                                                            std::chrono::seconds ttl) {
+    (void)csr_pem;
+    (void)dns_names;
+    (void)ttl;
+    return absl::UnimplementedError("this CA does not issue serving certificates");
+  }
 };
 
 struct LocalCaOptions {

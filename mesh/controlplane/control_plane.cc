@@ -11,9 +11,13 @@
 #include "mesh/config/yaml_loader.h"
 #include "mesh/pilot/authz.h"
 #include "mesh/xds/stream_state.h"
+#include "mesh/xds/tls_tunnel.h"
 
 namespace mesh::controlplane {
 namespace {
+
+// Renewed at every start; a year outlives any local-mode control plane.
+constexpr std::chrono::seconds kServingCertTtl{365 * 24 * 3600};
 
 using Clock = std::chrono::steady_clock;
 
@@ -62,12 +66,44 @@ class ControlPlaneImpl : public ControlPlane {
       return server.status();
     }
     server_ = std::move(*server);
+    if (options_.tls_port) {
+      if (auto st = StartTls(); !st.ok()) {
+        server_->Stop();
+        return st;
+      }
+    }
     loop_ = std::thread([this] { Loop(); });
+    return absl::OkStatus();
+  }
+
+  // The TLS port: a serving certificate from our own CA (a fresh key, kept in memory),
+  // terminated in front of the plaintext discovery listener.
+  absl::Status StartTls() {
+    auto kc = ca::GenerateKeyAndCsrForServer();
+    if (!kc.ok()) {
+      return kc.status();
+    }
+    auto cert = ca_->SignForDnsNames(kc->csr_pem, options_.tls_dns_names, kServingCertTtl);
+    if (!cert.ok()) {
+      return cert.status();
+    }
+    xds::TlsTerminatorOptions to;
+    to.address = options_.address;
+    to.port = *options_.tls_port;
+    to.cert_chain_pem = cert->chain_pem;
+    to.key_pem = kc->key_pem;
+    to.backend_port = server_->port();
+    auto tunnel = xds::StartTlsTerminator(to);
+    if (!tunnel.ok()) {
+      return tunnel.status();
+    }
+    tls_ = std::move(*tunnel);
     return absl::OkStatus();
   }
 
   // mesh::controlplane::ControlPlane
   uint16_t port() const override { return server_->port(); }
+  uint16_t tls_port() const override { return tls_ ? tls_->port() : 0; }
   xds::XdsServer& xds() override { return *server_; }
   ControlPlaneStats Stats() const override {
     std::lock_guard<std::mutex> lock(mu_);
@@ -93,6 +129,9 @@ class ControlPlaneImpl : public ControlPlane {
     }
     if (loop_.joinable()) {
       loop_.join();
+    }
+    if (tls_) {
+      tls_->Stop();
     }
     if (server_) {
       server_->Stop();
@@ -290,6 +329,7 @@ class ControlPlaneImpl : public ControlPlane {
   std::unique_ptr<ca::CertificateAuthority> ca_;
   std::unique_ptr<ca::TokenAuthority> tokens_;
   std::unique_ptr<xds::XdsServer> server_;
+  std::unique_ptr<xds::TlsTunnel> tls_;  // the TLS discovery port, when enabled
   std::thread loop_;
   mutable std::mutex mu_;
   std::condition_variable cv_;

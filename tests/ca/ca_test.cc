@@ -174,3 +174,26 @@ TEST(TokenAuthority, IssuesVerifiesAndRejectsTampering) {
 
 }  // namespace
 }  // namespace mesh::ca
+
+namespace mesh::ca {
+namespace {
+
+TEST(LocalCaServing, SignsDnsNamesForTheControlPlaneOnly) {
+  testing::TempDir dir;
+  auto ca = OpenLocalCa({dir.path() + "/ca"});
+  ASSERT_TRUE(ca.ok()) << ca.status();
+  auto kc = GenerateKeyAndCsrForServer();
+  ASSERT_TRUE(kc.ok());
+  auto cert = (*ca)->SignForDnsNames(kc->csr_pem, {"istiod.istio-system.svc", "localhost"}, std::chrono::hours(1));
+  ASSERT_TRUE(cert.ok()) << cert.status();
+  auto info = InspectCertificate(cert->cert_pem);
+  ASSERT_TRUE(info.ok());
+  EXPECT_EQ(info->dns_sans, (std::vector<std::string>{"istiod.istio-system.svc", "localhost"}));
+  EXPECT_TRUE(info->uri_sans.empty());
+  EXPECT_FALSE((*ca)->SignForDnsNames(kc->csr_pem, {}, std::chrono::hours(1)).ok());
+  EXPECT_FALSE((*ca)->SignForDnsNames(kc->csr_pem, {"a,URI:spiffe://x"}, std::chrono::hours(1)).ok());
+  EXPECT_FALSE((*ca)->SignForDnsNames("garbage", {"a"}, std::chrono::hours(1)).ok());
+}
+
+}  // namespace
+}  // namespace mesh::ca
