@@ -103,23 +103,23 @@ void RegisterControlPlaneCommand(CLI::App& app, CliContext& ctx) {
   struct Flags {
     std::string address = "127.0.0.1";
     uint16_t port = 15010;
+    int tls_port = 0;
     std::string cert_ttl = "24h";
     int debounce_ms = 100;
-    int tls_port = 0;
   };
   auto flags = std::make_shared<Flags>();
   auto* cmd = app.add_subcommand("control-plane",
                                  "Run the control plane (istiod's role): discovery for proxies, the CA, the store watch");
   cmd->add_option("--address", flags->address, "Listen address")->capture_default_str();
   cmd->add_option("--port", flags->port, "Discovery and CA port (Istio's 15010)")->capture_default_str();
-  cmd->add_option("--cert-ttl", flags->cert_ttl, "Workload certificate lifetime (e.g. 24h, 90m, 30s)")
-      ->capture_default_str();
-  cmd->add_option("--debounce-ms", flags->debounce_ms, "Quiet time before a change is pushed")->capture_default_str();
   cmd->add_option("--tls-port", flags->tls_port,
                   "Also serve discovery and CA over TLS on this port (Istio's 15012; certificate for "
                   "istiod.istio-system.svc from the mesh CA); 0: off")
       ->check(CLI::Range(0, 65535))
       ->capture_default_str();
+  cmd->add_option("--cert-ttl", flags->cert_ttl, "Workload certificate lifetime (e.g. 24h, 90m, 30s)")
+      ->capture_default_str();
+  cmd->add_option("--debounce-ms", flags->debounce_ms, "Quiet time before a change is pushed")->capture_default_str();
   AddStateDirFlag(cmd, ctx);
   cmd->callback([flags, &ctx] {
     mesh::common::BlockTerminationSignals();
@@ -154,12 +154,13 @@ void RegisterControlPlaneCommand(CLI::App& app, CliContext& ctx) {
       ctx.exit_code = kExitFailure;
       return;
     }
-    std::cout << "control plane serving discovery and CA on " << flags->address << ":" << (*cp)->port()
-              << " (state " << dir << ")" << std::endl;
     if ((*cp)->tls_port() != 0) {
       std::cout << "control plane serving discovery and CA over TLS on " << flags->address << ":" << (*cp)->tls_port()
                 << " (server name istiod.istio-system.svc, root " << dir << "/ca/root-cert.pem)" << std::endl;
     }
+
+    std::cout << "control plane serving discovery and CA on " << flags->address << ":" << (*cp)->port()
+              << " (state " << dir << ")" << std::endl;
     mesh::common::WaitForTerminationSignal();
     (*cp)->Stop();
     ctx.exit_code = kExitOk;

@@ -38,14 +38,10 @@ std::string FormatTime(std::chrono::system_clock::time_point t) {
 class AgentImpl : public ProxyAgent, public xds::XdsClientCallbacks, public std::enable_shared_from_this<AgentImpl> {
  public:
   AgentImpl(AgentOptions o, std::shared_ptr<proxy::Proxy> p, proxyconfig::Bootstrap b)
-      : options_(std::move(o)),
-        proxy_(std::move(p)),
-        bootstrap_(std::move(b)),
-        cp_host_(options_.control_plane_host),
-        cp_port_(options_.control_plane_port) {}
+      : options_(std::move(o)), proxy_(std::move(p)), bootstrap_(std::move(b)) {}
 
   // With a control plane root: every request to the control plane goes through a TLS
-  // tunnel whose loopback end replaces the configured address.
+  // tunnel whose loopback end replaces the configured address from here on.
   absl::Status Init() {
     if (options_.control_plane_root_pem.empty()) {
       return absl::OkStatus();
@@ -60,8 +56,8 @@ class AgentImpl : public ProxyAgent, public xds::XdsClientCallbacks, public std:
       return tunnel.status();
     }
     tls_ = std::move(*tunnel);
-    cp_host_ = "127.0.0.1";
-    cp_port_ = tls_->port();
+    options_.control_plane_host = "127.0.0.1";
+    options_.control_plane_port = tls_->port();
     return absl::OkStatus();
   }
 
@@ -80,8 +76,8 @@ class AgentImpl : public ProxyAgent, public xds::XdsClientCallbacks, public std:
 
   void StartLoops(std::shared_ptr<AgentImpl> self) {
     xds::XdsClientOptions xo;
-    xo.host = cp_host_;
-    xo.port = cp_port_;
+    xo.host = options_.control_plane_host;
+    xo.port = options_.control_plane_port;
     xo.node = options_.node;
     xo.node.authorization = "Bearer " + options_.token;
     client_ = xds::StartXdsClient(xo, self);
@@ -238,7 +234,7 @@ class AgentImpl : public ProxyAgent, public xds::XdsClientCallbacks, public std:
     if (!kc.ok()) {
       return kc.status();
     }
-    auto reply = RequestCertificate(cp_host_, cp_port_, options_.token, kc->csr_pem);
+    auto reply = RequestCertificate(options_.control_plane_host, options_.control_plane_port, options_.token, kc->csr_pem);
     if (!reply.ok()) {
       std::lock_guard<std::mutex> lock(mu_);
       status_.last_error = std::string(reply.status().message());
@@ -296,9 +292,7 @@ class AgentImpl : public ProxyAgent, public xds::XdsClientCallbacks, public std:
   AgentOptions options_;
   std::shared_ptr<proxy::Proxy> proxy_;
   proxyconfig::Bootstrap bootstrap_;
-  std::string cp_host_;  // where the control plane is reached (the TLS tunnel when enabled)
-  uint16_t cp_port_;
-  std::unique_ptr<xds::TlsTunnel> tls_;
+  std::unique_ptr<xds::TlsTunnel> tls_;  // to the control plane's TLS port, when enabled
   std::unique_ptr<xds::XdsClient> client_;
   std::thread rotation_;
   mutable std::mutex mu_;

@@ -193,53 +193,20 @@ class LocalCa : public CertificateAuthority {
       sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
     }
 
-    // Istio's workload certificates have an empty subject; the identity is the URI SAN.
-    return Issue(req_key, "critical,URI:" + want, ttl);
-  }
-
-  absl::StatusOr<SignedCertificate> SignForDnsNames(const std::string& csr_pem,
-                                                    const std::vector<std::string>& dns_names,
-                                                    std::chrono::seconds ttl) override {
-    BioPtr bio = MemBio(csr_pem);
-    ReqPtr req(PEM_read_bio_X509_REQ(bio.get(), nullptr, nullptr, nullptr));
-    if (!req) {
-      return absl::InvalidArgumentError(OpenSslError("parse CSR"));
-    }
-    EVP_PKEY* req_key = X509_REQ_get0_pubkey(req.get());
-    if (req_key == nullptr || X509_REQ_verify(req.get(), req_key) != 1) {
-      return absl::InvalidArgumentError("CSR signature does not verify");
-    }
-    if (dns_names.empty()) {
-      return absl::InvalidArgumentError("a serving certificate needs at least one DNS name");
-    }
-    std::vector<std::string> sans;
-    for (const std::string& name : dns_names) {
-      if (name.empty() || name.find_first_of(",:") != std::string::npos) {
-        return absl::InvalidArgumentError(common::StrCat("bad DNS name \"", name, "\""));
-      }
-      sans.push_back("DNS:" + name);
-    }
-    return Issue(req_key, "critical," + common::Join(sans, ","), ttl);
-  }
-
-  const std::string& RootCertPem() const override { return root_pem_; }
-
- private:
-  // A leaf certificate for `public_key` with the given subjectAltName value.
-  absl::StatusOr<SignedCertificate> Issue(EVP_PKEY* public_key, const std::string& san, std::chrono::seconds ttl) {
     X509Ptr cert(X509_new());
     X509_set_version(cert.get(), 2);
     auto now = time_ ? time_->SystemNow() : std::chrono::system_clock::now();
     if (auto st = SetSerialAndValidity(cert.get(), now, ttl); !st.ok()) {
       return st;
     }
-    X509_set_pubkey(cert.get(), public_key);
+    X509_set_pubkey(cert.get(), req_key);
     X509_set_issuer_name(cert.get(), X509_get_subject_name(cert_.get()));
+    // Istio's workload certificates have an empty subject; the identity is the URI SAN.
     for (auto [nid, value] : std::initializer_list<std::pair<int, std::string>>{
              {NID_basic_constraints, "critical,CA:FALSE"},
              {NID_key_usage, "critical,digitalSignature,keyEncipherment"},
              {NID_ext_key_usage, "serverAuth,clientAuth"},
-             {NID_subject_alt_name, san},
+             {NID_subject_alt_name, "critical,URI:" + want},
              {NID_authority_key_identifier, "keyid:always"}}) {
       if (auto st = AddExtension(cert.get(), cert_.get(), nid, value); !st.ok()) {
         return st;
@@ -255,6 +222,56 @@ class LocalCa : public CertificateAuthority {
     return out;
   }
 
+  const std::string& RootCertPem() const override { return root_pem_; }
+
+  absl::StatusOr<ServingCertificate> IssueServingCertificate(const std::vector<std::string>& dns_names,
+                                                             std::chrono::seconds ttl) override {
+    if (dns_names.empty()) {
+      return absl::InvalidArgumentError("a serving certificate needs at least one DNS name");
+    }
+    std::string san = "critical";
+    for (const std::string& name : dns_names) {
+      if (name.empty() || name.find_first_of(",: ") != std::string::npos) {
+        return absl::InvalidArgumentError(common::StrCat("bad DNS name \"", name, "\""));
+      }
+      san += ",DNS:" + name;
+    }
+    auto key = NewEcKey();
+    if (!key.ok()) {
+      return key.status();
+    }
+    X509Ptr cert(X509_new());
+    X509_set_version(cert.get(), 2);
+    auto now = time_ ? time_->SystemNow() : std::chrono::system_clock::now();
+    if (auto st = SetSerialAndValidity(cert.get(), now, ttl); !st.ok()) {
+      return st;
+    }
+    X509_set_pubkey(cert.get(), key->get());
+    X509_set_issuer_name(cert.get(), X509_get_subject_name(cert_.get()));
+    X509_NAME* subject = X509_get_subject_name(cert.get());
+    X509_NAME_add_entry_by_txt(subject, "CN", MBSTRING_ASC,
+                               reinterpret_cast<const unsigned char*>(dns_names.front().c_str()), -1, -1, 0);
+    for (auto [nid, value] : std::initializer_list<std::pair<int, std::string>>{
+             {NID_basic_constraints, "critical,CA:FALSE"},
+             {NID_key_usage, "critical,digitalSignature,keyEncipherment"},
+             {NID_ext_key_usage, "serverAuth"},
+             {NID_subject_alt_name, san},
+             {NID_authority_key_identifier, "keyid:always"}}) {
+      if (auto st = AddExtension(cert.get(), cert_.get(), nid, value); !st.ok()) {
+        return st;
+      }
+    }
+    if (X509_sign(cert.get(), key_.get(), EVP_sha256()) == 0) {
+      return absl::InternalError(OpenSslError("sign serving certificate"));
+    }
+    ServingCertificate out;
+    out.key_pem = KeyToPem(key->get());
+    out.chain_pem = CertToPem(cert.get()) + chain_pem_;
+    out.root_cert_pem = root_pem_;
+    return out;
+  }
+
+ private:
   KeyPtr key_;
   X509Ptr cert_;
   std::string chain_pem_;  // the CA's own chain (issuer cert + parents)
@@ -332,22 +349,6 @@ absl::StatusOr<KeyAndCsr> GenerateKeyAndCsr(const SpiffeId& id) {
   sk_X509_EXTENSION_push(exts, ext);
   X509_REQ_add_extensions(req.get(), exts);
   sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
-  if (X509_REQ_sign(req.get(), key->get(), EVP_sha256()) == 0) {
-    return absl::InternalError(OpenSslError("sign CSR"));
-  }
-  BioPtr bio(BIO_new(BIO_s_mem()));
-  PEM_write_bio_X509_REQ(bio.get(), req.get());
-  return KeyAndCsr{KeyToPem(key->get()), BioToString(bio.get())};
-}
-
-absl::StatusOr<KeyAndCsr> GenerateKeyAndCsrForServer() {
-  auto key = NewEcKey();
-  if (!key.ok()) {
-    return key.status();
-  }
-  ReqPtr req(X509_REQ_new());
-  X509_REQ_set_version(req.get(), 0);
-  X509_REQ_set_pubkey(req.get(), key->get());
   if (X509_REQ_sign(req.get(), key->get(), EVP_sha256()) == 0) {
     return absl::InternalError(OpenSslError("sign CSR"));
   }

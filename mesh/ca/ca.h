@@ -29,8 +29,6 @@ struct KeyAndCsr {
 };
 // ECDSA P-256 key and a CSR requesting `id` as its URI SAN.
 absl::StatusOr<KeyAndCsr> GenerateKeyAndCsr(const SpiffeId& id);
-// ECDSA P-256 key and a CSR without SANs (the CA decides them: SignForDnsNames).
-absl::StatusOr<KeyAndCsr> GenerateKeyAndCsrForServer();
 
 struct CertificateInfo {
   std::chrono::system_clock::time_point not_before;
@@ -53,6 +51,12 @@ struct SignedCertificate {
   std::string root_cert_pem;   // trust anchor for peers
 };
 
+struct ServingCertificate {
+  std::string key_pem;
+  std::string chain_pem;      // leaf + the CA's chain
+  std::string root_cert_pem;  // what clients trust (the webhook's caBundle)
+};
+
 class CertificateAuthority {
  public:
   virtual ~CertificateAuthority() = default;
@@ -62,12 +66,11 @@ class CertificateAuthority {
   virtual absl::StatusOr<SignedCertificate> Sign(const std::string& csr_pem, const SpiffeId& identity,
                                                  std::chrono::seconds ttl) = 0;
   virtual const std::string& RootCertPem() const = 0;
-  // A serving certificate for DNS names (the control plane's own TLS port: Istio's
-  // istiod.istio-system.svc). Only the control plane calls this, for a key it made.
-  virtual absl::StatusOr<SignedCertificate> SignForDnsNames(const std::string& csr_pem,
-                                                            const std::vector<std::string>& dns_names,
-                                                            std::chrono::seconds ttl) {
-    (void)csr_pem;
+  // A TLS serving certificate for the control plane's own servers (the admission
+  // webhook): a fresh key, DNS SANs, serverAuth only. The key is made here because the
+  // server runs in the CA's process.
+  virtual absl::StatusOr<ServingCertificate> IssueServingCertificate(const std::vector<std::string>& dns_names,
+                                                                     std::chrono::seconds ttl) {
     (void)dns_names;
     (void)ttl;
     return absl::UnimplementedError("this CA does not issue serving certificates");

@@ -79,11 +79,7 @@ class ControlPlaneImpl : public ControlPlane {
   // The TLS port: a serving certificate from our own CA (a fresh key, kept in memory),
   // terminated in front of the plaintext discovery listener.
   absl::Status StartTls() {
-    auto kc = ca::GenerateKeyAndCsrForServer();
-    if (!kc.ok()) {
-      return kc.status();
-    }
-    auto cert = ca_->SignForDnsNames(kc->csr_pem, options_.tls_dns_names, kServingCertTtl);
+    auto cert = ca_->IssueServingCertificate(options_.tls_dns_names, kServingCertTtl);
     if (!cert.ok()) {
       return cert.status();
     }
@@ -91,7 +87,7 @@ class ControlPlaneImpl : public ControlPlane {
     to.address = options_.address;
     to.port = *options_.tls_port;
     to.cert_chain_pem = cert->chain_pem;
-    to.key_pem = kc->key_pem;
+    to.key_pem = cert->key_pem;
     to.backend_port = server_->port();
     auto tunnel = xds::StartTlsTerminator(to);
     if (!tunnel.ok()) {
