@@ -22,6 +22,8 @@ namespace meshctl {
 namespace {
 
 struct AgentFlags {
+  bool control_plane_tls = false;
+  std::string control_plane_root;  // PEM file; default <state-dir>/ca/root-cert.pem
   std::string workload;
   std::string ns = "default";
   std::string service_account = "default";
@@ -34,8 +36,6 @@ struct AgentFlags {
   std::string control_plane = "127.0.0.1:15010";
   std::string token;
   std::string token_file;
-  bool control_plane_tls = false;
-  std::string control_plane_root;  // PEM file; default <state-dir>/ca/root-cert.pem
   mesh::proxy::ProxyOptions options;
 };
 

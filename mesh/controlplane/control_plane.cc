@@ -66,13 +66,10 @@ class ControlPlaneImpl : public ControlPlane {
       return server.status();
     }
     server_ = std::move(*server);
-    if (options_.tls_port) {
-      if (auto st = StartTls(); !st.ok()) {
-        server_->Stop();
-        return st;
-      }
-    }
     loop_ = std::thread([this] { Loop(); });
+    if (options_.tls_port) {
+      return StartTls();  // on error the caller's destructor runs Stop()
+    }
     return absl::OkStatus();
   }
 
@@ -126,11 +123,11 @@ class ControlPlaneImpl : public ControlPlane {
     if (loop_.joinable()) {
       loop_.join();
     }
-    if (tls_) {
-      tls_->Stop();
-    }
     if (server_) {
       server_->Stop();
+    }
+    if (tls_) {
+      tls_->Stop();
     }
   }
   ~ControlPlaneImpl() override { Stop(); }
@@ -324,8 +321,8 @@ class ControlPlaneImpl : public ControlPlane {
   ControlPlaneOptions options_;
   std::unique_ptr<ca::CertificateAuthority> ca_;
   std::unique_ptr<ca::TokenAuthority> tokens_;
-  std::unique_ptr<xds::XdsServer> server_;
   std::unique_ptr<xds::TlsTunnel> tls_;  // the TLS discovery port, when enabled
+  std::unique_ptr<xds::XdsServer> server_;
   std::thread loop_;
   mutable std::mutex mu_;
   std::condition_variable cv_;

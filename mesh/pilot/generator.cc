@@ -5,10 +5,10 @@
 
 #include "mesh/common/duration.h"
 #include "mesh/common/strings.h"
-#include "mesh/pilot/authz.h"
 #include "mesh/proxyconfig/decode.h"
 #include "mesh/proxyconfig/encode.h"
 #include "mesh/xds/protocol.h"
+#include "mesh/pilot/authz.h"  // ApplyAuthorization (translation of AuthorizationPolicy)
 
 namespace mesh::pilot {
 namespace {
