@@ -321,7 +321,6 @@ class ControlPlaneImpl : public ControlPlane {
   ControlPlaneOptions options_;
   std::unique_ptr<ca::CertificateAuthority> ca_;
   std::unique_ptr<ca::TokenAuthority> tokens_;
-  std::unique_ptr<xds::TlsTunnel> tls_;  // the TLS discovery port, when enabled
   std::unique_ptr<xds::XdsServer> server_;
   std::thread loop_;
   mutable std::mutex mu_;
@@ -330,6 +329,7 @@ class ControlPlaneImpl : public ControlPlane {
   xds::Debouncer debouncer_;
   std::shared_ptr<const pilot::PushContext> push_;
   std::set<std::string> authz_warnings_;  // touched by Rebuild() only (Start, then the Loop thread)
+  std::unique_ptr<xds::TlsTunnel> tls_;    // the TLS discovery port, when enabled
   ControlPlaneStats stats_;
   bool dirty_ = false;
   bool force_rebuild_ = false;

@@ -266,9 +266,9 @@ struct HttpConnectionManager {
   std::string server_name = "meshctl";
   std::vector<AccessLog> access_log;
   std::vector<std::string> http_filters;  // names, in order; the router is last
-  std::optional<FaultPolicy> fault;  // from an envoy.filters.http.fault filter
   // One per envoy.filters.http.rbac entry of http_filters, in the same order.
   std::vector<RbacConfig> rbac;
+  std::optional<FaultPolicy> fault;  // from an envoy.filters.http.fault filter
 };
 
 struct TcpProxy {
