@@ -52,7 +52,9 @@ void AddCommonFlags(CLI::App* cmd, AgentFlags& f, CliContext& ctx) {
                   "Root certificate that signs the control plane's TLS certificate (implies --control-plane-tls; "
                   "default: the local state dir's ca/root-cert.pem)");
   cmd->add_option("--token", f.token, "Bootstrap token (default: issued from the local state dir)");
-  cmd->add_option("--token-file", f.token_file, "File holding the bootstrap token");
+  cmd->add_option("--token-file", f.token_file,
+                  "File holding the token, re-read before each use (Kubernetes: the projected service-account "
+                  "token, e.g. /var/run/secrets/tokens/istio-token)");
   cmd->add_option("--concurrency", f.options.concurrency, "Worker threads")->capture_default_str();
   cmd->add_option("--admin-port", f.options.admin_port, "Admin port (0 disables)")->capture_default_str();
   cmd->add_option("--health-port", f.options.health_port, "Port of /healthz/ready (0 disables)")->capture_default_str();
@@ -99,6 +101,7 @@ int RunAgent(AgentFlags& f, const CliContext& ctx, const std::string& type) {
   o.control_plane_host = f.control_plane.substr(0, colon);
   o.control_plane_port = static_cast<uint16_t>(std::stoi(f.control_plane.substr(colon + 1)));
   o.token = *token;
+  o.token_file = f.token_file;  // re-read on use: projected service-account tokens rotate
   o.identity = {"cluster.local", f.ns, f.service_account};
   if (f.control_plane_tls || !f.control_plane_root.empty()) {
     std::string root_file =

@@ -26,6 +26,9 @@ struct AgentOptions {
   std::string control_plane_root_pem;
   std::string control_plane_server_name = "istiod.istio-system.svc";
   std::string token;  // bootstrap token for this workload
+  // When set, the token is re-read from this file before every certificate request and
+  // discovery (re)connect: Kubernetes projected service-account tokens rotate.
+  std::string token_file;
   xds::ProxyNode node;  // id + metadata (PROXY_TYPE, NAMESPACE, SERVICE_ACCOUNT, ...)
   ca::SpiffeId identity;
   double rotation_fraction = 0.8;
