@@ -3,15 +3,21 @@
 #include <atomic>
 #include <condition_variable>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include "mesh/common/strings.h"
 #include "mesh/config/emit.h"
 #include "mesh/config/yaml_loader.h"
+#include "mesh/pilot/authz.h"
 #include "mesh/xds/stream_state.h"
+#include "mesh/xds/tls_tunnel.h"
 
 namespace mesh::controlplane {
 namespace {
+
+// Renewed at every start; a year outlives any local-mode control plane.
+constexpr std::chrono::seconds kServingCertTtl{365 * 24 * 3600};
 
 using Clock = std::chrono::steady_clock;
 
@@ -64,11 +70,36 @@ class ControlPlaneImpl : public ControlPlane {
     }
     server_ = std::move(*server);
     loop_ = std::thread([this] { Loop(); });
+    if (options_.tls_port) {
+      return StartTls();  // on error the caller's destructor runs Stop()
+    }
+    return absl::OkStatus();
+  }
+
+  // The TLS port: a serving certificate from our own CA (a fresh key, kept in memory),
+  // terminated in front of the plaintext discovery listener.
+  absl::Status StartTls() {
+    auto cert = ca_->IssueServingCertificate(options_.tls_dns_names, kServingCertTtl);
+    if (!cert.ok()) {
+      return cert.status();
+    }
+    xds::TlsTerminatorOptions to;
+    to.address = options_.address;
+    to.port = *options_.tls_port;
+    to.cert_chain_pem = cert->chain_pem;
+    to.key_pem = cert->key_pem;
+    to.backend_port = server_->port();
+    auto tunnel = xds::StartTlsTerminator(to);
+    if (!tunnel.ok()) {
+      return tunnel.status();
+    }
+    tls_ = std::move(*tunnel);
     return absl::OkStatus();
   }
 
   // mesh::controlplane::ControlPlane
   uint16_t port() const override { return server_->port(); }
+  uint16_t tls_port() const override { return tls_ ? tls_->port() : 0; }
   xds::XdsServer& xds() override { return *server_; }
   ControlPlaneStats Stats() const override {
     std::lock_guard<std::mutex> lock(mu_);
@@ -97,6 +128,9 @@ class ControlPlaneImpl : public ControlPlane {
     }
     if (server_) {
       server_->Stop();
+    }
+    if (tls_) {
+      tls_->Stop();
     }
   }
   ~ControlPlaneImpl() override { Stop(); }
@@ -235,6 +269,18 @@ class ControlPlaneImpl : public ControlPlane {
                                  ", \"rootCert\": ", config::JsonQuote(signed_cert->root_cert_pem), "}");
   }
 
+  // What AuthorizationPolicies ask for and meshctl cannot enforce; each line once.
+  void ReportAuthorizationWarnings(const pilot::PushContext& push) {
+    std::vector<std::string> warnings = pilot::AuthorizationWarnings(push);
+    std::set<std::string> now(warnings.begin(), warnings.end());
+    for (const std::string& w : warnings) {
+      if (!authz_warnings_.count(w)) {
+        std::fprintf(stderr, "control-plane: warning: %s\n", w.c_str());
+      }
+    }
+    authz_warnings_ = std::move(now);  // only the Loop thread rebuilds
+  }
+
   absl::Status Rebuild() {
     auto objects = options_.store->List({});
     if (!objects.ok()) {
@@ -256,6 +302,7 @@ class ControlPlaneImpl : public ControlPlane {
       workloads = registry_.Workloads();
     }
     auto push = pilot::PushContext::Build(std::move(resources), std::move(workloads), options_.mesh);
+    ReportAuthorizationWarnings(*push);
     std::lock_guard<std::mutex> lock(mu_);
     push_ = std::move(push);
     return absl::OkStatus();
@@ -313,6 +360,8 @@ class ControlPlaneImpl : public ControlPlane {
   std::map<std::string, std::string> authenticated_;  // node id -> the credential that authenticated it
   xds::Debouncer debouncer_;
   std::shared_ptr<const pilot::PushContext> push_;
+  std::set<std::string> authz_warnings_;  // touched by Rebuild() only (Start, then the Loop thread)
+  std::unique_ptr<xds::TlsTunnel> tls_;    // the TLS discovery port, when enabled
   ControlPlaneStats stats_;
   bool dirty_ = false;
   bool force_rebuild_ = false;
