@@ -60,6 +60,9 @@ class ControlPlaneImpl : public ControlPlane {
       return server.status();
     }
     server_ = std::move(*server);
+    if (options_.dashboard_enabled) {
+      StartDashboard();
+    }
     loop_ = std::thread([this] { Loop(); });
     return absl::OkStatus();
   }
@@ -91,6 +94,9 @@ class ControlPlaneImpl : public ControlPlane {
     }
     if (loop_.joinable()) {
       loop_.join();
+    }
+    if (dashboard_) {
+      dashboard_->Stop();
     }
     if (server_) {
       server_->Stop();
@@ -160,7 +166,33 @@ class ControlPlaneImpl : public ControlPlane {
     return absl::OkStatus();
   }
 
+  void StartDashboard() {
+    dashboard::DashboardSources sources;
+    xds::XdsServer* server = server_.get();
+    sources.proxies = [server] { return server->Snapshot(); };
+    std::shared_ptr<store::ConfigStore> store = options_.store;
+    sources.config_generation = [store] { return store->Generation(); };
+    sources.config = [store]() -> absl::StatusOr<std::vector<config::Resource>> {
+      auto objects = store->List({});
+      if (!objects.ok()) {
+        return objects.status();
+      }
+      std::vector<config::Resource> resources;
+      for (store::StoredObject& o : *objects) {
+        if (auto r = config::Resource::FromNode(std::move(o.object), {}); r.ok()) {
+          resources.push_back(std::move(*r));
+        }
+      }
+      return resources;
+    };
+    dashboard_ = dashboard::CreateDashboard(options_.dashboard, std::move(sources));
+    dashboard_->Start();
+  }
+
   void HandleHttp(xds::HttpExchange& ex) {
+    if (dashboard_ && dashboard_->HandleHttp(ex)) {
+      return;
+    }
     if (ex.method == "GET" && ex.target == "/debug/ca") {
       std::lock_guard<std::mutex> lock(mu_);
       ex.status = 200;
@@ -275,6 +307,7 @@ class ControlPlaneImpl : public ControlPlane {
   std::unique_ptr<ca::CertificateAuthority> ca_;
   std::unique_ptr<ca::TokenAuthority> tokens_;
   std::unique_ptr<xds::XdsServer> server_;
+  std::unique_ptr<dashboard::Dashboard> dashboard_;
   std::thread loop_;
   mutable std::mutex mu_;
   std::condition_variable cv_;

@@ -14,6 +14,7 @@
 #include "absl/status/statusor.h"
 #include "mesh/ca/ca.h"
 #include "mesh/ca/token.h"
+#include "mesh/dashboard/dashboard.h"
 #include "mesh/controlplane/registry.h"
 #include "mesh/pilot/push_context.h"
 #include "mesh/store/store.h"
@@ -38,6 +39,9 @@ struct ControlPlaneOptions {
   std::chrono::seconds workload_cert_ttl{24 * 3600};
   pilot::MeshSettings mesh;
   Generator generator;
+  // The web dashboard on the same port (/dashboard/): scrapes the proxies' metrics.
+  bool dashboard_enabled = true;
+  dashboard::DashboardOptions dashboard;
 };
 
 struct ControlPlaneStats {
