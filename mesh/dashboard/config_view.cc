@@ -158,6 +158,19 @@ std::shared_ptr<const ConfigView> ConfigView::Build(std::vector<config::Resource
         serving.push_back(&w);
       }
     }
+    // Without a connected proxy, the Service's own selector stands for its workloads.
+    KnownWorkload from_selector;
+    if (serving.empty()) {
+      for (const config::Resource& r : view->resources_) {
+        if (r.kind() == "Service" && r.gvk().group.empty() && r.ns() == svc.ns && r.name() == svc.name &&
+            r.spec()["selector"].size() > 0) {
+          for (const auto& [k, v] : r.spec()["selector"].StringMap()) {
+            from_selector.labels[k] = v;
+          }
+          serving.push_back(&from_selector);
+        }
+      }
+    }
     std::vector<AppliedResource> applied;
     std::set<std::string> gateways;
     for (const config::Resource& r : view->resources_) {

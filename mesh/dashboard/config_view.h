@@ -54,7 +54,7 @@ class ConfigView {
 
   const std::vector<ServiceInfo>& services() const { return services_; }
   const ServiceInfo* FindService(const std::string& ns, const std::string& name) const;
-  // What applies to the service, sorted by kind then name.
+  // What applies to the service: the Service first, then in store order, bound Gateways last.
   std::vector<AppliedResource> ForService(const ServiceInfo& service) const;
   // Findings on the service object itself and on everything that applies to it.
   size_t FindingCount(const ServiceInfo& service) const;

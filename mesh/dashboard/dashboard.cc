@@ -430,7 +430,7 @@ class DashboardImpl : public Dashboard {
     std::lock_guard<std::mutex> lock(mu_);
     size_t failed = 0;
     for (const auto& [id, s] : scrape_status_) {
-      failed += s.ok ? 0 : 1;
+      failed += s.ok || s.target.stats_port == 0 ? 0 : 1;  // no stats port: nothing to scrape
     }
     return common::StrCat(
         "{\"scrapeIntervalSeconds\": ", Num(Seconds(options_.scrape_interval)), ", \"historySeconds\": ",

@@ -99,7 +99,17 @@ class TcpRelayImpl : public TcpRelay {
       const char kAnswer[] =
           "HTTP/1.1 502 Bad Gateway\r\nContent-Type: text/plain\r\nConnection: close\r\nContent-Length: 31\r\n\r\n"
           "control plane is not reachable\n";
+      // Read the request first: closing with unread data would reset the connection
+      // before the client sees the answer.
+      char drain[4096];
+      pollfd p{client, POLLIN, 0};
+      if (::poll(&p, 1, 1000) > 0) {
+        (void)!::recv(client, drain, sizeof(drain), 0);
+      }
       (void)!::send(client, kAnswer, sizeof(kAnswer) - 1, MSG_NOSIGNAL);
+      ::shutdown(client, SHUT_WR);
+      while (::poll(&p, 1, 1000) > 0 && ::recv(client, drain, sizeof(drain), 0) > 0) {
+      }
       ::close(client);
       return;
     }

@@ -6,8 +6,9 @@
 import type { Graph, GraphEdge, GraphNode } from "./api";
 import { fmtMs, fmtPct, fmtRate, svg } from "./format";
 
-const COLUMN_X = [10, 380, 750];
-const NODE_W = 230;
+const COLUMN_X = [10, 400, 790];
+const NODE_W = 200;
+const WIDTH = COLUMN_X[2] + NODE_W + 10;
 const NODE_H = 26;
 const ROW_H = 36;
 const MAX_PER_COLUMN = 250;
@@ -80,7 +81,8 @@ export function renderGraph(
     `${graph.nodes.length} nodes, ${graph.edges.length} edges with traffic in the last ${graph.windowSeconds} s` +
     (hidden > 0 ? ` · ${hidden} nodes hidden (use the filter)` : "");
 
-  const root = svg("svg", { width: 990, height, viewBox: `0 0 990 ${height}`, role: "img" }) as SVGSVGElement;
+  const root = svg("svg", { width: "100%", viewBox: `0 0 ${WIDTH} ${height}`, role: "img" }) as SVGSVGElement;
+  root.style.minWidth = `${WIDTH * 0.75}px`;
   root.setAttribute("aria-label", "service graph");
   const defs = svg("defs");
   const marker = svg("marker", { id: "arrow", viewBox: "0 0 10 10", refX: 10, refY: 5, markerWidth: 7, markerHeight: 7, orient: "auto" });
@@ -116,7 +118,8 @@ export function renderGraph(
       });
       g.append(svg("rect", { width: NODE_W, height: NODE_H, rx: n.kind === "service" ? 13 : 3 }));
       const label = svg("text", { x: 10, y: 17 });
-      label.textContent = `${n.kind === "service" ? "◆" : n.proxy === "router" ? "⇥" : "●"} ${n.name}.${n.namespace}`;
+      const full = `${n.name}.${n.namespace}`;
+      label.textContent = `${n.kind === "service" ? "◆" : n.proxy === "router" ? "⇥" : "●"} ${full.length > 28 ? `${full.slice(0, 27)}…` : full}`;
       g.append(label);
       const title = svg("title");
       title.textContent = `${n.kind} ${n.namespace}/${n.name}${n.proxy ? ` (${n.proxy})` : ""}`;
@@ -148,14 +151,24 @@ function renderEdge(e: GraphEdge, a: { x: number; y: number }, b: { x: number; y
     "data-mtls": e.mtls,
   });
   g.append(svg("path", { d, "marker-end": "url(#arrow)", "stroke-width": Math.min(6, 1.5 + Math.log10(1 + e.rps * 10)) }));
+  // Label just above the curve's midpoint; the mTLS mark as a badge on the same line so
+  // edges fanning out of one node (18 px apart there) do not overlap.
   const mx = (x1 + x2) / 2;
-  const my = (y1 + y2) / 2 - 4;
-  const text = svg("text", { x: mx, y: my, "text-anchor": "middle", class: "edge-label" });
-  text.textContent = `${fmtRate(e.rps)} rps${e.errorRate > 0 ? ` · ${fmtPct(e.errorRate)} err` : ""} · p99 ${fmtMs(e.p99)}`;
+  const my = (y1 + y2) / 2 - 5;
+  const labelText = `${fmtRate(e.rps)} rps${e.errorRate > 0 ? ` · ${fmtPct(e.errorRate)} err` : ""} · p99 ${fmtMs(e.p99)}`;
+  const mtls = e.mtls === "mutual_tls" || e.mtls === "partial";
+  const labelW = labelText.length * 5.6;
+  const badgeW = e.mtls === "partial" ? 74 : 36;
+  const left = mx - (labelW + (mtls ? badgeW + 4 : 0)) / 2;
+  const text = svg("text", { x: left, y: my, class: "edge-label" });
+  text.textContent = labelText;
   g.append(text);
-  if (e.mtls === "mutual_tls" || e.mtls === "partial") {
-    const badge = svg("text", { x: mx, y: my + 13, "text-anchor": "middle", class: `mtls ${e.mtls}` });
-    badge.textContent = e.mtls === "mutual_tls" ? "🔒 mTLS" : "🔓 partly mTLS";
+  if (mtls) {
+    const badge = svg("g", { class: `mtls ${e.mtls}`, transform: `translate(${left + labelW + 4},${my - 10})` });
+    badge.append(svg("rect", { width: badgeW, height: 13, rx: 6 }));
+    const t = svg("text", { x: badgeW / 2, y: 10, "text-anchor": "middle" });
+    t.textContent = e.mtls === "partial" ? "partly mTLS" : "mTLS";
+    badge.append(t);
     g.append(badge);
   }
   const title = svg("title");

@@ -104,7 +104,7 @@ function drawServices(): void {
       el("td", { class: `num ${s.errorRate > 0 ? "bad" : ""}` }, fmtPct(s.errorRate)),
       el("td", { class: "num" }, fmtMs(s.p50)),
       el("td", { class: "num" }, fmtMs(s.p99)),
-      el("td", {}, s.mtls === "mutual_tls" ? "🔒 yes" : s.mtls === "unknown" ? "–" : s.mtls),
+      el("td", {}, s.mtls === "mutual_tls" ? "✓ yes" : s.mtls === "unknown" ? "–" : s.mtls),
       el("td", { class: s.findings > 0 ? "warn" : "" }, String(s.findings)),
     );
     tr.addEventListener("click", () => selectService(s.namespace, s.name));
@@ -143,14 +143,14 @@ function drawDetail(d: ServiceDetail): void {
       kpi("errors", fmtPct(t.errorRate)),
       kpi("p50", fmtMs(t.p50)),
       kpi("p99", fmtMs(t.p99)),
-      kpi("mTLS", t.mtls === "mutual_tls" ? "🔒 all" : t.mtls),
+      kpi("mTLS", t.mtls === "mutual_tls" ? "✓ all" : t.mtls),
     ),
   );
   const charts = el(
     "div",
     { class: "charts" },
     lineChart("requests / s", [{ name: "rps", cls: "s1", values: d.history.map((p) => p.rps) }], times, fmtRate),
-    lineChart("5xx errors", [{ name: "error %", cls: "s3", values: d.history.map((p) => (p.requests ? p.errorRate * 100 : null)) }], times, (v) => `${v.toFixed(0)}%`),
+    lineChart("5xx errors", [{ name: "error %", cls: "s3", values: d.history.map((p) => (p.requests ? p.errorRate * 100 : null)) }], times, (v) => `${v < 10 ? v.toFixed(1) : v.toFixed(0)}%`),
     lineChart(
       "latency",
       [

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# The dashboard end to end in real headless Chromium: the talk's scenario (control plane,
+# gateway, two helloworld replicas with sidecars), HTTPS traffic through the gateway,
+# then tests/e2e/dashboard.mjs (playwright-core) checks the page. Keeps the screenshot
+# in ARTIFACT_DIR (default build/test-artifacts).
+# Usage: dashboard_e2e_test.sh path/to/meshctl [ARTIFACT_DIR]
+# Exits 77 (skipped) when chromium or playwright-core is not available.
+set -euo pipefail
+MESHCTL=$(realpath "$1")
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+ARTIFACT_DIR=${2:-$ROOT/build/test-artifacts}
+CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
+export CHROMIUM MESHCTL
+
+if [ ! -x "$CHROMIUM" ]; then
+  echo "SKIP: no Chromium at $CHROMIUM (install the Debian packages chromium and chromium-driver: scripts/install_deps.sh)"
+  exit 77
+fi
+if ! command -v node >/dev/null; then
+  echo "SKIP: node is not installed"
+  exit 77
+fi
+if [ ! -d "$ROOT/tests/e2e/node_modules/playwright-core" ]; then
+  if ! bash "$ROOT/scripts/install_e2e_deps.sh"; then
+    echo "SKIP: playwright-core is not installed and npm could not install it (scripts/install_e2e_deps.sh)"
+    exit 77
+  fi
+fi
+
+SCENARIO_DIR=$(mktemp -d /tmp/meshctl-dashboard-e2e.XXXXXX)
+export SCENARIO_DIR SCENARIO_SCRAPE_INTERVAL=1s
+# shellcheck source=../../scripts/lib/scenario.sh
+source "$ROOT/scripts/lib/scenario.sh"
+traffic_pid=""
+cleanup() {
+  if [ -n "$traffic_pid" ]; then kill "$traffic_pid" 2>/dev/null || true; wait "$traffic_pid" 2>/dev/null || true; fi
+  scenario_stop
+  rm -rf "$SCENARIO_DIR"
+}
+trap cleanup EXIT
+scenario_start >"$SCENARIO_DIR/scenario.log" 2>&1 || { cat "$SCENARIO_DIR/scenario.log"; exit 1; }
+
+# Steady traffic through the gateway while the browser looks.
+( while true; do scenario_curl / >/dev/null || true; sleep 0.2; done ) &
+traffic_pid=$!
+
+mkdir -p "$ARTIFACT_DIR"
+url=$("$MESHCTL" dashboard --control-plane "127.0.0.1:$SCENARIO_CP_PORT" | sed -n 's/^dashboard: //p')
+echo "dashboard at $url"
+node "$ROOT/tests/e2e/dashboard.mjs" "$url" "$ARTIFACT_DIR/dashboard.png"
