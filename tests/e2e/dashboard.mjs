@@ -8,7 +8,7 @@ const [url, screenshot] = process.argv.slice(2);
 const executablePath = process.env.CHROMIUM || "/usr/bin/chromium";
 const EDGE = 'g.edge[data-edge="wl:istio-system/istio-ingressgateway->svc:helloworldsvc.devops.svc.cluster.local"]';
 const SERVICE_NODE = 'g.node.service[data-id="svc:helloworldsvc.devops.svc.cluster.local"]';
-const VS = '#detail details.resource[data-kind="VirtualService"]';
+const VS = '#detail .resource[data-kind="VirtualService"]';
 
 function fail(message) {
   console.error(`FAIL: ${message}`);

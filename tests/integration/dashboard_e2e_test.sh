@@ -4,13 +4,15 @@
 # then tests/e2e/dashboard.mjs (playwright-core) checks the page. Keeps the screenshot
 # in ARTIFACT_DIR (default build/test-artifacts).
 # Usage: dashboard_e2e_test.sh path/to/meshctl [ARTIFACT_DIR]
+#        dashboard_e2e_test.sh --synthetic [ARTIFACT_DIR]   (the page with 500 fake services)
 # Exits 77 (skipped) when chromium or playwright-core is not available.
 set -euo pipefail
-MESHCTL=$(realpath "$1")
+MODE=scenario
+if [ "$1" = --synthetic ]; then MODE=synthetic; else MESHCTL=$(realpath "$1"); fi
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 ARTIFACT_DIR=${2:-$ROOT/build/test-artifacts}
 CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
-export CHROMIUM MESHCTL
+export CHROMIUM
 
 if [ ! -x "$CHROMIUM" ]; then
   echo "SKIP: no Chromium at $CHROMIUM (install the Debian packages chromium and chromium-driver: scripts/install_deps.sh)"
@@ -27,6 +29,12 @@ if [ ! -d "$ROOT/tests/e2e/node_modules/playwright-core" ]; then
   fi
 fi
 
+mkdir -p "$ARTIFACT_DIR"
+if [ "$MODE" = synthetic ]; then
+  exec node "$ROOT/tests/e2e/synthetic.mjs" "$ROOT/web/dashboard/dist" "$ARTIFACT_DIR/dashboard-synthetic.png"
+fi
+
+export MESHCTL
 SCENARIO_DIR=$(mktemp -d /tmp/meshctl-dashboard-e2e.XXXXXX)
 export SCENARIO_DIR SCENARIO_SCRAPE_INTERVAL=1s
 # shellcheck source=../../scripts/lib/scenario.sh
@@ -44,7 +52,6 @@ scenario_start >"$SCENARIO_DIR/scenario.log" 2>&1 || { cat "$SCENARIO_DIR/scenar
 ( while true; do scenario_curl / >/dev/null || true; sleep 0.2; done ) &
 traffic_pid=$!
 
-mkdir -p "$ARTIFACT_DIR"
 url=$("$MESHCTL" dashboard --control-plane "127.0.0.1:$SCENARIO_CP_PORT" | sed -n 's/^dashboard: //p')
 echo "dashboard at $url"
 node "$ROOT/tests/e2e/dashboard.mjs" "$url" "$ARTIFACT_DIR/dashboard.png"

@@ -85,7 +85,7 @@ export function renderGraph(
   root.style.minWidth = `${WIDTH * 0.75}px`;
   root.setAttribute("aria-label", "service graph");
   const defs = svg("defs");
-  const marker = svg("marker", { id: "arrow", viewBox: "0 0 10 10", refX: 10, refY: 5, markerWidth: 7, markerHeight: 7, orient: "auto" });
+  const marker = svg("marker", { id: "arrow", viewBox: "0 0 10 10", refX: 10, refY: 5, markerWidth: 8, markerHeight: 8, markerUnits: "userSpaceOnUse", orient: "auto" });
   marker.append(svg("path", { d: "M0,0 L10,5 L0,10 z", class: "arrow" }));
   defs.append(marker);
   root.append(defs);
@@ -135,14 +135,15 @@ export function renderGraph(
 }
 
 function renderEdge(e: GraphEdge, a: { x: number; y: number }, b: { x: number; y: number }): SVGElement {
-  const x1 = a.x + NODE_W;
+  // Forward edges leave a node's right side; edges back to an earlier column (a sidecar
+  // calling a service) leave its left side and enter the target's right side.
+  const forward = b.x > a.x;
+  const x1 = forward ? a.x + NODE_W : a.x;
   const y1 = a.y + NODE_H / 2;
-  const x2 = b.x;
+  const x2 = forward ? b.x : b.x + NODE_W;
   const y2 = b.y + NODE_H / 2;
-  const forward = x2 > x1;
-  const d = forward
-    ? `M${x1},${y1} C${x1 + 60},${y1} ${x2 - 60},${y2} ${x2},${y2}`
-    : `M${x1},${y1} C${x1 + 80},${y1 - 40} ${x2 - 80},${y2 - 40} ${x2},${y2}`;
+  const bend = forward ? 60 : -60;
+  const d = `M${x1},${y1} C${x1 + bend},${y1} ${x2 - bend},${y2} ${x2},${y2}`;
   const cls = e.errorRate > 0.05 ? "bad" : e.errorRate > 0 ? "warn" : "ok";
   const g = svg("g", {
     class: `edge ${cls}`,

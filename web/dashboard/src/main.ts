@@ -166,7 +166,9 @@ function drawDetail(d: ServiceDetail): void {
   if (d.config.length === 0) config.append(el("p", { class: "muted" }, "No resources apply to this service."));
   for (const c of d.config) {
     const key = `${c.kind}/${c.namespace}/${c.name}`;
-    const det = el("details", { class: "resource", "data-kind": c.kind, "data-key": key });
+    // Findings stay visible; the YAML folds.
+    const box = el("div", { class: "resource", "data-kind": c.kind, "data-key": key });
+    const det = el("details", { "data-key": key });
     if (open.has(key)) det.setAttribute("open", "");
     det.append(
       el(
@@ -177,12 +179,13 @@ function drawDetail(d: ServiceDetail): void {
         el("span", { class: "muted" }, `(${c.relation})`),
         ...(c.findings.length ? [el("span", { class: "badge warn" }, `${c.findings.length} finding(s)`)] : []),
       ),
+      el("pre", {}, c.yaml),
     );
+    box.append(det);
     for (const f of c.findings) {
-      det.append(el("div", { class: `finding ${f.level.toLowerCase()}` }, `${f.level} [${f.code}] ${f.text}`));
+      box.append(el("div", { class: `finding ${f.level.toLowerCase()}` }, `${f.level} [${f.code}] ${f.text}`));
     }
-    det.append(el("pre", {}, c.yaml));
-    config.append(det);
+    config.append(box);
   }
   detailEl.replaceChildren(header, charts, config);
 }
