@@ -6,6 +6,8 @@
 #include "mesh/analyze/analysis.h"
 #include "mesh/analyze/world.h"
 #include "mesh/common/strings.h"
+#include "mesh/config/emit.h"
+#include "mesh/config/yaml_loader.h"
 
 namespace mesh::dashboard {
 
@@ -104,6 +106,27 @@ std::shared_ptr<const ConfigView> ConfigView::Build(std::vector<config::Resource
     analyze::World world;
     for (const config::Resource& r : view->resources_) {
       world.Add(r);
+    }
+    // In local mode the connected proxies are the pods: without them every Gateway
+    // selector would be reported as matching nothing.
+    for (const KnownWorkload& w : workloads) {
+      if (world.Find(analyze::kinds::kPod, w.ns, w.name) != nullptr) {
+        continue;
+      }
+      std::vector<std::string> labels;
+      for (const auto& [k, v] : w.labels) {
+        labels.push_back(common::StrCat(config::JsonQuote(k), ": ", config::JsonQuote(v)));
+      }
+      auto pod = config::ParseYamlNode(
+          common::StrCat("{\"apiVersion\": \"v1\", \"kind\": \"Pod\", \"metadata\": {\"name\": ", config::JsonQuote(w.name),
+                         ", \"namespace\": ", config::JsonQuote(w.ns), ", \"labels\": {", common::Join(labels, ", "),
+                         "}}, \"spec\": {\"containers\": [{\"name\": \"istio-proxy\", \"image\": \"meshctl\"}]}}"),
+          "connected proxy");
+      if (pod.ok()) {
+        if (auto r = config::Resource::FromNode(std::move(*pod), {}); r.ok()) {
+          world.Add(std::move(*r));
+        }
+      }
     }
     std::vector<const analyze::Analyzer*> analyzers;
     for (const analyze::AnalyzerPtr& a : analyze::AllAnalyzers()) {

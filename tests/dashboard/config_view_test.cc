@@ -193,6 +193,48 @@ spec:
   EXPECT_GE(view->analyzer_messages(), 1u);
 }
 
+TEST(ConfigViewTest, ConnectedProxiesCountAsPodsForTheAnalyzers) {
+  constexpr const char* kGateway = R"(
+apiVersion: networking.istio.io/v1beta1
+kind: Gateway
+metadata: {name: web, namespace: devops}
+spec:
+  selector: {istio: ingressgateway}
+  servers:
+  - port: {number: 80, name: http, protocol: HTTP}
+    hosts: ["*"]
+)";
+  auto count_ist0101 = [](const ConfigView& view) {
+    size_t n = 0;
+    for (const ServiceInfo& s : view.services()) {
+      for (const AppliedResource& a : view.ForService(s)) {
+        for (const Finding& f : a.findings) {
+          n += f.code == "IST0101" && a.resource->kind() == "Gateway" ? 1 : 0;
+        }
+      }
+    }
+    return n;
+  };
+  std::string config = std::string(kGateway) + R"(
+---
+apiVersion: networking.istio.io/v1beta1
+kind: VirtualService
+metadata: {name: edge, namespace: devops}
+spec:
+  hosts: ["*"]
+  gateways: [web]
+  http:
+  - route:
+    - destination: {host: helloworldsvc}
+)";
+  std::vector<KnownWorkload> workloads = HelloworldWorkloads();
+  auto without_gateway = ConfigView::Build(Load(config), workloads, true);
+  EXPECT_EQ(count_ist0101(*without_gateway), 1u) << "no pod has istio=ingressgateway";
+  workloads.push_back({"istio-system", "istio-ingressgateway", {{"istio", "ingressgateway"}}, {}});
+  auto with_gateway = ConfigView::Build(Load(config), workloads, true);
+  EXPECT_EQ(count_ist0101(*with_gateway), 0u);
+}
+
 TEST(ConfigViewTest, ResolveHost) {
   EXPECT_EQ(ResolveHost("reviews", "prod"), "reviews.prod.svc.cluster.local");
   EXPECT_EQ(ResolveHost("reviews.other", "prod"), "reviews.other.svc.cluster.local");

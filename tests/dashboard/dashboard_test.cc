@@ -3,6 +3,7 @@
 #include <map>
 
 #include "gtest/gtest.h"
+#include "mesh/common/strings.h"
 #include "mesh/config/yaml_loader.h"
 #include "mesh/dashboard/assets.h"
 #include "tests/common/test_util.h"
@@ -208,6 +209,61 @@ TEST_F(DashboardTest, ServesThePageAndRefusesTheRest) {
   EXPECT_FALSE(dashboard_->HandleHttp(other));
   other.target = "/dashboardx";
   EXPECT_FALSE(dashboard_->HandleHttp(other));
+}
+
+TEST(DashboardScaleTest, FiveHundredServicesStayWithinTheEdgeBound) {
+  // A gateway calling 500 services, each served by two sidecars.
+  std::vector<xds::ProxySyncInfo> proxies = {Proxy("router~gw", "router", "istio-ingressgateway", "istio-system", 1)};
+  std::string config_text;
+  for (int i = 0; i < 500; ++i) {
+    std::string svc = common::StrCat("svc-", i);
+    std::string ns = common::StrCat("ns-", i % 20);
+    config_text += common::StrCat("---\napiVersion: v1\nkind: Service\nmetadata: {name: ", svc, ", namespace: ", ns,
+                                  "}\nspec:\n  ports: [{port: 80}]\n");
+    for (int r = 1; r <= 2; ++r) {
+      proxies.push_back(Proxy(common::StrCat("sidecar~", svc, "-", r), "sidecar", common::StrCat(svc, "-", r), ns, 2, {svc}));
+    }
+  }
+  int round = 0;
+  DashboardSources sources;
+  sources.proxies = [&] { return proxies; };
+  sources.config_generation = []() -> absl::StatusOr<int64_t> { return 1; };
+  sources.config = [&]() -> absl::StatusOr<std::vector<config::Resource>> {
+    return config::LoadText(config_text, "state").resources;
+  };
+  sources.scrape = [&](const ScrapeTarget& t) -> absl::StatusOr<std::string> {
+    if (t.type == "router") {
+      std::string text;
+      for (int i = 0; i < 500; ++i) {
+        text += SourceSeries("istio-ingressgateway", "istio-system",
+                             common::StrCat("svc-", i, ".ns-", i % 20, ".svc.cluster.local"), 200, round * 10,
+                             {{"5", round * 10}, {"+Inf", round * 10}});
+      }
+      return text;
+    }
+    return DestinationSeries(t.workload, t.ns, "mutual_tls", 200, round * 5);
+  };
+  auto clock = std::make_shared<FakeClock>();
+  sources.clock = clock;
+  DashboardOptions options;
+  options.max_edges = 1200;  // below the 1500 edges of this mesh
+  options.run_analyzers = false;
+  auto d = CreateDashboard(options, sources);
+  for (round = 0; round < 3; ++round) {
+    d->Refresh();
+    clock->now += seconds(5);
+  }
+  xds::HttpExchange ex;
+  ex.method = "GET";
+  ex.target = "/dashboard/api/status";
+  ASSERT_TRUE(d->HandleHttp(ex));
+  EXPECT_NE(ex.response.find("\"proxies\": 1001"), std::string::npos) << ex.response;
+  EXPECT_NE(ex.response.find("\"edges\": 1200"), std::string::npos) << ex.response;
+  ex.target = "/dashboard/api/services";
+  ASSERT_TRUE(d->HandleHttp(ex));
+  auto services = config::ParseYamlNode(ex.response, "services");
+  ASSERT_TRUE(services.ok());
+  EXPECT_EQ((*services)["services"].size(), 500u);
 }
 
 TEST(DashboardAssetsTest, EmbedsTheBuiltFrontEnd) {
