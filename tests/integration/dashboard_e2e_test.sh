@@ -54,4 +54,18 @@ traffic_pid=$!
 
 url=$("$MESHCTL" dashboard --control-plane "127.0.0.1:$SCENARIO_CP_PORT" | sed -n 's/^dashboard: //p')
 echo "dashboard at $url"
+
+# The CLI: a clear error without a control plane, and the local relay (--port 0).
+if err=$("$MESHCTL" dashboard --control-plane "127.0.0.1:$(free_port)" 2>&1); then
+  echo "FAIL: meshctl dashboard succeeded without a control plane: $err"; exit 1
+fi
+grep -q "no dashboard at" <<<"$err" || { echo "FAIL: unclear error: $err"; exit 1; }
+"$MESHCTL" dashboard --control-plane "127.0.0.1:$SCENARIO_CP_PORT" --port 0 >"$SCENARIO_DIR/relay.out" 2>&1 &
+relay_pid=$!
+scenario_wait 10 grep -q "^dashboard: " "$SCENARIO_DIR/relay.out" || { cat "$SCENARIO_DIR/relay.out"; exit 1; }
+relay_url=$(sed -n 's/^dashboard: //p' "$SCENARIO_DIR/relay.out")
+curl -sf "${relay_url}api/status" | grep -q '"proxies": 3' || { echo "FAIL: relay $relay_url does not reach the API"; exit 1; }
+kill -TERM "$relay_pid"
+wait "$relay_pid" || { echo "FAIL: the relay did not stop cleanly"; exit 1; }
+echo "meshctl dashboard --port 0 relayed $relay_url to the control plane"
 node "$ROOT/tests/e2e/dashboard.mjs" "$url" "$ARTIFACT_DIR/dashboard.png"

@@ -202,7 +202,7 @@ async function refreshProxies(): Promise<void> {
     const table = $("proxies");
     const head = el("tr", {}, ...["proxy", "type", "workload", ...types, "metrics"].map((h) => el("th", {}, h)));
     const sorted = [...proxies].sort((a, b) => a.id.localeCompare(b.id));
-    $("proxies-note").textContent = `${proxies.length} connected`;
+    $("proxies-note").textContent = `${proxies.length} connected${proxies.length > MAX_TABLE_ROWS ? ` (showing the first ${MAX_TABLE_ROWS} by id)` : ""}`;
     const rows = sorted.slice(0, MAX_TABLE_ROWS).map((p) =>
       el(
         "tr",
