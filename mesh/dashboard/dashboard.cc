@@ -184,6 +184,12 @@ class DashboardImpl : public Dashboard {
     std::string_view target = ex.target;
     std::string_view path = target.substr(0, target.find('?'));
     std::string query = target.find('?') == std::string_view::npos ? "" : std::string(target.substr(target.find('?') + 1));
+    if (path == "/metrics" && ex.method == "GET") {
+      ex.status = 200;
+      ex.content_type = "text/plain; version=0.0.4; charset=utf-8";
+      ex.response = MetricsText();
+      return true;
+    }
     if (path != "/dashboard" && !path.starts_with("/dashboard/")) {
       return false;
     }
@@ -424,6 +430,38 @@ class DashboardImpl : public Dashboard {
                                      ", \"types\": {", common::Join(types, ", "), "}, \"scrape\": ", scrape, "}"));
     }
     return common::StrCat("{\"proxies\": [", common::Join(items, ",\n"), "]}\n");
+  }
+
+  // The control plane's own Prometheus metrics: connected proxies (Istio's pilot_xds),
+  // their sync status per type, and how the dashboard's scraping goes.
+  std::string MetricsText() const {
+    std::vector<xds::ProxySyncInfo> proxies = sources_.proxies ? sources_.proxies() : std::vector<xds::ProxySyncInfo>{};
+    std::map<std::pair<std::string, std::string>, int> sync;  // (type, status) -> proxies
+    for (const xds::ProxySyncInfo& p : proxies) {
+      for (const auto& [type_url, info] : p.types) {
+        ++sync[{xds::type_url::ShortName(type_url), std::string(xds::SyncStatusName(info.status))}];
+      }
+    }
+    std::string out = common::StrCat(
+        "# HELP pilot_xds Number of endpoints connected to this pilot using XDS.\n# TYPE pilot_xds gauge\npilot_xds ",
+        proxies.size(), "\n# HELP meshctl_proxy_sync Proxies per discovery type and sync status.\n",
+        "# TYPE meshctl_proxy_sync gauge\n");
+    for (const auto& [key, n] : sync) {
+      out += common::StrCat("meshctl_proxy_sync{type=\"", key.first, "\",status=\"", key.second, "\"} ", n, "\n");
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    size_t failed = 0;
+    for (const auto& [id, s] : scrape_status_) {
+      failed += s.ok || s.target.stats_port == 0 ? 0 : 1;
+    }
+    out += common::StrCat(
+        "# HELP meshctl_dashboard_scrape_rounds_total Rounds of reading every proxy's metrics.\n",
+        "# TYPE meshctl_dashboard_scrape_rounds_total counter\nmeshctl_dashboard_scrape_rounds_total ", rounds_, "\n",
+        "# HELP meshctl_dashboard_scrape_failures Proxies whose metrics could not be read in the last round.\n",
+        "# TYPE meshctl_dashboard_scrape_failures gauge\nmeshctl_dashboard_scrape_failures ", failed, "\n",
+        "# HELP meshctl_dashboard_edges Graph edges whose history is kept.\n",
+        "# TYPE meshctl_dashboard_edges gauge\nmeshctl_dashboard_edges ", traffic_.edge_count(), "\n");
+    return out;
   }
 
   std::string StatusJson() const {

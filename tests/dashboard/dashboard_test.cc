@@ -6,6 +6,7 @@
 #include "mesh/common/strings.h"
 #include "mesh/config/yaml_loader.h"
 #include "mesh/dashboard/assets.h"
+#include "mesh/dashboard/prometheus_text.h"
 #include "tests/common/test_util.h"
 #include "tests/dashboard/metric_texts.h"
 
@@ -150,6 +151,12 @@ TEST_F(DashboardTest, GraphServicesAndProxiesFromTwoScrapes) {
 
   xds::HttpExchange proxies = Get("/dashboard/api/proxies");
   EXPECT_EQ(testing::CompareGolden("dashboard/proxies.golden.json", proxies.response), "");
+
+  xds::HttpExchange metrics = Get("/metrics");
+  EXPECT_EQ(metrics.content_type, "text/plain; version=0.0.4; charset=utf-8");
+  EXPECT_EQ(testing::CompareGolden("dashboard/metrics.golden.txt", metrics.response), "");
+  auto samples = ParsePrometheusText(metrics.response, [](std::string_view) { return true; });
+  ASSERT_TRUE(samples.ok()) << samples.status();
 }
 
 TEST_F(DashboardTest, ScrapeFailuresAndConfigErrorsAreReported) {

@@ -68,4 +68,19 @@ curl -sf "${relay_url}api/status" | grep -q '"proxies": 3' || { echo "FAIL: rela
 kill -TERM "$relay_pid"
 wait "$relay_pid" || { echo "FAIL: the relay did not stop cleanly"; exit 1; }
 echo "meshctl dashboard --port 0 relayed $relay_url to the control plane"
+
+# A real Prometheus can still read everything: the control plane's /metrics and the
+# proxies' /stats/prometheus pass promtool's checks.
+cp_metrics=$(curl -sf "http://127.0.0.1:$SCENARIO_CP_PORT/metrics")
+grep -q '^pilot_xds 3$' <<<"$cp_metrics" || { echo "FAIL: /metrics: $cp_metrics"; exit 1; }
+if command -v promtool >/dev/null; then
+  promtool check metrics <<<"$cp_metrics" || { echo "FAIL: promtool rejects the control plane's /metrics"; exit 1; }
+  # The proxies keep Istio's names (istio_request_duration_milliseconds), which
+  # promtool's lint dislikes (exit 3); only a parse error (exit 1) fails here.
+  for port in "$SCENARIO_GW_STATS_PORT" "$SCENARIO_STATS_PORT_1"; do
+    rc=0
+    curl -sf "http://127.0.0.1:$port/stats/prometheus" | promtool check metrics >/dev/null 2>&1 || rc=$?
+    [ "$rc" = 0 ] || [ "$rc" = 3 ] || { echo "FAIL: promtool cannot parse /stats/prometheus on :$port"; exit 1; }
+  done
+fi
 node "$ROOT/tests/e2e/dashboard.mjs" "$url" "$ARTIFACT_DIR/dashboard.png"
