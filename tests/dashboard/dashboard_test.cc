@@ -1,6 +1,8 @@
 #include "mesh/dashboard/dashboard.h"
 
 #include <map>
+#include <mutex>
+#include <thread>
 
 #include "gtest/gtest.h"
 #include "mesh/common/strings.h"
@@ -85,6 +87,7 @@ class DashboardTest : public ::testing::Test {
       return config::LoadText(kConfig, "state").resources;
     };
     sources.scrape = [this](const ScrapeTarget& t) -> absl::StatusOr<std::string> {
+      std::lock_guard<std::mutex> lock(mu_);  // called from the scrape threads
       ++scrapes_[t.proxy_id];
       auto it = texts_.find(t.proxy_id);
       if (it == texts_.end()) {
@@ -119,6 +122,7 @@ class DashboardTest : public ::testing::Test {
   std::shared_ptr<FakeClock> clock_ = std::make_shared<FakeClock>();
   std::vector<xds::ProxySyncInfo> proxies_;
   std::map<std::string, std::string> texts_;
+  std::mutex mu_;
   std::map<std::string, int> scrapes_;
   int64_t generation_ = 1;
   int config_reads_ = 0;
@@ -176,6 +180,23 @@ TEST_F(DashboardTest, ScrapeFailuresAndConfigErrorsAreReported) {
   ex.target = "/dashboard/api/status";
   ASSERT_TRUE(d->HandleHttp(ex));
   EXPECT_NE(ex.response.find("store is locked"), std::string::npos) << ex.response;
+}
+
+TEST_F(DashboardTest, TheBackgroundLoopScrapesUntilStopped) {
+  Traffic(1, 0, 1);
+  dashboard_->Start();
+  for (int i = 0; i < 500; ++i) {  // the first round runs at once; wait for it (bounded)
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (scrapes_["router~gw"] > 0) {
+        break;
+      }
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  dashboard_->Stop();
+  std::lock_guard<std::mutex> lock(mu_);
+  EXPECT_EQ(scrapes_["router~gw"], 1) << "one round, then waiting the 5 s interval until Stop";
 }
 
 TEST_F(DashboardTest, ConfigIsReadAgainOnlyWhenTheStoreOrTheProxiesChange) {
