@@ -51,6 +51,9 @@ class ControlPlaneImpl : public ControlPlane {
     if (auto st = Rebuild(); !st.ok()) {
       return st;
     }
+    if (options_.dashboard_enabled) {
+      CreateDashboard();  // before the server thread exists, which reads dashboard_
+    }
     xds::XdsServerOptions xo;
     xo.address = options_.address;
     xo.port = options_.port;
@@ -60,8 +63,9 @@ class ControlPlaneImpl : public ControlPlane {
       return server.status();
     }
     server_ = std::move(*server);
-    if (options_.dashboard_enabled) {
-      StartDashboard();
+    server_for_dashboard_ = server_.get();
+    if (dashboard_) {
+      dashboard_->Start();
     }
     loop_ = std::thread([this] { Loop(); });
     return absl::OkStatus();
@@ -166,10 +170,12 @@ class ControlPlaneImpl : public ControlPlane {
     return absl::OkStatus();
   }
 
-  void StartDashboard() {
+  void CreateDashboard() {
     dashboard::DashboardSources sources;
-    xds::XdsServer* server = server_.get();
-    sources.proxies = [server] { return server->Snapshot(); };
+    sources.proxies = [this] {
+      xds::XdsServer* server = server_for_dashboard_.load();
+      return server ? server->Snapshot() : std::vector<xds::ProxySyncInfo>{};
+    };
     std::shared_ptr<store::ConfigStore> store = options_.store;
     sources.config_generation = [store] { return store->Generation(); };
     sources.config = [store]() -> absl::StatusOr<std::vector<config::Resource>> {
@@ -186,7 +192,6 @@ class ControlPlaneImpl : public ControlPlane {
       return resources;
     };
     dashboard_ = dashboard::CreateDashboard(options_.dashboard, std::move(sources));
-    dashboard_->Start();
   }
 
   void HandleHttp(xds::HttpExchange& ex) {
@@ -308,6 +313,7 @@ class ControlPlaneImpl : public ControlPlane {
   std::unique_ptr<ca::TokenAuthority> tokens_;
   std::unique_ptr<xds::XdsServer> server_;
   std::unique_ptr<dashboard::Dashboard> dashboard_;
+  std::atomic<xds::XdsServer*> server_for_dashboard_{nullptr};  // set once the server runs
   std::thread loop_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
