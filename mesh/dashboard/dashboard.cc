@@ -99,9 +99,19 @@ class DashboardImpl : public Dashboard {
         lock.unlock();
         Refresh();
         lock.lock();
-        loop_cv_.wait_for(lock, options_.scrape_interval, [this] { return stopping_; });
+        loop_cv_.wait_for(lock, UntilNextRound(), [this] { return stopping_; });
       }
     });
+  }
+
+  // Rounds run in the middle of each history slot, so every slot gets exactly one scrape
+  // (a fixed sleep after each round would drift and now and then skip a slot, drawing a
+  // dip and a spike in the charts).
+  milliseconds UntilNextRound() const {
+    const int64_t interval = options_.scrape_interval.count();
+    const int64_t now = EpochMs(sources_.clock->SystemNow());
+    int64_t delay = ((interval / 2 - now % interval) % interval + interval) % interval;
+    return milliseconds(delay < interval / 10 ? delay + interval : delay);
   }
 
   void Stop() override {
