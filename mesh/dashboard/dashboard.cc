@@ -386,7 +386,9 @@ class DashboardImpl : public Dashboard {
     const system_clock::time_point now = sources_.clock->SystemNow();
     const double slot_seconds = Seconds(options_.scrape_interval);
     std::vector<std::string> history;
-    for (const TrafficPoint& p : traffic_.ServiceHistory(s->fqdn, now)) {
+    // Rounds run mid-slot: until then the current slot is empty, so the chart ends at the
+    // last slot that had its scrape instead of dropping to zero.
+    for (const TrafficPoint& p : traffic_.ServiceHistory(s->fqdn, now - options_.scrape_interval / 2)) {
       history.push_back(common::StrCat("{\"t\": ", EpochMs(p.start), ", ", TrafficFields(p.totals, slot_seconds), "}"));
     }
     std::vector<std::string> config;

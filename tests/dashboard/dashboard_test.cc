@@ -25,7 +25,8 @@ class FakeClock : public common::TimeSource {
  public:
   std::chrono::system_clock::time_point SystemNow() const override { return now; }
   std::chrono::steady_clock::time_point MonotonicNow() const override { return {}; }
-  std::chrono::system_clock::time_point now{seconds(1'700'000'000)};
+  // Mid-slot, where the dashboard's own loop runs its rounds.
+  std::chrono::system_clock::time_point now{seconds(1'700'000'000) + std::chrono::milliseconds(2500)};
 };
 
 xds::ProxySyncInfo Proxy(const std::string& id, const std::string& type, const std::string& workload,
