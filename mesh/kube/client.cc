@@ -33,6 +33,7 @@ namespace http = beast::http;
 using tcp = net::ip::tcp;
 
 constexpr char kReasonPayload[] = "meshctl.kube/reason";
+constexpr char kMessagePayload[] = "meshctl.kube/message";
 
 std::string UrlEncode(std::string_view s) {
   static const char* hex = "0123456789ABCDEF";
@@ -154,6 +155,7 @@ absl::Status StatusFromObject(const Node& status, int fallback_code, const std::
   if (!reason.empty()) {
     st.SetPayload(kReasonPayload, absl::Cord(reason));
   }
+  st.SetPayload(kMessagePayload, absl::Cord(message));
   return st;
 }
 
@@ -172,6 +174,11 @@ absl::Status StatusFromResponse(int http_code, const std::string& body, const st
   }
   synthetic.Set("message", Node::Scalar(text.empty() ? StrCat("HTTP ", http_code) : StrCat("HTTP ", http_code, ": ", text)));
   return StatusFromObject(synthetic, http_code, what);
+}
+
+std::string KubeMessage(const absl::Status& status) {
+  auto p = status.GetPayload(kMessagePayload);
+  return p ? std::string(*p) : std::string(status.message());
 }
 
 std::string KubeReason(const absl::Status& status) {
@@ -213,6 +220,10 @@ absl::StatusOr<ListResult> KubeClient::ListAll(const ObjectRef& collection, List
     }
     options.continue_token = r.continue_token;
   }
+}
+
+absl::StatusOr<Node> KubeClient::Create(const Node& object) {
+  return absl::UnimplementedError(StrCat("create ", object["kind"].Str(), ": not supported by this client"));
 }
 
 namespace {
@@ -358,6 +369,20 @@ class BeastKubeClient : public KubeClient {
     MESH_ASSIGN_OR_RETURN(std::string path, PathFor(ref, true));
     return JsonCall("PATCH", path, config::EmitJson(patch, {.indent = 0}), "application/merge-patch+json",
                     StrCat("patch ", ref.kind, " ", ref.name));
+  }
+
+  absl::StatusOr<Node> Create(const Node& object) override {
+    const std::string kind = object["kind"].Str();
+    if (object["apiVersion"].Str().empty() || kind.empty()) {
+      return absl::InvalidArgumentError("create: apiVersion and kind are required");
+    }
+    MESH_ASSIGN_OR_RETURN(ResourceInfo info, Resolve(object["apiVersion"].Str(), kind));
+    std::string ns = object.At({"metadata", "namespace"}).Str();
+    if (info.namespaced && ns.empty()) {
+      ns = config_.namespace_name;
+    }
+    return JsonCall("POST", ResourcePath(info, ns, ""), config::EmitJson(object, {.indent = 0}), "application/json",
+                    StrCat("create ", kind));
   }
 
   absl::Status Delete(const ObjectRef& ref, const DeleteOptions& options) override {

@@ -117,6 +117,10 @@ class KubeClient {
   absl::StatusOr<ListResult> ListAll(const ObjectRef& collection, ListOptions options);
   virtual absl::StatusOr<config::Node> Apply(const config::Node& object, const ApplyOptions& options) = 0;
   virtual absl::StatusOr<config::Node> MergePatch(const ObjectRef& ref, const config::Node& patch) = 0;
+  // POST to the object's collection: create, and the create-only review APIs
+  // (TokenReview, SubjectAccessReview). Returns the server's object. Not pure so that
+  // test fakes that never create need not implement it.
+  virtual absl::StatusOr<config::Node> Create(const config::Node& object);
   virtual absl::Status Delete(const ObjectRef& ref, const DeleteOptions& options) = 0;
   // Blocks until the server ends the stream (OK), the handler returns false (OK), or an
   // error. A 410 Gone (HTTP or ERROR event) returns a status for which IsGone() is true:
@@ -135,6 +139,9 @@ std::string ResourcePath(const ResourceInfo& info, const std::string& ns, const 
 absl::Status StatusFromResponse(int http_code, const std::string& body, const std::string& what);
 // The `reason` of the API server's Status ("NotFound", "AlreadyExists", "Conflict", "Expired" ...).
 std::string KubeReason(const absl::Status& status);
+// The API server's Status.message alone, without the request prefix (kubectl's
+// "Error from server (Reason): <message>"); the status message when there is none.
+std::string KubeMessage(const absl::Status& status);
 // A watch/list resourceVersion is too old (410 Gone): relist.
 bool IsGone(const absl::Status& status);
 
