@@ -130,6 +130,9 @@ int RunAgent(AgentFlags& f, const CliContext& ctx, const std::string& type) {
     labels.Set(kv.substr(0, eq), str(kv.substr(eq + 1)));
   }
   meta.Set("LABELS", labels);
+  if (f.options.stats_port > 0) {
+    meta.Set("STATS_PORT", num(static_cast<uint32_t>(f.options.stats_port)));  // where the dashboard scrapes
+  }
   if (type == "sidecar") {
     mesh::config::Node services = mesh::config::Node::Sequence();
     for (const std::string& s : f.services) {

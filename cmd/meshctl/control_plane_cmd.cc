@@ -159,6 +159,8 @@ void RegisterControlPlaneCommand(CLI::App& app, CliContext& ctx) {
     int tls_port = 0;
     std::string cert_ttl = "24h";
     int debounce_ms = 100;
+    std::string scrape_interval = "5s";
+    bool no_dashboard = false;
   };
   auto flags = std::make_shared<Flags>();
   auto* cmd = app.add_subcommand("control-plane",
@@ -173,6 +175,10 @@ void RegisterControlPlaneCommand(CLI::App& app, CliContext& ctx) {
   cmd->add_option("--cert-ttl", flags->cert_ttl, "Workload certificate lifetime (e.g. 24h, 90m, 30s)")
       ->capture_default_str();
   cmd->add_option("--debounce-ms", flags->debounce_ms, "Quiet time before a change is pushed")->capture_default_str();
+  cmd->add_option("--dashboard-scrape-interval", flags->scrape_interval,
+                  "How often the dashboard reads every proxy's metrics (history: 60 intervals)")
+      ->capture_default_str();
+  cmd->add_flag("--no-dashboard", flags->no_dashboard, "Do not serve /dashboard/ nor scrape the proxies");
   AddStateDirFlag(cmd, ctx);
   auto kube = std::make_shared<KubeFlags>();
   cmd->add_flag("--kube", kube->enabled,
@@ -224,6 +230,15 @@ void RegisterControlPlaneCommand(CLI::App& app, CliContext& ctx) {
     o.workload_cert_ttl = std::chrono::duration_cast<std::chrono::seconds>(*ttl);
     o.debounce_quiet = std::chrono::milliseconds(flags->debounce_ms);
     o.generator = Generate;
+    auto scrape = mesh::common::ParseGoDuration(flags->scrape_interval);
+    if (!scrape.ok() || scrape->count() < 200) {
+      std::cerr << "Error: --dashboard-scrape-interval must be a duration of at least 200ms, got \""
+                << flags->scrape_interval << "\"\n";
+      ctx.exit_code = kExitUsage;
+      return;
+    }
+    o.dashboard_enabled = !flags->no_dashboard;
+    o.dashboard.scrape_interval = std::chrono::duration_cast<std::chrono::milliseconds>(*scrape);
     auto cp = mesh::controlplane::StartControlPlane(std::move(o));
     if (!cp.ok()) {
       std::cerr << "Error: " << cp.status().message() << "\n";
@@ -238,6 +253,9 @@ void RegisterControlPlaneCommand(CLI::App& app, CliContext& ctx) {
     std::cout << "control plane serving discovery and CA on " << flags->address << ":" << (*cp)->port()
               << (kube_store ? " (configuration from Kubernetes, CA in " + dir + "/ca)" : " (state " + dir + ")")
               << std::endl;
+    if (!flags->no_dashboard) {
+      std::cout << "dashboard: http://" << flags->address << ":" << (*cp)->port() << "/dashboard/" << std::endl;
+    }
     mesh::common::WaitForTerminationSignal();
     (*cp)->Stop();
     if (kube_store) {

@@ -60,6 +60,9 @@ class ControlPlaneImpl : public ControlPlane {
     if (auto st = Rebuild(); !st.ok()) {
       return st;
     }
+    if (options_.dashboard_enabled) {
+      CreateDashboard();  // before the server thread exists, which reads dashboard_
+    }
     xds::XdsServerOptions xo;
     xo.address = options_.address;
     xo.port = options_.port;
@@ -69,6 +72,10 @@ class ControlPlaneImpl : public ControlPlane {
       return server.status();
     }
     server_ = std::move(*server);
+    server_for_dashboard_ = server_.get();
+    if (dashboard_) {
+      dashboard_->Start();
+    }
     loop_ = std::thread([this] { Loop(); });
     if (options_.tls_port) {
       return StartTls();  // on error the caller's destructor runs Stop()
@@ -125,6 +132,9 @@ class ControlPlaneImpl : public ControlPlane {
     }
     if (loop_.joinable()) {
       loop_.join();
+    }
+    if (dashboard_) {
+      dashboard_->Stop();
     }
     if (server_) {
       server_->Stop();
@@ -203,7 +213,34 @@ class ControlPlaneImpl : public ControlPlane {
     return absl::OkStatus();
   }
 
+  void CreateDashboard() {
+    dashboard::DashboardSources sources;
+    sources.proxies = [this] {
+      xds::XdsServer* server = server_for_dashboard_.load();
+      return server ? server->Snapshot() : std::vector<xds::ProxySyncInfo>{};
+    };
+    std::shared_ptr<store::ConfigStore> store = options_.store;
+    sources.config_generation = [store] { return store->Generation(); };
+    sources.config = [store]() -> absl::StatusOr<std::vector<config::Resource>> {
+      auto objects = store->List({});
+      if (!objects.ok()) {
+        return objects.status();
+      }
+      std::vector<config::Resource> resources;
+      for (store::StoredObject& o : *objects) {
+        if (auto r = config::Resource::FromNode(std::move(o.object), {}); r.ok()) {
+          resources.push_back(std::move(*r));
+        }
+      }
+      return resources;
+    };
+    dashboard_ = dashboard::CreateDashboard(options_.dashboard, std::move(sources));
+  }
+
   void HandleHttp(xds::HttpExchange& ex) {
+    if (dashboard_ && dashboard_->HandleHttp(ex)) {
+      return;
+    }
     if (ex.method == "GET" && ex.target == "/debug/ca") {
       std::lock_guard<std::mutex> lock(mu_);
       ex.status = 200;
@@ -353,6 +390,8 @@ class ControlPlaneImpl : public ControlPlane {
   std::unique_ptr<ca::CertificateAuthority> ca_;
   std::shared_ptr<ca::Authenticator> authenticator_;
   std::unique_ptr<xds::XdsServer> server_;
+  std::unique_ptr<dashboard::Dashboard> dashboard_;
+  std::atomic<xds::XdsServer*> server_for_dashboard_{nullptr};  // set once the server runs
   std::thread loop_;
   mutable std::mutex mu_;
   std::condition_variable cv_;

@@ -17,6 +17,7 @@
 #include "mesh/ca/ca.h"
 #include "mesh/ca/token.h"
 #include "mesh/controlplane/registry.h"
+#include "mesh/dashboard/dashboard.h"
 #include "mesh/pilot/push_context.h"
 #include "mesh/store/store.h"
 #include "mesh/xds/server.h"
@@ -54,6 +55,9 @@ struct ControlPlaneOptions {
   std::chrono::seconds workload_cert_ttl{24 * 3600};
   pilot::MeshSettings mesh;
   Generator generator;
+  // The web dashboard on the same port (/dashboard/): scrapes the proxies' metrics.
+  bool dashboard_enabled = true;
+  dashboard::DashboardOptions dashboard;
 };
 
 struct ControlPlaneStats {

@@ -82,7 +82,8 @@ scenario_start() {
 
   scenario_log "meshctl control-plane (discovery + CA on 127.0.0.1:$SCENARIO_CP_PORT)"
   scenario_bg control-plane "$MESHCTL" control-plane --port "$SCENARIO_CP_PORT" --debounce-ms 50 \
-    ${SCENARIO_CERT_TTL:+--cert-ttl "$SCENARIO_CERT_TTL"}
+    ${SCENARIO_CERT_TTL:+--cert-ttl "$SCENARIO_CERT_TTL"} \
+    ${SCENARIO_SCRAPE_INTERVAL:+--dashboard-scrape-interval "$SCENARIO_SCRAPE_INTERVAL"}
   scenario_wait 10 curl -sf "http://127.0.0.1:$SCENARIO_CP_PORT/debug/syncz" ||
     { echo "control plane did not start; see $SCENARIO_DIR/logs/control-plane.log" >&2; return 1; }
 
