@@ -10,6 +10,8 @@ PACKAGES=(
   libyaml-dev libgtest-dev libgmock-dev libnghttp2-dev libre2-dev
   # tests: real clients and servers on loopback
   curl openssl python3 procps iproute2 prometheus nghttp2-client
+  # gRPC integration test (a tiny echo client and server, one test TU)
+  libgrpc++-dev protobuf-compiler protobuf-compiler-grpc
   # benchmarks
   wrk hyperfine nginx-light haproxy time
 )
