@@ -14,9 +14,10 @@ bin="${MESHCTL_BIN:-$here/build/bin/meshctl}"
 requests="${REQUESTS:-100000}"
 runs="${RUNS:-1x1 4x10 16x10 16x100}"
 tmp="$(mktemp -d)"
-up_port=${UP_PORT:-18181}
-nginx_port=${NGINX_PORT:-18182}
-mesh_port=${MESH_PORT:-18183}
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+up_port=${UP_PORT:-$(free_port)}
+nginx_port=${NGINX_PORT:-$(free_port)}
+mesh_port=${MESH_PORT:-$(free_port)}
 pin_load="" pin_srv=""
 if command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then
   pin_load="taskset -c 0"
@@ -38,9 +39,10 @@ error_log $tmp/error.log;
 events { worker_connections 4096; }
 http {
   access_log off;
+  keepalive_requests 10000000;  # HTTP/2 too: nginx's default GOAWAYs after 1000 requests
   client_body_temp_path $tmp; proxy_temp_path $tmp; fastcgi_temp_path $tmp; uwsgi_temp_path $tmp; scgi_temp_path $tmp;
   server { listen 127.0.0.1:$up_port; location / { return 200 "hello\n"; } }
-  upstream up { server 127.0.0.1:$up_port; keepalive 64; }
+  upstream up { server 127.0.0.1:$up_port; keepalive 256; keepalive_requests 10000000; }
   server {
     listen 127.0.0.1:$nginx_port http2;
     http2_max_concurrent_streams 1024;
