@@ -198,6 +198,42 @@ std::string NewRequestId(FastRng& rng) {
   return out;
 }
 
+// Envoy's "trusted client address": with use_remote_address the peer, or with
+// xff_num_trusted_hops N > 0 the Nth x-forwarded-for entry from the right; without
+// use_remote_address the (N+1)th from the right. Falls back to the peer.
+std::string TrustedClientAddress(std::string_view xff, const std::string& peer, bool use_remote_address,
+                                 uint32_t trusted_hops) {
+  size_t from_right = use_remote_address ? trusted_hops : trusted_hops + 1;
+  if (from_right == 0 || xff.empty()) {
+    return peer;
+  }
+  std::vector<std::string> entries = common::Split(xff, ',');
+  if (entries.size() < from_right) {
+    return peer;
+  }
+  std::string_view entry = common::StripWhitespace(entries[entries.size() - from_right]);
+  beast::error_code ec;
+  net::ip::make_address(std::string(entry), ec);
+  return ec ? peer : std::string(entry);
+}
+
+// RFC 1918, loopback, link-local and IPv6 unique-local addresses count as internal
+// (Envoy's definition for x-envoy-external-address).
+bool IsInternalAddress(const std::string& ip) {
+  beast::error_code ec;
+  auto a = net::ip::make_address(ip, ec);
+  if (ec) {
+    return false;
+  }
+  if (a.is_v4()) {
+    auto b = a.to_v4().to_bytes();
+    return b[0] == 10 || b[0] == 127 || (b[0] == 172 && (b[1] & 0xf0) == 16) || (b[0] == 192 && b[1] == 168) ||
+           (b[0] == 169 && b[1] == 254);
+  }
+  auto v6 = a.to_v6();
+  return v6.is_loopback() || v6.is_link_local() || (v6.to_bytes()[0] & 0xfe) == 0xfc;
+}
+
 bool HostAvailable(const HostRuntime& h, int64_t now) {
   return h.configured_healthy && !h.state->health_check_failed.load(std::memory_order_relaxed) &&
          h.state->ejected_until_ms.load(std::memory_order_relaxed) <= now;
@@ -213,7 +249,20 @@ const HostRuntime* PickHost(Worker& w, const ClusterRuntime& c, std::optional<ui
   auto available = [&](const HostRuntime& h) { return HostAvailable(h, now); };
   using P = Cluster::LbPolicy;
   P policy = c.cluster->lb_policy;
-  if ((policy == P::kRingHash || policy == P::kMaglev) && !c.ring.empty()) {
+  if (policy == P::kMaglev && !c.maglev.empty()) {
+    // An unavailable host's slot falls through to the next slots (Envoy rebuilds the
+    // table without it; this keeps the table immutable per snapshot).
+    const size_t m = c.maglev.size();
+    size_t slot = (hash ? *hash : w.rng()) % m;
+    for (size_t n = 0; n < m; ++n, slot = slot + 1 == m ? 0 : slot + 1) {
+      const HostRuntime& h = c.hosts[c.maglev[slot]];
+      if (available(h)) {
+        return &h;
+      }
+    }
+    return nullptr;
+  }
+  if (policy == P::kRingHash && !c.ring.empty()) {
     uint64_t key = hash ? *hash : w.rng();
     auto it = std::lower_bound(c.ring.begin(), c.ring.end(), std::make_pair(key, uint32_t{0}));
     for (size_t n = 0; n < c.ring.size(); ++n, ++it) {
@@ -529,6 +578,23 @@ void FormatHeader(const http::header<isRequest, Fields>& h, std::string& out) {
     out.append("\r\n");
   }
   out.append("\r\n");
+}
+
+// Points `parser`'s body at `dest` (sized to the Content-Length) and parses the bytes
+// already buffered; the caller reads the rest.
+template <class Parser>
+beast::error_code ReadWholeBody(beast::flat_buffer& buffer, Parser& parser, std::string& dest) {
+  parser.get().body().data = dest.data();
+  parser.get().body().size = dest.size();
+  beast::error_code ec;
+  if (buffer.size() > 0 && !parser.is_done()) {
+    size_t used = parser.put(buffer.data(), ec);
+    buffer.consume(used);
+    if (ec == http::error::need_more || ec == http::error::need_buffer) {
+      ec = {};
+    }
+  }
+  return ec;
 }
 
 // Writes every byte of `bufs` (modified). On plain TCP one non-blocking send is tried
@@ -951,8 +1017,20 @@ class HttpSession {
     if (action.host_rewrite_literal) {
       up_req.set(http::field::host, *action.host_rewrite_literal);
     }
+    std::string client_ip = ctx_.remote_ip;  // source-IP hashing uses the trusted client address
     {
       std::string xff(req["x-forwarded-for"]);
+      if (hcm.use_remote_address || hcm.xff_num_trusted_hops > 0) {
+        client_ip = TrustedClientAddress(xff, ctx_.remote_ip, hcm.use_remote_address, hcm.xff_num_trusted_hops);
+      }
+      if (hcm.use_remote_address) {
+        // Edge proxy: the client cannot choose this header.
+        if (IsInternalAddress(client_ip)) {
+          req.erase("x-envoy-external-address");
+        } else {
+          req.set("x-envoy-external-address", client_ip);
+        }
+      }
       req.set("x-forwarded-for", xff.empty() ? ctx_.remote_ip : StrCat(xff, ", ", ctx_.remote_ip));
       if (hcm.use_remote_address || req.find("x-forwarded-proto") == req.end()) {
         up_req.set("x-forwarded-proto", ctx_.scheme);
@@ -981,7 +1059,7 @@ class HttpSession {
           hash = HashKey(std::string_view(it->value().data(), it->value().size()));
         }
       } else if (hp.kind == HashPolicy::Kind::kSourceIp) {
-        hash = HashKey(ctx_.remote_ip);
+        hash = HashKey(client_ip);
       } else {
         std::string cookies(req[http::field::cookie]);
         for (auto& part : common::Split(cookies, ';')) {
@@ -1029,7 +1107,73 @@ class HttpSession {
       Finish(chain, req, out, start, start_wall, route, request_id);
       co_return keep && !w_.draining;
     }
-    uint32_t max_attempts = 1 + ((retry && !has_body && !upgrade) ? retry->num_retries : 0);
+    // A small request body (Content-Length up to 64 KiB) is read whole before the first
+    // try when a retry policy applies, so that retries can replay it.
+    const bool buffered = retry && has_body && !upgrade && !parser.chunked() && parser.content_length() &&
+                          *parser.content_length() <= kChunkSize;
+    // request_timeout bounds receiving the whole request (408 when it fires first). Its
+    // own timer cancels the pending downstream read (the stream's timer would close the
+    // socket, leaving no way to answer).
+    struct RequestTimeoutState {
+      bool fired = false;
+      bool disarmed = false;
+    };
+    std::shared_ptr<RequestTimeoutState> request_timeout;  // only for bodies still to read
+    std::optional<Timer> request_timer;
+    if (hcm.request_timeout.count() > 0 && has_body && !parser.is_done()) {
+      request_timeout = std::make_shared<RequestTimeoutState>();
+      request_timer.emplace(w_.ioc, start + hcm.request_timeout);
+      auto* socket = &beast::get_lowest_layer(stream_).socket();
+      request_timer->async_wait([state = request_timeout, socket](beast::error_code ec) {
+        if (!ec && !state->disarmed) {
+          state->fired = true;
+          beast::error_code ignored;
+          socket->cancel(ignored);
+        }
+      });
+    }
+    struct Disarm {
+      std::shared_ptr<RequestTimeoutState> state;
+      ~Disarm() {
+        if (state) {
+          state->disarmed = true;
+        }
+      }
+    } disarm_request_timeout{request_timeout};
+    auto body_timeout = [&]() -> Duration { return hcm.stream_idle_timeout; };
+    auto request_timed_out = [&](const beast::error_code&) { return request_timeout && request_timeout->fired; };
+    bool sent_continue = false;
+    std::string body_copy;
+    if (buffered) {
+      if (expect_continue) {
+        sent_continue = true;
+        static const char kContinue[] = "HTTP/1.1 100 Continue\r\n\r\n";
+        co_await net::async_write(stream_, net::buffer(kContinue, sizeof(kContinue) - 1), kUse);
+      }
+      body_copy.resize(*parser.content_length());
+      beast::error_code rec = ReadWholeBody(buffer, parser, body_copy);
+      while (!rec && !parser.is_done()) {
+        Expire(beast::get_lowest_layer(stream_), body_timeout());
+        std::tie(rec, std::ignore) = co_await http::async_read(stream_, buffer, parser, kUse);
+      }
+      if (rec) {
+        out.keep_alive = false;
+        if (request_timed_out(rec)) {
+          out.status = 408;
+          co_await WriteLocal(stream_, 408, "request timeout", false, client_version, {}, nullptr, nullptr, nullptr,
+                              head, out.bytes_sent);
+        } else {
+          out.flags = "DC";
+        }
+        Finish(chain, req, out, start, start_wall, route, request_id);
+        co_return false;
+      }
+      out.bytes_received = body_copy.size();
+      if (request_timeout) {
+        request_timeout->disarmed = true;
+      }
+    }
+    uint32_t max_attempts = 1 + ((retry && (!has_body || buffered) && !upgrade) ? retry->num_retries : 0);
     Duration try_timeout = action.timeout;
     if (retry && retry->per_try_timeout.count() > 0 &&
         (try_timeout.count() == 0 || retry->per_try_timeout < try_timeout)) {
@@ -1044,22 +1188,46 @@ class HttpSession {
     std::optional<http::response_parser<http::buffer_body>> up_parser;
     bool request_sent = false;
     char* chunk = w_.chunk_a.get();
-    bool sent_continue = false;
+    // A retry counts against max_retries / the retry budget from its backoff until its
+    // response (or failure).
+    struct RetrySlot {
+      ClusterState* state = nullptr;
+      void Take(ClusterState* s) {
+        state = s;
+        state->active_retries.fetch_add(1);
+      }
+      void Release() {
+        if (state != nullptr) {
+          state->active_retries.fetch_sub(1);
+          state = nullptr;
+        }
+      }
+      ~RetrySlot() { Release(); }
+    } retry_slot;
     for (uint32_t attempt = 0; attempt < max_attempts; ++attempt) {
       bool last = attempt + 1 == max_attempts;
       if (attempt > 0) {
-        if (cluster.state->active_retries.load() >= limits.max_retries) {
+        retry_slot.Release();
+        int64_t allowed = limits.max_retries;
+        if (limits.retry_budget) {
+          // Envoy: budget_percent of (active + pending requests), at least min_retry_concurrency.
+          double load = static_cast<double>(cluster.state->active_requests.load() +
+                                            cluster.state->pending_requests.load() + 1);
+          allowed = std::max<int64_t>(limits.retry_budget->min_retry_concurrency,
+                                      static_cast<int64_t>(load * limits.retry_budget->budget_percent / 100));
+        }
+        if (cluster.state->active_retries.load() >= allowed) {
+          w_.stats.Add(cluster.stat_prefix + "upstream_rq_retry_overflow");
           AddFlag(out.flags, "URX");
           break;
         }
         w_.stats.Add(cluster.stat_prefix + "upstream_rq_retry");
-        cluster.state->active_retries.fetch_add(1);
+        retry_slot.Take(cluster.state.get());
         // Jittered exponential backoff.
         int64_t base = retry->base_interval.count() << std::min<uint32_t>(attempt - 1, 10);
         int64_t sleep = std::min<int64_t>(static_cast<int64_t>(w_.Random01() * base), retry->max_interval.count());
         Timer timer(w_.ioc, std::chrono::milliseconds(sleep));
         co_await timer.async_wait(kUse);
-        cluster.state->active_retries.fetch_sub(1);
         out.flags.clear();
       }
       const HostRuntime* host = PickHost(w_, cluster, hash, previous);
@@ -1076,7 +1244,7 @@ class HttpSession {
         w_.stats.Add(cluster.stat_prefix + "upstream_rq_pending_overflow");
         break;
       }
-      conn = TakePooled(w_, host->pool_key, has_body);
+      conn = TakePooled(w_, host->pool_key, has_body && !buffered);
       bool pooled = conn != nullptr;
       // Counting requests on the host and cluster for least-request and circuit breaking.
       struct Active {
@@ -1127,23 +1295,42 @@ class HttpSession {
       }
       beast::error_code send_ec, recv_ec, down_ec;
       uint64_t body_bytes = 0;
-      {
+      if (buffered) {
+        FormatHeader<true>(up_req, head_buf_);
+        std::array<net::const_buffer, 2> bufs{net::buffer(head_buf_), net::buffer(body_copy)};
+        if (conn->tls) {
+          send_ec = co_await WriteAll(*conn->tls, bufs, hcm.stream_idle_timeout);
+        } else {
+          send_ec = co_await WriteAll(*conn->tcp, bufs, hcm.stream_idle_timeout);
+        }
+        body_bytes = body_copy.size();
+      } else {
         // Relay reports (downstream read error, upstream write error).
         FormatHeader<true>(up_req, head_buf_);
         const bool chunked_out = parser.chunked();
         if (conn->tls) {
           std::tie(down_ec, send_ec) = co_await Relay(stream_, buffer, parser, *conn->tls, head_buf_, chunked_out,
-                                                      true, chunk, hcm.stream_idle_timeout, body_bytes);
+                                                      true, chunk, body_timeout(), body_bytes);
         } else {
           std::tie(down_ec, send_ec) = co_await Relay(stream_, buffer, parser, *conn->tcp, head_buf_, chunked_out,
-                                                      true, chunk, hcm.stream_idle_timeout, body_bytes);
+                                                      true, chunk, body_timeout(), body_bytes);
         }
       }
       out.bytes_received = body_bytes;
+      if (request_timeout) {
+        request_timeout->disarmed = true;
+      }
       if (down_ec) {
         out.status = 0;
         out.flags = "DC";
         out.keep_alive = false;
+        if (request_timed_out(down_ec)) {
+          conn.reset();
+          out.status = 408;
+          out.flags.clear();
+          co_await WriteLocal(stream_, 408, "request timeout", false, client_version, {}, nullptr, nullptr, nullptr,
+                              head, out.bytes_sent);
+        }
         Finish(chain, req, out, start, start_wall, route, request_id);
         co_return false;
       }
@@ -1186,7 +1373,7 @@ class HttpSession {
       if (failure) {
         bool timed_out = failure == beast::error::timeout;
         conn.reset();
-        if (pooled && !timed_out && !has_body) {
+        if (pooled && !timed_out && (!has_body || buffered)) {
           // A kept-alive connection the upstream had closed: retry on a fresh one for free.
           --attempt;
           previous = nullptr;
@@ -1245,6 +1432,7 @@ class HttpSession {
       break;
     }
     (void)request_sent;
+    retry_slot.Release();
 
     if (!conn || !up_parser || !up_parser->is_header_done() || out.status != static_cast<int>(up_parser->get().result_int())) {
       // No upstream response to forward: a local reply.

@@ -319,11 +319,19 @@ struct ClusterLoadAssignment {
   std::vector<LocalityLbEndpoints> endpoints;
 };
 
+// Envoy's retry_budget: active retries may be at most budget_percent of the active
+// requests, but at least min_retry_concurrency; when set it replaces max_retries.
+struct RetryBudget {
+  double budget_percent = 20;
+  uint32_t min_retry_concurrency = 3;
+};
+
 struct CircuitBreakers {
   uint32_t max_connections = 1024;
   uint32_t max_pending_requests = 1024;
   uint32_t max_requests = 1024;
   uint32_t max_retries = 3;
+  std::optional<RetryBudget> retry_budget;
 };
 
 struct OutlierDetection {
@@ -355,6 +363,7 @@ struct Cluster {
   std::optional<OutlierDetection> outlier_detection;
   std::optional<UpstreamTlsContext> tls;  // transport_socket
   std::vector<HealthCheck> health_checks;
+  uint64_t maglev_table_size = 65537;  // maglev_lb_config.table_size (a prime)
   // Set when the cluster speaks HTTP/2 upstream (typed_extension_protocol_options
   // HttpProtocolOptions.explicit_http_config.http2_protocol_options, or the legacy
   // http2_protocol_options field).
