@@ -12,6 +12,8 @@ PACKAGES=(
   curl openssl python3 procps iproute2 prometheus nghttp2-client
   # dashboard end-to-end test: a real headless browser (driven by playwright-core from npm)
   chromium chromium-driver nodejs
+  # gRPC integration test (a tiny echo client and server, one test TU)
+  libgrpc++-dev protobuf-compiler protobuf-compiler-grpc
   # benchmarks
   wrk hyperfine nginx-light haproxy time
 )

@@ -78,6 +78,9 @@ std::optional<std::string> Command(std::string_view cmd, const AccessLogRecord& 
   if (cmd == "ROUTE_NAME") {
     return dash(r.route_name);
   }
+  if (cmd == "GRPC_STATUS") {  // Envoy prints the status name; meshctl prints the number
+    return dash(r.grpc_status);
+  }
   if (cmd.size() > 5 && cmd.substr(0, 4) == "REQ(" && cmd.back() == ')') {
     return dash(Header(r.request_header, cmd.substr(4, cmd.size() - 5)).value_or(""));
   }

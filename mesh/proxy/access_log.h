@@ -33,6 +33,7 @@ struct AccessLogRecord {
   std::string upstream_cluster;
   std::string downstream_remote_address;
   std::string route_name;
+  std::string grpc_status;  // gRPC requests: from trailers or a trailers-only response
   // Lower-case names; ":method", ":path", ":authority" are answered too.
   std::function<std::optional<std::string>(std::string_view)> request_header;
   std::function<std::optional<std::string>(std::string_view)> response_header;

@@ -21,12 +21,14 @@
 #include <list>
 #include <random>
 #include <span>
+#include <sstream>
 #include <thread>
 
 #include "mesh/common/status_macros.h"
 #include "mesh/common/strings.h"
 #include "mesh/config/emit.h"
 #include "mesh/proxy/access_log.h"
+#include "mesh/proxy/http2_codec.h"
 #include "mesh/proxy/router.h"
 #include "mesh/proxy/rbac.h"
 #include "mesh/proxy/runtime.h"
@@ -139,6 +141,8 @@ struct UpstreamConn {
 };
 using UpstreamPtr = std::unique_ptr<UpstreamConn>;
 
+struct H2ClientConn;  // HTTP/2 upstream connection (http2_proxy.inc)
+
 struct SessionHandle {
   bool idle = true;
   std::function<void()> cancel;
@@ -165,6 +169,7 @@ struct Worker {
   std::thread thread;
   RuntimePtr runtime;  // touched only on this worker's thread
   std::unordered_map<std::string, std::vector<UpstreamPtr>> pools;
+  std::unordered_map<std::string, std::vector<std::shared_ptr<H2ClientConn>>> h2_pools;
   std::map<std::string, std::shared_ptr<Acceptor>> acceptors;
   std::list<SessionHandle*> sessions;
   bool draining = false;
@@ -764,6 +769,15 @@ void WriteAccessLogs(const ChainRuntime& chain, const AccessLogRecord& record) {
   }
 }
 
+// ---- HTTP/2 (begin) -------------------------------------------------------------------
+// GCC flags coroutine frames of templates from an included file that hold types of this
+// anonymous namespace (-Wsubobject-linkage); everything here is one translation unit.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wsubobject-linkage"
+#include "mesh/proxy/http2_proxy.inc"
+#pragma GCC diagnostic pop
+// ---- HTTP/2 (end) ---------------------------------------------------------------------
+
 // ---------------------------------------------------------------------------------------
 // The HTTP connection manager: one coroutine per downstream connection.
 
@@ -1126,6 +1140,17 @@ class HttpSession {
     }
 
     const RetryPolicy* retry = action.retry_policy ? &*action.retry_policy : (vh->retry_policy ? &*vh->retry_policy : nullptr);
+    if (cluster.cluster->http2 && !upgrade) {  // HTTP/1.1 -> HTTP/2 (http2_proxy.inc)
+      auto h2_deadline = action.timeout.count() > 0 ? std::optional(start + action.timeout) : std::nullopt;
+      bool keep = co_await ForwardH1ToH2(w_, stream_, buffer, parser, up_req, cluster, hash, retry, h2_deadline, head,
+                                         client_version, out);
+      cluster.rq_total->fetch_add(1, std::memory_order_relaxed);
+      if (out.status > 0) {
+        cluster.rq_class[std::clamp(out.status / 100, 1, 5)]->fetch_add(1, std::memory_order_relaxed);
+      }
+      Finish(chain, req, out, start, start_wall, route, request_id);
+      co_return keep && !w_.draining;
+    }
     // A small request body (Content-Length up to 64 KiB) is read whole before the first
     // try when a retry policy applies, so that retries can replay it.
     const bool buffered = retry && has_body && !upgrade && !parser.chunked() && parser.content_length() &&
@@ -1844,7 +1869,13 @@ awaitable<void> HandleConnection(Worker& w, Socket socket, std::string listener_
     if (!NetworkRbacAllows(w, lr, chain, ctx)) {
       co_return;  // closes the connection
     }
-    if (chain.hcm) {
+    const unsigned char* alpn = nullptr;
+    unsigned int alpn_len = 0;
+    SSL_get0_alpn_selected(tls.native_handle(), &alpn, &alpn_len);
+    if (chain.hcm && alpn_len == 2 && std::memcmp(alpn, "h2", 2) == 0) {  // HTTP/2 by ALPN
+      H2ServerConn<ssl::stream<TcpStream>> h2(w, tls, rt, listener_name, chain_index, ctx);
+      co_await h2.Run(buffer);
+    } else if (chain.hcm) {
       HttpSession<ssl::stream<TcpStream>> session(w, tls, rt, listener_name, chain_index, ctx);
       co_await session.Run(buffer);
       tls.next_layer().expires_after(1s);
@@ -1857,6 +1888,14 @@ awaitable<void> HandleConnection(Worker& w, Socket socket, std::string listener_
   ctx.scheme = "http";
   if (!NetworkRbacAllows(w, lr, chain, ctx)) {
     co_return;
+  }
+  if (chain.hcm && chain.hcm->codec_type != "HTTP1") {  // HTTP/2 with prior knowledge
+    Expire(stream, chain.hcm->idle_timeout);
+    if (co_await SniffH2Preface(stream, buffer)) {
+      H2ServerConn<TcpStream> h2(w, stream, rt, listener_name, chain_index, ctx);
+      co_await h2.Run(buffer);
+      co_return;
+    }
   }
   if (chain.hcm) {
     HttpSession<TcpStream> session(w, stream, rt, listener_name, chain_index, ctx);

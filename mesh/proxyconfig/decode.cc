@@ -419,7 +419,11 @@ absl::StatusOr<RetryPolicy> DecodeRetryPolicy(const Node& node, const std::strin
   MESH_RETURN_IF_ERROR(ReadString(o, "retry_on", retry_on));
   static const std::set<std::string> kKnown = {"5xx", "gateway-error", "connect-failure", "reset",
                                                "retriable-4xx", "refused-stream",
-                                               "retriable-status-codes"};
+                                               "retriable-status-codes",
+                                               // gRPC status codes (HTTP/2 requests): grpc-status in
+                                               // response headers or a trailers-only response.
+                                               "cancelled", "deadline-exceeded", "internal",
+                                               "resource-exhausted", "unavailable"};
   for (auto& c : common::Split(retry_on, ',', true)) {
     std::string cond(common::StripWhitespace(c));
     if (!kKnown.count(cond)) {
@@ -1035,13 +1039,68 @@ absl::StatusOr<RbacConfig> DecodeRbac(const Node& node, const std::string& path,
 
 absl::StatusOr<VirtualHost> DecodeVirtualHost(const Node& node, const std::string& path);
 
+absl::StatusOr<Http2ProtocolOptions> DecodeHttp2Options(const Node& node, const std::string& path) {
+  MESH_ASSIGN_OR_RETURN(Obj o, Obj::Open(node, path));
+  Http2ProtocolOptions h;
+  MESH_RETURN_IF_ERROR(ReadUint(o, "max_concurrent_streams", h.max_concurrent_streams));
+  MESH_RETURN_IF_ERROR(ReadUint(o, "initial_stream_window_size", h.initial_stream_window_size));
+  MESH_RETURN_IF_ERROR(ReadUint(o, "initial_connection_window_size", h.initial_connection_window_size));
+  for (const char* ignored : {"hpack_table_size", "allow_connect", "override_stream_error_on_invalid_http_message"}) {
+    o.Get(ignored);  // accepted; nghttp2 defaults apply
+  }
+  MESH_RETURN_IF_ERROR(o.Done());
+  // RFC 9113 bounds (Envoy enforces the same ranges).
+  if (h.max_concurrent_streams < 1 || h.max_concurrent_streams > 2147483647u) {
+    return FieldError(node, o.Path("max_concurrent_streams"), "must be in [1, 2147483647]");
+  }
+  if (h.initial_stream_window_size < 65535 || h.initial_stream_window_size > 2147483647u) {
+    return FieldError(node, o.Path("initial_stream_window_size"), "must be in [65535, 2147483647]");
+  }
+  if (h.initial_connection_window_size < 65535 || h.initial_connection_window_size > 2147483647u) {
+    return FieldError(node, o.Path("initial_connection_window_size"), "must be in [65535, 2147483647]");
+  }
+  return h;
+}
+
+// typed_extension_protocol_options: only HttpProtocolOptions, and within it the
+// protocol choice (explicit HTTP/1 or HTTP/2; use_downstream_protocol_config picks by
+// the downstream protocol, which meshctl treats as HTTP/1 upstream).
+absl::Status DecodeProtocolOptions(const Node& node, const std::string& path, Cluster& c) {
+  MESH_ASSIGN_OR_RETURN(Obj o, Obj::Open(node, path));
+  for (const auto& [key, value] : node.entries()) {
+    std::string p = o.Path(key);
+    if (key != "envoy.extensions.upstreams.http.v3.HttpProtocolOptions") {
+      return FieldError(value, p, "unsupported extension (only envoy.extensions.upstreams.http.v3.HttpProtocolOptions)");
+    }
+    o.Get(key);
+    MESH_ASSIGN_OR_RETURN(Obj po, Obj::Open(value, p));
+    MESH_RETURN_IF_ERROR(CheckType(po, kHttpProtocolOptionsType));
+    if (const Node* ex = po.Get("explicit_http_config")) {
+      MESH_ASSIGN_OR_RETURN(Obj eo, Obj::Open(*ex, po.Path("explicit_http_config")));
+      if (const Node* h2 = eo.Get("http2_protocol_options")) {
+        MESH_ASSIGN_OR_RETURN(c.http2, DecodeHttp2Options(*h2, eo.Path("http2_protocol_options")));
+      }
+      eo.Get("http_protocol_options");
+      MESH_RETURN_IF_ERROR(eo.Done());
+    }
+    po.Get("use_downstream_protocol_config");
+    po.Get("common_http_protocol_options");
+    po.Get("upstream_http_protocol_options");
+    MESH_RETURN_IF_ERROR(po.Done());
+  }
+  return o.Done();
+}
+
 absl::StatusOr<HttpConnectionManager> DecodeHcm(const Node& node, const std::string& path) {
   MESH_ASSIGN_OR_RETURN(Obj o, Obj::Open(node, path));
   MESH_RETURN_IF_ERROR(CheckType(o, kHcmType));
   HttpConnectionManager h;
   MESH_RETURN_IF_ERROR(ReadString(o, "stat_prefix", h.stat_prefix));
-  std::string codec = "AUTO";
-  MESH_RETURN_IF_ERROR(ReadEnum<std::string>(o, "codec_type", {{"AUTO", "AUTO"}, {"HTTP1", "HTTP1"}}, codec));
+  MESH_RETURN_IF_ERROR(ReadEnum<std::string>(o, "codec_type", {{"AUTO", "AUTO"}, {"HTTP1", "HTTP1"}, {"HTTP2", "HTTP2"}},
+                                             h.codec_type));
+  if (const Node* h2 = o.Get("http2_protocol_options")) {
+    MESH_ASSIGN_OR_RETURN(h.http2, DecodeHttp2Options(*h2, o.Path("http2_protocol_options")));
+  }
   if (const Node* rc = o.Get("route_config")) {
     MESH_ASSIGN_OR_RETURN(h.route_config, DecodeRouteConfiguration(*rc, o.Path("route_config")));
   }
@@ -1511,6 +1570,12 @@ absl::StatusOr<Cluster> DecodeCluster(const Node& node, const std::string& path)
   }
   if (const Node* ts = o.Get("transport_socket")) {
     MESH_ASSIGN_OR_RETURN(c.tls, DecodeUpstreamTls(*ts, o.Path("transport_socket")));
+  }
+  if (const Node* h2 = o.Get("http2_protocol_options")) {  // deprecated in Envoy, still common
+    MESH_ASSIGN_OR_RETURN(c.http2, DecodeHttp2Options(*h2, o.Path("http2_protocol_options")));
+  }
+  if (const Node* tp = o.Get("typed_extension_protocol_options")) {
+    MESH_RETURN_IF_ERROR(DecodeProtocolOptions(*tp, o.Path("typed_extension_protocol_options"), c));
   }
   MESH_RETURN_IF_ERROR(ReadList(o, "health_checks", [&](const Node& n, const std::string& p) -> absl::Status {
     MESH_ASSIGN_OR_RETURN(auto h, DecodeHealthCheck(n, p));

@@ -569,6 +569,14 @@ Node AccessLogs(const std::vector<AccessLog>& logs) {
   return list;
 }
 
+Node Http2Options(const Http2ProtocolOptions& o) {
+  Node n = Node::Map();
+  n.Set("max_concurrent_streams", N(o.max_concurrent_streams));
+  n.Set("initial_stream_window_size", N(o.initial_stream_window_size));
+  n.Set("initial_connection_window_size", N(o.initial_connection_window_size));
+  return n;
+}
+
 Node Hcm(const HttpConnectionManager& h) {
   Node n = Any(kHcmType);
   n.Set("stat_prefix", S(h.stat_prefix));
@@ -578,6 +586,14 @@ Node Hcm(const HttpConnectionManager& h) {
     Node rds = Node::Map();
     rds.Set("route_config_name", S(h.rds_route_config_name));
     n.Set("rds", std::move(rds));
+  }
+  if (h.codec_type != "AUTO") {
+    n.Set("codec_type", S(h.codec_type));
+  }
+  if (h.http2.max_concurrent_streams != Http2ProtocolOptions().max_concurrent_streams ||
+      h.http2.initial_stream_window_size != Http2ProtocolOptions().initial_stream_window_size ||
+      h.http2.initial_connection_window_size != Http2ProtocolOptions().initial_connection_window_size) {
+    n.Set("http2_protocol_options", Http2Options(h.http2));
   }
   n.Set("stream_idle_timeout", D(h.stream_idle_timeout));
   if (h.request_timeout.count() > 0) {
@@ -825,6 +841,15 @@ config::Node EncodeCluster(const Cluster& c) {
     Node cb = Node::Map();
     cb.Set("thresholds", std::move(list));
     n.Set("circuit_breakers", std::move(cb));
+  }
+  if (c.http2) {
+    Node explicit_config = Node::Map();
+    explicit_config.Set("http2_protocol_options", Http2Options(*c.http2));
+    Node po = Any(kHttpProtocolOptionsType);
+    po.Set("explicit_http_config", std::move(explicit_config));
+    Node typed = Node::Map();
+    typed.Set("envoy.extensions.upstreams.http.v3.HttpProtocolOptions", std::move(po));
+    n.Set("typed_extension_protocol_options", std::move(typed));
   }
   if (c.outlier_detection) {
     const auto& d = *c.outlier_detection;

@@ -23,6 +23,8 @@ using Duration = std::chrono::milliseconds;
 inline constexpr char kListenerType[] = "type.googleapis.com/envoy.config.listener.v3.Listener";
 inline constexpr char kRouteConfigurationType[] =
     "type.googleapis.com/envoy.config.route.v3.RouteConfiguration";
+inline constexpr char kHttpProtocolOptionsType[] =
+    "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions";
 inline constexpr char kClusterType[] = "type.googleapis.com/envoy.config.cluster.v3.Cluster";
 inline constexpr char kClusterLoadAssignmentType[] =
     "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment";
@@ -109,7 +111,9 @@ struct WeightedCluster {
 };
 
 struct RetryPolicy {
-  std::vector<std::string> retry_on;  // 5xx, gateway-error, connect-failure, reset, retriable-4xx
+  // 5xx, gateway-error, connect-failure, reset, retriable-4xx; gRPC: cancelled,
+  // deadline-exceeded, internal, resource-exhausted, unavailable.
+  std::vector<std::string> retry_on;
   uint32_t num_retries = 1;
   Duration per_try_timeout{0};  // 0: the route timeout applies
   Duration base_interval{25};
@@ -250,6 +254,15 @@ struct AccessLog {
   std::vector<std::pair<std::string, std::string>> json_format;
 };
 
+// Envoy's Http2ProtocolOptions (config.core.v3), the subset that changes behaviour.
+// Defaults are smaller than Envoy's (2^31-1 streams, 256 MiB windows) so that one
+// connection cannot pin much memory; see docs/PROXY.md.
+struct Http2ProtocolOptions {
+  uint32_t max_concurrent_streams = 1024;
+  uint32_t initial_stream_window_size = 1 << 20;      // 1 MiB
+  uint32_t initial_connection_window_size = 1 << 22;  // 4 MiB
+};
+
 struct HttpConnectionManager {
   std::string stat_prefix;
   std::optional<RouteConfiguration> route_config;  // inline routes
@@ -269,6 +282,8 @@ struct HttpConnectionManager {
   // One per envoy.filters.http.rbac entry of http_filters, in the same order.
   std::vector<RbacConfig> rbac;
   std::optional<FaultPolicy> fault;  // from an envoy.filters.http.fault filter
+  std::string codec_type = "AUTO";    // AUTO, HTTP1 or HTTP2
+  Http2ProtocolOptions http2;         // downstream HTTP/2 limits (http2_protocol_options)
 };
 
 struct TcpProxy {
@@ -412,6 +427,10 @@ struct Cluster {
   std::optional<UpstreamTlsContext> tls;  // transport_socket
   std::vector<HealthCheck> health_checks;
   uint64_t maglev_table_size = 65537;  // maglev_lb_config.table_size (a prime)
+  // Set when the cluster speaks HTTP/2 upstream (typed_extension_protocol_options
+  // HttpProtocolOptions.explicit_http_config.http2_protocol_options, or the legacy
+  // http2_protocol_options field).
+  std::optional<Http2ProtocolOptions> http2;
 };
 
 struct Secret {

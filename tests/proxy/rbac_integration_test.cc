@@ -144,6 +144,23 @@ static_resources:
         - endpoint: {address: {socket_address: {address: 127.0.0.1, port_value: ${UP}}}}
 )";
 
+// HTTP/2 streams go through the same filters (curl with prior knowledge, cleartext).
+TEST(RbacIntegration, Http2StreamsAreAuthorizedLikeHttp1) {
+  Upstream up("app");
+  mesh::testing::TempDir dir;
+  TestProxy p(Expand(kHttpRbac, {{"LOG", dir.path() + "/access.log"}, {"UP", std::to_string(up.port())}}));
+  ASSERT_TRUE(p.ok()) << p.status();
+  std::string base = StrCat("--http2-prior-knowledge http://127.0.0.1:", p.port("http"));
+  EXPECT_EQ(Curl(base + "/ok-h2 -H 'x-allowed: yes' -o /dev/null -w '%{http_version} %{http_code}'"), "2 200");
+  EXPECT_EQ(Curl(base + "/blocked-h2 -H 'x-allowed: yes' -w ' %{http_version} %{http_code}'"),
+            "RBAC: access denied 2 403");
+  EXPECT_EQ(Curl(base + "/no-header-h2 -o /dev/null -w '%{http_code}'"), "403");
+  std::string seen = up.Requests();
+  EXPECT_NE(seen.find("/ok-h2"), std::string::npos) << seen;
+  EXPECT_EQ(seen.find("/blocked-h2"), std::string::npos) << seen;
+  EXPECT_EQ(seen.find("/no-header-h2"), std::string::npos) << seen;
+}
+
 TEST(RbacIntegration, NetworkFilterClosesDeniedConnections) {
   Upstream up("tcp-backend");
   TestProxy p(Expand(kTcpRbac, {{"ACTION", "ALLOW"}, {"UP", std::to_string(up.port())}}));

@@ -79,6 +79,18 @@ TEST(Decode, RejectsUnsupportedAndInvalidConfigNamingTheField) {
       {"retry budget over 100%", "    connect_timeout: 0.25s",
        "    connect_timeout: 0.25s\n    circuit_breakers: {thresholds: [{retry_budget: {budget_percent: {value: 150}}}]}",
        "retry_budget.budget_percent: expected {value: P}"},
+      {"http2 window too small", "    connect_timeout: 0.25s",
+       "    connect_timeout: 0.25s\n    http2_protocol_options: {initial_stream_window_size: 100}",
+       "http2_protocol_options.initial_stream_window_size: must be in [65535, 2147483647]"},
+      {"unknown protocol options extension", "    connect_timeout: 0.25s",
+       "    connect_timeout: 0.25s\n    typed_extension_protocol_options: {envoy.extensions.upstreams.tcp.v3.TcpProtocolOptions: {}}",
+       "unsupported extension"},
+      {"unknown http2 option", "    connect_timeout: 0.25s",
+       "    connect_timeout: 0.25s\n    http2_protocol_options: {max_outbound_frames: 5}",
+       "http2_protocol_options.max_outbound_frames: unsupported field"},
+      {"unknown codec", "statPrefix: in", "statPrefix: in\n          codec_type: HTTP3", "codec_type"},
+      {"unknown retry condition", "route: {cluster: web, timeout: 2.5s}",
+       "route: {cluster: web, retry_policy: {retry_on: \"unavailable,not-a-code\"}}", "not-a-code"},
   };
   for (const auto& c : cases) {
     std::string text = kMinimal;
@@ -91,6 +103,40 @@ TEST(Decode, RejectsUnsupportedAndInvalidConfigNamingTheField) {
         << c.name << ": " << b.status().message();
     EXPECT_EQ(std::string(b.status().message()).rfind("boot.yaml:", 0), 0u) << b.status().message();
   }
+}
+
+TEST(Decode, Http2ProtocolOptions) {
+  std::string text = kMinimal;
+  text.replace(text.find("statPrefix: in"), 14, R"(statPrefix: in
+          codec_type: AUTO
+          http2_protocol_options: {max_concurrent_streams: 7, initial_stream_window_size: 65535})");
+  text += R"(    typed_extension_protocol_options:
+      envoy.extensions.upstreams.http.v3.HttpProtocolOptions:
+        "@type": type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions
+        explicit_http_config:
+          http2_protocol_options: {max_concurrent_streams: 3}
+  - name: legacy
+    http2_protocol_options: {}
+    load_assignment: {cluster_name: legacy}
+)";
+  auto b = LoadBootstrapText(text, "boot.yaml");
+  ASSERT_TRUE(b.ok()) << b.status();
+  const auto& clusters = b->static_resources.clusters;
+  ASSERT_EQ(clusters.size(), 2u);
+  ASSERT_TRUE(clusters[0].http2.has_value());
+  EXPECT_EQ(clusters[0].http2->max_concurrent_streams, 3u);
+  EXPECT_EQ(clusters[0].http2->initial_stream_window_size, Http2ProtocolOptions().initial_stream_window_size);
+  ASSERT_TRUE(clusters[1].http2.has_value());
+  EXPECT_EQ(clusters[1].http2->max_concurrent_streams, Http2ProtocolOptions().max_concurrent_streams);
+  const auto& hcm = std::get<HttpConnectionManager>(b->static_resources.listeners[0].filter_chains[0].filter);
+  EXPECT_EQ(hcm.http2.max_concurrent_streams, 7u);
+  EXPECT_EQ(hcm.http2.initial_stream_window_size, 65535u);
+  // The dump decodes back to the same options.
+  config::Node encoded = EncodeBootstrap(*b);
+  auto again = DecodeBootstrap(encoded);
+  ASSERT_TRUE(again.ok()) << again.status() << "\n" << config::EmitJson(encoded);
+  ASSERT_TRUE(again->static_resources.clusters[0].http2.has_value());
+  EXPECT_EQ(again->static_resources.clusters[0].http2->max_concurrent_streams, 3u);
 }
 
 TEST(Decode, ErrorCarriesLineAndColumn) {
