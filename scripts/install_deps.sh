@@ -10,6 +10,8 @@ PACKAGES=(
   libyaml-dev libgtest-dev libgmock-dev libnghttp2-dev libre2-dev
   # tests: real clients and servers on loopback
   curl openssl python3 procps iproute2 prometheus nghttp2-client
+  # meshctl proxy init (iptables-restore) and its network-namespace test
+  iptables
   # benchmarks
   wrk hyperfine nginx-light haproxy time
 )

@@ -34,6 +34,7 @@ struct AgentFlags {
   std::string control_plane = "127.0.0.1:15010";
   std::string token;
   std::string token_file;
+  std::string instance_ip = "127.0.0.1";
   mesh::proxy::ProxyOptions options;
 };
 
@@ -45,6 +46,8 @@ void AddCommonFlags(CLI::App* cmd, AgentFlags& f, CliContext& ctx) {
   cmd->add_option("--control-plane", f.control_plane, "Control plane address host:port")->capture_default_str();
   cmd->add_option("--token", f.token, "Bootstrap token (default: issued from the local state dir)");
   cmd->add_option("--token-file", f.token_file, "File holding the bootstrap token");
+  cmd->add_option("--instance-ip", f.instance_ip, "This workload's IP (a pod's IP in Kubernetes)")
+      ->capture_default_str();
   cmd->add_option("--concurrency", f.options.concurrency, "Worker threads")->capture_default_str();
   cmd->add_option("--admin-port", f.options.admin_port, "Admin port (0 disables)")->capture_default_str();
   cmd->add_option("--health-port", f.options.health_port, "Port of /healthz/ready (0 disables)")->capture_default_str();
@@ -118,7 +121,7 @@ int RunAgent(AgentFlags& f, const CliContext& ctx, const std::string& type) {
     meta.Set("INBOUND_PORT", num(f.inbound_port));
     meta.Set("OUTBOUND_PORT", num(f.outbound_port));
     meta.Set("APP_PORT", num(f.app_port));
-    meta.Set("INSTANCE_IP", str("127.0.0.1"));
+    meta.Set("INSTANCE_IP", str(f.instance_ip));
   } else {
     mesh::config::Node ports = mesh::config::Node::Map();
     for (const std::string& pm : f.port_map) {
@@ -131,7 +134,7 @@ int RunAgent(AgentFlags& f, const CliContext& ctx, const std::string& type) {
     }
     meta.Set("GATEWAY_PORTS", ports);
   }
-  o.node.id = fmt::format("{}~127.0.0.1~{}.{}~{}.svc.cluster.local", type, f.workload, f.ns, f.ns);
+  o.node.id = fmt::format("{}~{}~{}.{}~{}.svc.cluster.local", type, f.instance_ip, f.workload, f.ns, f.ns);
   o.node.metadata = meta;
 
   f.options.on_quit = [] { ::kill(::getpid(), SIGTERM); };

@@ -18,6 +18,7 @@
 #include "mesh/config/emit.h"
 #include "mesh/config/yaml_loader.h"
 #include "mesh/controlplane/control_plane.h"
+#include "mesh/inject/webhook_server.h"
 #include "mesh/pilot/generator.h"
 
 namespace meshctl {
@@ -70,6 +71,7 @@ void RegisterControlPlaneCommand(CLI::App& app, CliContext& ctx) {
     uint16_t port = 15010;
     std::string cert_ttl = "24h";
     int debounce_ms = 100;
+    uint16_t webhook_port = 0;
   };
   auto flags = std::make_shared<Flags>();
   auto* cmd = app.add_subcommand("control-plane",
@@ -79,6 +81,9 @@ void RegisterControlPlaneCommand(CLI::App& app, CliContext& ctx) {
   cmd->add_option("--cert-ttl", flags->cert_ttl, "Workload certificate lifetime (e.g. 24h, 90m, 30s)")
       ->capture_default_str();
   cmd->add_option("--debounce-ms", flags->debounce_ms, "Quiet time before a change is pushed")->capture_default_str();
+  cmd->add_option("--webhook-port", flags->webhook_port,
+                  "Serve the admission webhooks (/inject, /validate) over TLS on this port (Istio's 15017; 0: off)")
+      ->capture_default_str();
   AddStateDirFlag(cmd, ctx);
   cmd->callback([flags, &ctx] {
     mesh::common::BlockTerminationSignals();
@@ -91,6 +96,7 @@ void RegisterControlPlaneCommand(CLI::App& app, CliContext& ctx) {
     std::string dir = ResolveStateDir(ctx);
     mesh::controlplane::ControlPlaneOptions o;
     o.store = std::shared_ptr<mesh::store::ConfigStore>(std::move(*store));
+    std::shared_ptr<const mesh::store::ConfigStore> store_view = o.store;
     o.ca_dir = dir + "/ca";
     o.token_key_file = dir + "/token-key";
     o.address = flags->address;
@@ -112,7 +118,28 @@ void RegisterControlPlaneCommand(CLI::App& app, CliContext& ctx) {
     }
     std::cout << "control plane serving discovery and CA on " << flags->address << ":" << (*cp)->port()
               << " (state " << dir << ")" << std::endl;
+    std::unique_ptr<mesh::inject::WebhookServer> webhook;
+    if (flags->webhook_port != 0) {
+      mesh::inject::AdmissionWebhookOptions w;
+      w.address = flags->address;
+      w.port = flags->webhook_port;
+      w.ca_dir = dir + "/ca";
+      w.store = store_view;
+      auto started = mesh::inject::StartAdmissionWebhook(w);
+      if (!started.ok()) {
+        std::cerr << "Error: " << started.status().message() << "\n";
+        (*cp)->Stop();
+        ctx.exit_code = kExitFailure;
+        return;
+      }
+      webhook = std::move(started->server);
+      std::cout << "admission webhooks /inject and /validate on https://" << flags->address << ":" << webhook->port()
+                << " (certificate for istiod.istio-system.svc, CA " << dir << "/ca/root-cert.pem)" << std::endl;
+    }
     mesh::common::WaitForTerminationSignal();
+    if (webhook) {
+      webhook->Stop();
+    }
     (*cp)->Stop();
     ctx.exit_code = kExitOk;
   });
