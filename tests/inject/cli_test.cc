@@ -35,7 +35,7 @@ class KubeInjectCli : public ::testing::Test {
 
 std::vector<std::string> Images(const std::string& yaml) {
   std::vector<std::string> out;
-  std::regex image("image: (\\S+)");
+  std::regex image("image: \"?([^\"\\s]+)\"?");
   for (std::sregex_iterator it(yaml.begin(), yaml.end(), image), end; it != end; ++it) {
     out.push_back((*it)[1]);
   }
