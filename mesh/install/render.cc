@@ -280,6 +280,9 @@ Node InjectorConfig(const Node& values) {
   cfg.Set("defaultTemplates", w["defaultTemplates"].size() > 0 ? w["defaultTemplates"] : templates);
   // What our injector adds (mesh/inject), with the install-time fields filled in.
   std::string sidecar(EmbeddedFile("manifests/templates/sidecar-injection.yaml"));
+  if (sidecar.rfind("---\n", 0) == 0) {
+    sidecar.erase(0, 4);  // the embedding's document separator
+  }
   std::string rev = values["revision"].Str().empty() ? "default" : values["revision"].Str();
   std::string istio_ns = values["global"]["istioNamespace"].Str().empty() ? "istio-system"
                                                                            : values["global"]["istioNamespace"].Str();
