@@ -18,6 +18,7 @@
 #include "mesh/config/emit.h"
 #include "mesh/config/yaml_loader.h"
 #include "mesh/controlplane/control_plane.h"
+#include "mesh/inject/ca_bundle.h"
 #include "mesh/inject/webhook_server.h"
 #include "mesh/pilot/generator.h"
 
@@ -72,6 +73,7 @@ void RegisterControlPlaneCommand(CLI::App& app, CliContext& ctx) {
     std::string cert_ttl = "24h";
     int debounce_ms = 100;
     uint16_t webhook_port = 0;
+    bool patch_ca_bundle = false;
   };
   auto flags = std::make_shared<Flags>();
   auto* cmd = app.add_subcommand("control-plane",
@@ -84,6 +86,9 @@ void RegisterControlPlaneCommand(CLI::App& app, CliContext& ctx) {
   cmd->add_option("--webhook-port", flags->webhook_port,
                   "Serve the admission webhooks (/inject, /validate) over TLS on this port (Istio's 15017; 0: off)")
       ->capture_default_str();
+  cmd->add_flag("--webhook-patch-ca-bundle", flags->patch_ca_bundle,
+                "Write the webhook CA into our Mutating/ValidatingWebhookConfigurations in the cluster "
+                "(kubeconfig or in-cluster config)");
   AddStateDirFlag(cmd, ctx);
   cmd->callback([flags, &ctx] {
     mesh::common::BlockTerminationSignals();
@@ -135,6 +140,15 @@ void RegisterControlPlaneCommand(CLI::App& app, CliContext& ctx) {
       webhook = std::move(started->server);
       std::cout << "admission webhooks /inject and /validate on https://" << flags->address << ":" << webhook->port()
                 << " (certificate for istiod.istio-system.svc, CA " << dir << "/ca/root-cert.pem)" << std::endl;
+      if (flags->patch_ca_bundle) {
+        auto patched = mesh::inject::PatchWebhookCaBundlesFromKubeconfig(started->ca_bundle_pem, {});
+        if (patched.ok()) {
+          std::cout << "caBundle written to " << patched->patched << " webhook configurations (" << patched->unchanged
+                    << " already had it)" << std::endl;
+        } else {
+          std::cerr << "Warning: caBundle not written: " << patched.status().message() << "\n";
+        }
+      }
     }
     mesh::common::WaitForTerminationSignal();
     if (webhook) {
