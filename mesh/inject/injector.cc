@@ -212,7 +212,67 @@ struct PodFacts {
   std::vector<AppPort> ports;
   std::vector<std::string> app_containers;
   Labels labels;
+  std::string app_probers;  // ISTIO_KUBE_APP_PROBERS JSON, "" when no probe was rewritten
 };
+
+// A probe's port as a number: numeric, or a named port of the same container.
+std::optional<int64_t> ProbePort(const Node& port, const Node& container) {
+  if (auto v = port.Int(); v.has_value()) {
+    return v;
+  }
+  for (const Node& p : container["ports"].items()) {
+    if (!port.Str().empty() && p["name"].Str() == port.Str()) {
+      return p["containerPort"].Int();
+    }
+  }
+  return std::nullopt;
+}
+
+// Points the app containers' HTTP/TCP probes at the sidecar's status port and returns
+// the original probes as ISTIO_KUBE_APP_PROBERS (JSON), as Istio's injector does.
+std::string RewriteAppProbes(Node& spec) {
+  Node probers = Node::Map();
+  Node* containers = spec.FindMutable("containers");
+  for (Node& c : containers->mutable_items()) {
+    std::string name = c["name"].Str();
+    for (auto [kind, suffix] : {std::pair{"readinessProbe", "readyz"}, std::pair{"livenessProbe", "livez"},
+                                std::pair{"startupProbe", "startupz"}}) {
+      Node* probe = c.FindMutable(kind);
+      if (probe == nullptr || !probe->IsMap()) {
+        continue;
+      }
+      Node original = Node::Map();
+      if ((*probe)["httpGet"].IsMap()) {
+        const Node& g = (*probe)["httpGet"];
+        std::string scheme = g["scheme"].Str();
+        auto port = ProbePort(g["port"], c);
+        if ((!scheme.empty() && scheme != "HTTP") || !port.has_value() || !g["host"].Str().empty()) {
+          continue;  // HTTPS, unresolvable ports and other hosts stay as they are
+        }
+        Node get = MapOf({{"path", Str(g["path"].Str().empty() ? "/" : g["path"].Str())}, {"port", Int(*port)},
+                          {"scheme", Str("HTTP")}});
+        if (g["httpHeaders"].IsSequence()) {
+          get.Set("httpHeaders", g["httpHeaders"]);
+        }
+        original.Set("httpGet", std::move(get));
+      } else if ((*probe)["tcpSocket"].IsMap()) {
+        auto port = ProbePort((*probe)["tcpSocket"]["port"], c);
+        if (!port.has_value()) {
+          continue;
+        }
+        original.Set("tcpSocket", MapOf({{"port", Int(*port)}}));
+        probe->Erase("tcpSocket");
+      } else {
+        continue;  // exec and grpc probes do not go through the network capture
+      }
+      original.Set("timeoutSeconds", Int((*probe)["timeoutSeconds"].Int().value_or(1)));
+      std::string path = common::StrCat("/app-health/", name, "/", suffix);
+      probe->Set("httpGet", MapOf({{"path", Str(path)}, {"port", Int(kStatusPort)}, {"scheme", Str("HTTP")}}));
+      probers.Set(path, std::move(original));
+    }
+  }
+  return probers.size() == 0 ? "" : config::EmitJson(probers, {.indent = 0});
+}
 
 Node InitContainer(const PodFacts& f, const Node& meta, const InjectionSettings& s) {
   // Inbound capture covers the port the sidecar forwards to (it serves one app port);
@@ -254,7 +314,8 @@ Node SidecarContainer(const PodFacts& f, const InjectionSettings& s) {
                      Str("--service-account=$(SERVICE_ACCOUNT)"),
                      Str(common::StrCat("--app-port=", f.ports.empty() ? 0 : f.ports.front().port)),
                      Str(common::StrCat("--inbound-port=", kInboundPort)),
-                     Str(common::StrCat("--outbound-port=", kOutboundPort)), Str("--instance-ip=$(INSTANCE_IP)"),
+                     Str(common::StrCat("--outbound-port=", kOutboundPort)),
+                     Str(common::StrCat("--status-port=", kStatusPort)), Str("--instance-ip=$(INSTANCE_IP)"),
                      Str(common::StrCat("--control-plane=", s.control_plane_address)),
                      Str("--token-file=/var/run/secrets/tokens/istio-token")});
   for (const auto& [k, v] : f.labels) {
@@ -278,6 +339,9 @@ Node SidecarContainer(const PodFacts& f, const InjectionSettings& s) {
   env.Append(ValueEnv("ISTIO_META_OWNER", OwnerUri(f.workload_kind, f.ns, f.workload_name)));
   env.Append(ValueEnv("ISTIO_META_MESH_ID", s.trust_domain));
   env.Append(ValueEnv("TRUST_DOMAIN", s.trust_domain));
+  if (!f.app_probers.empty()) {
+    env.Append(ValueEnv("ISTIO_KUBE_APP_PROBERS", f.app_probers));
+  }
 
   Node probe = MapOf({{"failureThreshold", Int(s.readiness_failure_threshold)},
                       {"httpGet", MapOf({{"path", Str("/healthz/ready")}, {"port", Int(kHealthPort)}})},
@@ -419,6 +483,7 @@ absl::StatusOr<InjectionSettings> SettingsFromValues(const Node& values) {
   s.exclude_outbound_ports = proxy["excludeOutboundPorts"].Str();
   s.enable_namespaces_by_default =
       values["sidecarInjectorWebhook"]["enableNamespacesByDefault"].Bool().value_or(false);
+  s.rewrite_app_probes = values["sidecarInjectorWebhook"]["rewriteAppHTTPProbe"].Bool().value_or(true);
   return s;
 }
 
@@ -470,6 +535,10 @@ absl::StatusOr<InjectionOutcome> InjectPod(Node& meta, Node& spec, const Injecti
   f.canonical_name = label_or({"service.istio.io/canonical-name", "app.kubernetes.io/name", "app"}, f.workload_name);
   f.canonical_revision =
       label_or({"service.istio.io/canonical-revision", "app.kubernetes.io/version", "version"}, "latest");
+
+  if (s.rewrite_app_probes && Annotation(meta, "sidecar.istio.io/rewriteAppHTTPProbers", "true") != "false") {
+    f.app_probers = RewriteAppProbes(spec);
+  }
 
   // Containers, init container, volumes.
   MESH_ASSIGN_OR_RETURN(Node * init, SeqChild(spec, "initContainers", "spec"));

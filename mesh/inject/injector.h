@@ -46,6 +46,10 @@ struct InjectionSettings {
   std::string exclude_inbound_ports;   // added to the always-excluded 15090,15021,15020
   std::string exclude_outbound_ports;
   bool enable_namespaces_by_default = false;
+  // Rewrite the app containers' HTTP and TCP probes to the sidecar's status port
+  // (sidecarInjectorWebhook.rewriteAppHTTPProbe; per pod:
+  // sidecar.istio.io/rewriteAppHTTPProbers: "false").
+  bool rewrite_app_probes = true;
 };
 
 // Reads the settings from merged values (unknown or absent keys keep the defaults).
@@ -95,6 +99,7 @@ inline constexpr int kOutboundPort = 15001;
 inline constexpr int kInboundPort = 15006;
 inline constexpr int kHealthPort = 15021;
 inline constexpr int kStatsPort = 15090;
+inline constexpr int kStatusPort = 15020;  // rewritten app probes (/app-health/...)
 inline constexpr const char* kAlwaysExcludedInboundPorts = "15090,15021,15020";
 inline constexpr const char* kStatusAnnotation = "sidecar.istio.io/status";
 
