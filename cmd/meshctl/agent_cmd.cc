@@ -47,7 +47,9 @@ void AddCommonFlags(CLI::App* cmd, AgentFlags& f, CliContext& ctx) {
   cmd->add_option("--labels", f.labels, "Workload labels, key=value (repeatable)");
   cmd->add_option("--control-plane", f.control_plane, "Control plane address host:port")->capture_default_str();
   cmd->add_option("--token", f.token, "Bootstrap token (default: issued from the local state dir)");
-  cmd->add_option("--token-file", f.token_file, "File holding the bootstrap token");
+  cmd->add_option("--token-file", f.token_file,
+                  "File holding the token, re-read before each use (Kubernetes: the projected service-account "
+                  "token, e.g. /var/run/secrets/tokens/istio-token)");
   cmd->add_option("--instance-ip", f.instance_ip, "This workload's IP (a pod's IP in Kubernetes)")
       ->capture_default_str();
   cmd->add_option("--concurrency", f.options.concurrency, "Worker threads")->capture_default_str();
@@ -96,6 +98,7 @@ int RunAgent(AgentFlags& f, const CliContext& ctx, const std::string& type) {
   o.control_plane_host = f.control_plane.substr(0, colon);
   o.control_plane_port = static_cast<uint16_t>(std::stoi(f.control_plane.substr(colon + 1)));
   o.token = *token;
+  o.token_file = f.token_file;  // re-read on use: projected service-account tokens rotate
   o.identity = {"cluster.local", f.ns, f.service_account};
   mesh::config::Node meta = mesh::config::Node::Map();
   auto str = [](const std::string& s) { return mesh::config::Node::Scalar(s, true); };

@@ -20,6 +20,11 @@
 #include "mesh/controlplane/control_plane.h"
 #include "mesh/inject/ca_bundle.h"
 #include "mesh/inject/webhook_server.h"
+#include "mesh/kube/client.h"
+#include "mesh/kube/kubeconfig.h"
+#include "mesh/kubestore/kube_store.h"
+#include "mesh/kubestore/token_review.h"
+#include "mesh/kubestore/workloads.h"
 #include "mesh/pilot/generator.h"
 
 namespace meshctl {
@@ -64,6 +69,54 @@ absl::StatusOr<std::string> HttpGet(const std::string& address, const std::strin
   }
 }
 
+// Kubernetes mode: the store, registry and authenticator come from the API server.
+struct KubeFlags {
+  bool enabled = false;
+  std::string kubeconfig;
+  std::string context;
+  std::string sync_timeout = "60s";
+};
+
+absl::Status UseKubernetes(const KubeFlags& kf, mesh::controlplane::ControlPlaneOptions& o,
+                           std::shared_ptr<mesh::kubestore::KubeStore>& store) {
+  mesh::kube::KubeconfigOptions ko;
+  ko.kubeconfig_path = kf.kubeconfig;
+  ko.context = kf.context;
+  auto rc = mesh::kube::LoadRestConfig(ko);
+  if (!rc.ok()) {
+    return rc.status();
+  }
+  auto timeout = mesh::common::ParseGoDuration(kf.sync_timeout);
+  if (!timeout.ok()) {
+    return absl::InvalidArgumentError("--kube-sync-timeout must be a duration, e.g. 60s");
+  }
+  auto client = mesh::kube::NewKubeClient(*rc);
+  if (!client.ok()) {
+    return client.status();
+  }
+  std::shared_ptr<mesh::kube::KubeClient> shared_client(std::move(*client));
+  mesh::kubestore::KubeStoreOptions so;
+  so.client = shared_client;
+  auto started = mesh::kubestore::KubeStore::Start(so);
+  if (!started.ok()) {
+    return started.status();
+  }
+  store = std::move(*started);
+  std::cout << "control plane: syncing with " << rc->server << (rc->in_cluster ? " (in-cluster)" : "") << std::endl;
+  if (auto st = store->WaitForSync(std::chrono::duration_cast<std::chrono::milliseconds>(*timeout)); !st.ok()) {
+    store->Stop();
+    return st;
+  }
+  o.store = store;
+  o.authenticator = std::make_shared<mesh::kubestore::TokenReviewAuthenticator>(
+      mesh::kubestore::TokenReviewOptions{.client = shared_client});
+  o.workload_discovery = [](const std::vector<mesh::config::Resource>& resources,
+                            const mesh::pilot::MeshSettings& mesh) {
+    return mesh::kubestore::WorkloadsFromEndpointSlices(resources, mesh);
+  };
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 void RegisterControlPlaneCommand(CLI::App& app, CliContext& ctx) {
@@ -90,17 +143,40 @@ void RegisterControlPlaneCommand(CLI::App& app, CliContext& ctx) {
                 "Write the webhook CA into our Mutating/ValidatingWebhookConfigurations in the cluster "
                 "(kubeconfig or in-cluster config)");
   AddStateDirFlag(cmd, ctx);
-  cmd->callback([flags, &ctx] {
+  auto kube = std::make_shared<KubeFlags>();
+  cmd->add_flag("--kube", kube->enabled,
+                "Read configuration, services and endpoints from a Kubernetes API server instead of the state "
+                "directory, and authenticate proxies by service-account token (TokenReview)");
+  cmd->add_option("--kubeconfig", kube->kubeconfig,
+                  "With --kube: kubeconfig file (default: KUBECONFIG, ~/.kube/config, then in-cluster config)");
+  cmd->add_option("--context", kube->context, "With --kube: kubeconfig context");
+  cmd->add_option("--kube-sync-timeout", kube->sync_timeout, "With --kube: how long to wait for the first lists")
+      ->capture_default_str();
+  cmd->callback([flags, kube, &ctx] {
     mesh::common::BlockTerminationSignals();
-    auto store = OpenState(ctx);
-    if (!store.ok()) {
-      std::cerr << "Error: " << store.status().message() << "\n";
-      ctx.exit_code = kExitFailure;
-      return;
-    }
     std::string dir = ResolveStateDir(ctx);
     mesh::controlplane::ControlPlaneOptions o;
-    o.store = std::shared_ptr<mesh::store::ConfigStore>(std::move(*store));
+    std::shared_ptr<mesh::kubestore::KubeStore> kube_store;
+    if (kube->enabled) {
+      if (auto st = mesh::common::MakeDirs(dir); !st.ok()) {
+        std::cerr << "Error: " << st.message() << "\n";
+        ctx.exit_code = kExitFailure;
+        return;
+      }
+      if (auto st = UseKubernetes(*kube, o, kube_store); !st.ok()) {
+        std::cerr << "Error: " << st.message() << "\n";
+        ctx.exit_code = kExitFailure;
+        return;
+      }
+    } else {
+      auto store = OpenState(ctx);
+      if (!store.ok()) {
+        std::cerr << "Error: " << store.status().message() << "\n";
+        ctx.exit_code = kExitFailure;
+        return;
+      }
+      o.store = std::shared_ptr<mesh::store::ConfigStore>(std::move(*store));
+    }
     std::shared_ptr<const mesh::store::ConfigStore> store_view = o.store;
     o.ca_dir = dir + "/ca";
     o.token_key_file = dir + "/token-key";
@@ -122,7 +198,8 @@ void RegisterControlPlaneCommand(CLI::App& app, CliContext& ctx) {
       return;
     }
     std::cout << "control plane serving discovery and CA on " << flags->address << ":" << (*cp)->port()
-              << " (state " << dir << ")" << std::endl;
+              << (kube_store ? " (configuration from Kubernetes, CA in " + dir + "/ca)" : " (state " + dir + ")")
+              << std::endl;
     std::unique_ptr<mesh::inject::WebhookServer> webhook;
     if (flags->webhook_port != 0) {
       mesh::inject::AdmissionWebhookOptions w;
@@ -134,6 +211,9 @@ void RegisterControlPlaneCommand(CLI::App& app, CliContext& ctx) {
       if (!started.ok()) {
         std::cerr << "Error: " << started.status().message() << "\n";
         (*cp)->Stop();
+        if (kube_store) {
+          kube_store->Stop();
+        }
         ctx.exit_code = kExitFailure;
         return;
       }
@@ -141,7 +221,10 @@ void RegisterControlPlaneCommand(CLI::App& app, CliContext& ctx) {
       std::cout << "admission webhooks /inject and /validate on https://" << flags->address << ":" << webhook->port()
                 << " (certificate for istiod.istio-system.svc, CA " << dir << "/ca/root-cert.pem)" << std::endl;
       if (flags->patch_ca_bundle) {
-        auto patched = mesh::inject::PatchWebhookCaBundlesFromKubeconfig(started->ca_bundle_pem, {});
+        mesh::kube::KubeconfigOptions where;
+        where.kubeconfig_path = kube->kubeconfig;
+        where.context = kube->context;
+        auto patched = mesh::inject::PatchWebhookCaBundlesFromKubeconfig(started->ca_bundle_pem, where);
         if (patched.ok()) {
           std::cout << "caBundle written to " << patched->patched << " webhook configurations (" << patched->unchanged
                     << " already had it)" << std::endl;
@@ -155,6 +238,9 @@ void RegisterControlPlaneCommand(CLI::App& app, CliContext& ctx) {
       webhook->Stop();
     }
     (*cp)->Stop();
+    if (kube_store) {
+      kube_store->Stop();
+    }
     ctx.exit_code = kExitOk;
   });
 

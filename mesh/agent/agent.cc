@@ -10,6 +10,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
+#include "mesh/common/file_util.h"
 #include "mesh/common/strings.h"
 #include "mesh/config/emit.h"
 #include "mesh/config/yaml_loader.h"
@@ -58,6 +59,13 @@ class AgentImpl : public ProxyAgent, public xds::XdsClientCallbacks, public std:
     xo.port = options_.control_plane_port;
     xo.node = options_.node;
     xo.node.authorization = "Bearer " + options_.token;
+    if (!options_.token_file.empty()) {
+      std::weak_ptr<AgentImpl> weak = self;
+      xo.authorization_provider = [weak, initial = options_.token] {
+        auto agent = weak.lock();
+        return "Bearer " + (agent ? agent->CurrentToken() : initial);
+      };
+    }
     client_ = xds::StartXdsClient(xo, self);
     rotation_ = std::thread([this] { RotationLoop(); });
   }
@@ -204,12 +212,25 @@ class AgentImpl : public ProxyAgent, public xds::XdsClientCallbacks, public std:
     return st;
   }
 
+  // The token file's current content (projected tokens are replaced by the kubelet), or
+  // the token given at start when there is no file or it cannot be read.
+  std::string CurrentToken() const {
+    if (options_.token_file.empty()) {
+      return options_.token;
+    }
+    auto text = common::ReadFile(options_.token_file);
+    if (!text.ok()) {
+      return options_.token;
+    }
+    return std::string(common::StripWhitespace(*text));
+  }
+
   absl::Status Rotate() {
     auto kc = ca::GenerateKeyAndCsr(options_.identity);
     if (!kc.ok()) {
       return kc.status();
     }
-    auto reply = RequestCertificate(options_.control_plane_host, options_.control_plane_port, options_.token, kc->csr_pem);
+    auto reply = RequestCertificate(options_.control_plane_host, options_.control_plane_port, CurrentToken(), kc->csr_pem);
     if (!reply.ok()) {
       std::lock_guard<std::mutex> lock(mu_);
       status_.last_error = std::string(reply.status().message());

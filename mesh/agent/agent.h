@@ -21,6 +21,9 @@ struct AgentOptions {
   std::string control_plane_host = "127.0.0.1";
   uint16_t control_plane_port = 15010;
   std::string token;  // bootstrap token for this workload
+  // When set, the token is re-read from this file before every certificate request and
+  // discovery (re)connect: Kubernetes projected service-account tokens rotate.
+  std::string token_file;
   xds::ProxyNode node;  // id + metadata (PROXY_TYPE, NAMESPACE, SERVICE_ACCOUNT, ...)
   ca::SpiffeId identity;
   double rotation_fraction = 0.8;

@@ -43,11 +43,14 @@ class ControlPlaneImpl : public ControlPlane {
       return ca.status();
     }
     ca_ = std::move(*ca);
-    auto tokens = ca::TokenAuthority::Open(options_.token_key_file);
-    if (!tokens.ok()) {
-      return tokens.status();
+    authenticator_ = options_.authenticator;
+    if (authenticator_ == nullptr) {
+      auto tokens = ca::TokenAuthority::Open(options_.token_key_file);
+      if (!tokens.ok()) {
+        return tokens.status();
+      }
+      authenticator_ = std::make_shared<ca::BootstrapTokenAuthenticator>(std::move(*tokens));
     }
-    tokens_ = std::make_unique<ca::TokenAuthority>(std::move(*tokens));
     if (auto st = Rebuild(); !st.ok()) {
       return st;
     }
@@ -105,8 +108,12 @@ class ControlPlaneImpl : public ControlPlane {
     {
       std::lock_guard<std::mutex> lock(mu_);
       const ProxyIdentity* id = registry_.Find(node.id);
-      if (id == nullptr || !options_.generator) {
-        return xds::MakeResourceList({});  // unauthenticated or unknown proxies get nothing
+      auto auth = authenticated_.find(node.id);
+      // Unauthenticated or unknown proxies get nothing; neither does a stream that merely
+      // reuses the node id of an authenticated proxy with another credential.
+      if (id == nullptr || !options_.generator || auth == authenticated_.end() ||
+          auth->second != node.authorization) {
+        return xds::MakeResourceList({});
       }
       identity = *id;
       push = push_;
@@ -126,6 +133,7 @@ class ControlPlaneImpl : public ControlPlane {
       return;
     }
     std::lock_guard<std::mutex> lock(mu_);
+    authenticated_[node.id] = node.authorization;
     if (registry_.Connect(node.id, *identity)) {
       debouncer_.OnChange(Clock::now());
       dirty_ = true;
@@ -146,9 +154,10 @@ class ControlPlaneImpl : public ControlPlane {
   absl::Status Authenticate(const xds::ProxyNode& node, const ProxyIdentity& identity) {
     std::string_view auth = node.authorization;
     if (!common::ConsumePrefix(auth, "Bearer ")) {
-      return absl::UnauthenticatedError("no bootstrap token (Authorization: Bearer ...)");
+      return absl::UnauthenticatedError(
+          common::StrCat("no ", authenticator_->CredentialName(), " (Authorization: Bearer ...)"));
     }
-    auto claims = tokens_->Verify(std::string(auth), std::chrono::system_clock::now());
+    auto claims = authenticator_->Authenticate(std::string(auth));
     if (!claims.ok()) {
       return claims.status();
     }
@@ -168,6 +177,24 @@ class ControlPlaneImpl : public ControlPlane {
                                    "}");
       return;
     }
+    if (ex.method == "GET" && ex.target == "/debug/configz") {
+      // The configuration objects of the current snapshot (istiod's /debug/configz).
+      std::shared_ptr<const pilot::PushContext> push;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        push = push_;
+      }
+      config::Node list = config::Node::Sequence();
+      for (const config::Resource& r : push->resources()) {
+        if (r.gvk().group.empty() && r.kind() == "Secret") {
+          continue;  // credentials (private keys) are not debug output
+        }
+        list.Append(r.root());
+      }
+      ex.status = 200;
+      ex.response = config::EmitJson(list);
+      return;
+    }
     if (ex.method != "POST" || ex.target != "/v1/certificate") {
       return;  // 404
     }
@@ -177,12 +204,14 @@ class ControlPlaneImpl : public ControlPlane {
     };
     std::string_view auth = ex.authorization;
     if (!common::ConsumePrefix(auth, "Bearer ")) {
-      reply(401, "bootstrap token required");
+      reply(401, common::StrCat(authenticator_->CredentialName(), " required"));
       return;
     }
-    auto claims = tokens_->Verify(std::string(auth), std::chrono::system_clock::now());
+    auto claims = authenticator_->Authenticate(std::string(auth));
     if (!claims.ok()) {
-      reply(401, std::string(claims.status().message()));
+      // A review that could not be done (API server unreachable) is worth retrying.
+      reply(claims.status().code() == absl::StatusCode::kUnavailable ? 503 : 401,
+            std::string(claims.status().message()));
       return;
     }
     auto body = config::ParseYamlNode(ex.body, "certificate request");
@@ -220,7 +249,9 @@ class ControlPlaneImpl : public ControlPlane {
       }
     }
     std::vector<pilot::WorkloadInstance> workloads;
-    {
+    if (options_.workload_discovery) {
+      workloads = options_.workload_discovery(resources, options_.mesh);
+    } else {
       std::lock_guard<std::mutex> lock(mu_);
       workloads = registry_.Workloads();
     }
@@ -273,12 +304,13 @@ class ControlPlaneImpl : public ControlPlane {
 
   ControlPlaneOptions options_;
   std::unique_ptr<ca::CertificateAuthority> ca_;
-  std::unique_ptr<ca::TokenAuthority> tokens_;
+  std::shared_ptr<ca::Authenticator> authenticator_;
   std::unique_ptr<xds::XdsServer> server_;
   std::thread loop_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
   WorkloadRegistry registry_;
+  std::map<std::string, std::string> authenticated_;  // node id -> the credential that authenticated it
   xds::Debouncer debouncer_;
   std::shared_ptr<const pilot::PushContext> push_;
   ControlPlaneStats stats_;

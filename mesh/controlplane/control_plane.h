@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "mesh/ca/authenticator.h"
 #include "mesh/ca/ca.h"
 #include "mesh/ca/token.h"
 #include "mesh/controlplane/registry.h"
@@ -25,10 +26,19 @@ namespace mesh::controlplane {
 using Generator = std::function<xds::ResourceList(const ProxyIdentity& proxy, const pilot::PushContext& push,
                                                   const std::string& type_url)>;
 
+// Workload instances derived from the configuration itself (Kubernetes: EndpointSlices
+// and Pods, see mesh/kubestore). When set, it is the service registry and proxies that
+// connect no longer register their own workload as an endpoint.
+using WorkloadDiscovery = std::function<std::vector<pilot::WorkloadInstance>(
+    const std::vector<config::Resource>& resources, const pilot::MeshSettings& mesh)>;
+
 struct ControlPlaneOptions {
   std::shared_ptr<store::ConfigStore> store;
   std::string ca_dir;          // <state-dir>/ca
-  std::string token_key_file;  // <state-dir>/token-key
+  std::string token_key_file;  // <state-dir>/token-key (used when authenticator is null)
+  // Who may claim which identity; null: bootstrap tokens signed with token_key_file.
+  std::shared_ptr<ca::Authenticator> authenticator;
+  WorkloadDiscovery workload_discovery;  // null: workloads register by connecting
   std::string address = "127.0.0.1";
   uint16_t port = 15010;  // 0: pick one
   std::chrono::milliseconds debounce_quiet{100};
@@ -61,7 +71,7 @@ class ControlPlane {
 absl::StatusOr<std::unique_ptr<ControlPlane>> StartControlPlane(ControlPlaneOptions options);
 
 // Request/response of the CA endpoint (POST /v1/certificate, Authorization: Bearer
-// <bootstrap token>): {"csr": PEM} -> {"certChain": PEM, "rootCert": PEM}.
+// <bootstrap token, or the pod's service-account token in Kubernetes mode>): {"csr": PEM} -> {"certChain": PEM, "rootCert": PEM}.
 struct CertificateRequest {
   std::string csr_pem;
 };

@@ -215,6 +215,10 @@ absl::StatusOr<ListResult> KubeClient::ListAll(const ObjectRef& collection, List
   }
 }
 
+absl::StatusOr<Node> KubeClient::Create(const Node& object) {
+  return absl::UnimplementedError(StrCat("create ", object["kind"].Str(), ": not supported by this client"));
+}
+
 namespace {
 
 class BeastKubeClient : public KubeClient {
@@ -358,6 +362,20 @@ class BeastKubeClient : public KubeClient {
     MESH_ASSIGN_OR_RETURN(std::string path, PathFor(ref, true));
     return JsonCall("PATCH", path, config::EmitJson(patch, {.indent = 0}), "application/merge-patch+json",
                     StrCat("patch ", ref.kind, " ", ref.name));
+  }
+
+  absl::StatusOr<Node> Create(const Node& object) override {
+    const std::string kind = object["kind"].Str();
+    if (object["apiVersion"].Str().empty() || kind.empty()) {
+      return absl::InvalidArgumentError("create: apiVersion and kind are required");
+    }
+    MESH_ASSIGN_OR_RETURN(ResourceInfo info, Resolve(object["apiVersion"].Str(), kind));
+    std::string ns = object.At({"metadata", "namespace"}).Str();
+    if (info.namespaced && ns.empty()) {
+      ns = config_.namespace_name;
+    }
+    return JsonCall("POST", ResourcePath(info, ns, ""), config::EmitJson(object, {.indent = 0}), "application/json",
+                    StrCat("create ", kind));
   }
 
   absl::Status Delete(const ObjectRef& ref, const DeleteOptions& options) override {

@@ -117,6 +117,10 @@ class KubeClient {
   absl::StatusOr<ListResult> ListAll(const ObjectRef& collection, ListOptions options);
   virtual absl::StatusOr<config::Node> Apply(const config::Node& object, const ApplyOptions& options) = 0;
   virtual absl::StatusOr<config::Node> MergePatch(const ObjectRef& ref, const config::Node& patch) = 0;
+  // POST to the object's collection: create, and the create-only review APIs
+  // (TokenReview, SubjectAccessReview). Returns the server's object. Not pure so that
+  // test fakes that never create need not implement it.
+  virtual absl::StatusOr<config::Node> Create(const config::Node& object);
   virtual absl::Status Delete(const ObjectRef& ref, const DeleteOptions& options) = 0;
   // Blocks until the server ends the stream (OK), the handler returns false (OK), or an
   // error. A 410 Gone (HTTP or ERROR event) returns a status for which IsGone() is true:

@@ -95,6 +95,8 @@ struct XdsClientOptions {
   std::string host = "127.0.0.1";
   uint16_t port = 15010;
   ProxyNode node;  // node.authorization is sent as the upgrade's Authorization header
+  // When set, asked on every (re)connect instead of node.authorization (rotating tokens).
+  std::function<std::string()> authorization_provider;
   std::vector<std::string> type_urls = type_url::SubscriptionOrder();
   std::chrono::milliseconds reconnect_base{100};
   std::chrono::milliseconds reconnect_max{5000};

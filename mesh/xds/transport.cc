@@ -215,6 +215,8 @@ class ServerImpl : public XdsServer {
       } else {
         DiscoveryResponse out;
         out.type_url = type;
+        // The caller's credential, as on a stream: the source decides what it may see.
+        dr->node.authorization = std::string(req[http::field::authorization]);
         out.resources = source_->Generate(dr->node, type);
         out.version_info = ContentVersion(*out.resources);
         out.nonce = "rest";
@@ -509,9 +511,11 @@ class ClientImpl : public XdsClient {
       }
       beast::get_lowest_layer(*ws_).expires_never();
       ws_->set_option(websocket::stream_base::timeout::suggested(beast::role_type::client));
-      if (!options_.node.authorization.empty()) {
+      std::string authorization =
+          options_.authorization_provider ? options_.authorization_provider() : options_.node.authorization;
+      if (!authorization.empty()) {
         ws_->set_option(websocket::stream_base::decorator(
-            [auth = options_.node.authorization](websocket::request_type& req) {
+            [auth = std::move(authorization)](websocket::request_type& req) {
               req.set(http::field::authorization, auth);
             }));
       }

@@ -170,5 +170,62 @@ TEST(ProxyAgent, AppliesConfigNacksBadResourcesAndRotates) {
   (*server)->Stop();
 }
 
+// Kubernetes mode: the projected service-account token in --token-file rotates; the agent
+// reads the file again before each certificate request.
+TEST(ProxyAgent, ReReadsTheTokenFileBeforeEachCertificateRequest) {
+  testing::TempDir dir;
+  auto ca = ca::OpenLocalCa({dir.path() + "/ca"});
+  ASSERT_TRUE(ca.ok());
+  std::mutex mu;
+  std::vector<std::string> seen;
+  auto source = std::make_shared<ScriptedSource>(FreePort());
+  xds::XdsServerOptions so;
+  so.port = 0;
+  so.extra_http = [&](xds::HttpExchange& ex) {
+    std::lock_guard<std::mutex> lock(mu);
+    seen.push_back(ex.authorization);
+    if (ex.target != "/v1/certificate" || (ex.authorization != "Bearer first" && ex.authorization != "Bearer second")) {
+      ex.status = 401;
+      return;
+    }
+    auto body = config::ParseYamlNode(ex.body, "req").value();
+    auto cert = (*ca)->Sign(body["csr"].Str(), {"cluster.local", "test", "app"}, std::chrono::hours(1));
+    ex.status = 200;
+    ex.response = common::StrCat("{\"certChain\": ", config::JsonQuote(cert->chain_pem),
+                                 ", \"rootCert\": ", config::JsonQuote(cert->root_cert_pem), "}");
+  };
+  auto server = xds::StartXdsServer(so, source);
+  ASSERT_TRUE(server.ok());
+  proxy::ProxyOptions po;
+  po.admin_port = 0;
+  po.health_port = 0;
+  po.stats_port = 0;
+  auto created = proxy::CreateProxy(po);
+  ASSERT_TRUE(created.ok());
+  std::shared_ptr<proxy::Proxy> proxy(std::move(*created));
+  ASSERT_TRUE(proxy->Start().ok());
+
+  std::string token_file = dir.Write("istio-token", "first\n");
+  AgentOptions ao;
+  ao.control_plane_port = (*server)->port();
+  ao.node.id = "sidecar~test";
+  ao.identity = {"cluster.local", "test", "app"};
+  ao.token = "first";
+  ao.token_file = token_file;
+  auto agent = StartProxyAgent(ao, proxy, {}, 5s);
+  ASSERT_TRUE(agent.ok()) << agent.status();
+  dir.Write("istio-token", "second\n");  // the kubelet replaced the token
+  ASSERT_TRUE((*agent)->RotateNow().ok());
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    EXPECT_NE(std::find(seen.begin(), seen.end(), "Bearer second"), seen.end());
+  }
+  dir.Write("istio-token", "revoked\n");
+  EXPECT_EQ((*agent)->RotateNow().code(), absl::StatusCode::kUnauthenticated);
+  (*agent)->Stop();
+  proxy->Stop();
+  (*server)->Stop();
+}
+
 }  // namespace
 }  // namespace mesh::agent

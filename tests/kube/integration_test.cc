@@ -9,6 +9,9 @@
 #include "mesh/common/strings.h"
 #include "mesh/config/yaml_loader.h"
 #include "mesh/kube/client.h"
+#include "mesh/config/schema.h"
+#include "mesh/install/crd.h"
+#include "mesh/kubestore/kube_store.h"
 
 namespace mesh::kube {
 namespace {
@@ -84,6 +87,73 @@ TEST(KubeIntegrationTest, DiscoveryApplyReadWatchDelete) {
   EXPECT_TRUE(client->Delete({"v1", "Namespace", "", ns}, {"Foreground"}).ok());
   auto again = client->Delete({"v1", "ConfigMap", ns, "cfg"}, {});
   EXPECT_EQ(again.code(), absl::StatusCode::kNotFound) << again;
+}
+
+// The control plane's Kubernetes source against the real API server: it syncs, and a
+// VirtualService applied afterwards (through the API server) shows up in its snapshot.
+// Registers the VirtualService CRD (rendered like `meshctl install` does) when the cluster
+// has none, and removes it again at the end.
+TEST(KubeIntegrationTest, ControlPlaneSourceSeesAppliedVirtualService) {
+  const char* kubeconfig = std::getenv("MESH_TEST_KUBECONFIG");
+  if (kubeconfig == nullptr || *kubeconfig == '\0') {
+    GTEST_SKIP() << "MESH_TEST_KUBECONFIG is not set";
+  }
+  KubeconfigOptions opts;
+  opts.kubeconfig_path = kubeconfig;
+  auto rc = LoadRestConfig(opts);
+  ASSERT_TRUE(rc.ok()) << rc.status();
+  auto client_or = NewKubeClient(*rc);
+  ASSERT_TRUE(client_or.ok()) << client_or.status();
+  std::shared_ptr<KubeClient> client(std::move(*client_or));
+  bool created_crd = false;
+  if (!client->Resolve("networking.istio.io/v1beta1", "VirtualService").ok()) {
+    const config::KindSchema* kind = config::FindKind("networking.istio.io", "VirtualService");
+    ASSERT_NE(kind, nullptr);
+    auto crd = client->Apply(install::BuildCrd(*kind), {.force = true});
+    ASSERT_TRUE(crd.ok()) << crd.status();
+    created_crd = true;
+    bool served = false;
+    for (int i = 0; i < 600 && !served; ++i) {  // until Established and in discovery
+      client->InvalidateDiscovery();
+      served = client->Resolve("networking.istio.io/v1beta1", "VirtualService").ok();
+      if (!served) {
+        ::usleep(100 * 1000);
+      }
+    }
+    ASSERT_TRUE(served) << "the VirtualService CRD never became served";
+  }
+  kubestore::KubeStoreOptions so;
+  so.client = client;
+  auto store = kubestore::KubeStore::Start(so);
+  ASSERT_TRUE(store.ok()) << store.status();
+  ASSERT_TRUE((*store)->WaitForSync(std::chrono::seconds(60)).ok());
+
+  const std::string ns = StrCat("meshctl-kubecp-it-", ::getpid());
+  ASSERT_TRUE(client->Apply(Json(StrCat(R"({"apiVersion":"v1","kind":"Namespace","metadata":{"name":")", ns, R"("}})")), {})
+                  .ok());
+  auto vs = client->Apply(
+      Json(StrCat(R"({"apiVersion":"networking.istio.io/v1beta1","kind":"VirtualService","metadata":{"name":"hw","namespace":")",
+                  ns, R"("},"spec":{"hosts":["helloworldsvc"],"http":[{"route":[{"destination":{"host":"helloworldsvc"}}]}]}})")),
+      {.force = true});
+  ASSERT_TRUE(vs.ok()) << vs.status();
+  bool seen = false;
+  for (int i = 0; i < 300 && !seen; ++i) {
+    auto got = (*store)->Get({"networking.istio.io", "VirtualService", ns, "hw"});
+    seen = got.ok() && got->has_value();
+    if (!seen) {
+      ::usleep(100 * 1000);
+    }
+  }
+  EXPECT_TRUE(seen) << "VirtualService " << ns << "/hw never reached the control plane's snapshot";
+  EXPECT_TRUE((*store)->Get({"", "Namespace", "", ns}).value().has_value());
+  (*store)->Stop();
+  EXPECT_TRUE(client->Delete({"v1", "Namespace", "", ns}, {"Foreground"}).ok());
+  if (created_crd) {
+    EXPECT_TRUE(client->Delete({"apiextensions.k8s.io/v1", "CustomResourceDefinition", "",
+                                "virtualservices.networking.istio.io"},
+                               {"Background"})
+                    .ok());
+  }
 }
 
 }  // namespace
