@@ -23,8 +23,12 @@ function(mesh_cc_test)
   if(NOT ARG_LABELS)
     set(ARG_LABELS unit)
   endif()
+  # MESHCTL_STATE_DIR forces meshctl into local mode (docs/KUBERNETES.md, "Choosing the
+  # target"): a test that forgets --state-dir writes under build/, and never reaches the
+  # developer's cluster through KUBECONFIG or ~/.kube/config. Tests that mean to talk to
+  # a cluster pass --kubeconfig, which wins.
   gtest_discover_tests(${ARG_NAME}
     DISCOVERY_MODE PRE_TEST
     WORKING_DIRECTORY ${PROJECT_SOURCE_DIR}
-    PROPERTIES LABELS "${ARG_LABELS}")
+    PROPERTIES LABELS "${ARG_LABELS}" ENVIRONMENT "MESHCTL_STATE_DIR=${CMAKE_BINARY_DIR}/test-state-guard")
 endfunction()

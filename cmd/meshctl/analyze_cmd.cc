@@ -8,7 +8,10 @@
 
 #include "cmd/meshctl/commands.h"
 #include "cmd/meshctl/exit_codes.h"
+#include "cmd/meshctl/local_state.h"
+#include "cmd/meshctl/target.h"
 #include "mesh/analyze/analysis.h"
+#include "mesh/kube/resource_names.h"
 
 namespace meshctl {
 namespace {
@@ -69,7 +72,7 @@ void RegisterAnalyzeCommand(CLI::App& app, CliContext& ctx) {
   cmd->add_option("-n,--namespace", req.ns, "Namespace for resources without one, and to report on");
   cmd->add_option("-i,--istioNamespace", flags->istio_namespace, "Istio system namespace");
   cmd->add_option("-k,--use-kube", flags->use_kube,
-                  "Analyze the live cluster (Kubernetes mode; default false when files are given)")
+                  "Also analyze the live objects: the cluster, or the local mesh state (see docs/KUBERNETES.md); default false")
       ->expected(0, 1)
       ->default_str("false");
   cmd->add_option("-o,--output", req.output, "Output format: one of log|json|yaml|sarif (case-insensitive)");
@@ -93,6 +96,7 @@ void RegisterAnalyzeCommand(CLI::App& app, CliContext& ctx) {
   cmd->add_flag("-R,--recursive", flags->recursive, "Ignored: directories are always walked recursively");
   cmd->add_option("--timeout", flags->timeout, "Accepted for istioctl compatibility; analysis has no timeout");
   cmd->add_option("-r,--revision", flags->revision, "Control plane revision (Kubernetes mode)");
+  AddTargetFlags(cmd, ctx);
 
   cmd->callback([flags, &ctx] {
     auto& req = flags->request;
@@ -114,9 +118,42 @@ void RegisterAnalyzeCommand(CLI::App& app, CliContext& ctx) {
       return;
     }
     if (flags->use_kube.empty() || flags->use_kube == "true") {
-      std::cerr << "Error: --use-kube: no Kubernetes cluster is configured for meshctl yet; "
-                   "analyze files with --use-kube=false (the default)\n";
-      ctx.exit_code = kExitFailure;
+      // The live objects of the target (cluster or local state), merged with the files.
+      auto target = ResolveTarget(ctx);
+      if (!target.ok()) {
+        std::cerr << "Error: " << std::string(target.status().message()) << "\n";
+        ctx.exit_code = kExitUsage;
+        return;
+      }
+      req.use_live = true;
+      req.add_default_resources = false;  // the live objects are the real ones
+      if (target->kube) {
+        auto kube = OpenKubeTarget(ctx, *target);
+        auto objects = kube.ok() ? mesh::kube::ListKnownObjects(*kube->client)
+                                 : absl::StatusOr<std::vector<mesh::config::Node>>(kube.status());
+        if (!objects.ok()) {
+          std::cerr << "Error: " << std::string(objects.status().message()) << "\n";
+          ctx.exit_code = kExitFailure;
+          return;
+        }
+        req.live_objects = std::move(*objects);
+      } else {
+        PrintLocalTarget(*target);
+        ReadState state(ctx);
+        auto all = state.store.ok() ? (*state.store)->List({})
+                                    : absl::StatusOr<std::vector<mesh::store::StoredObject>>(state.store.status());
+        if (!all.ok()) {
+          std::cerr << "Error: " << std::string(all.status().message()) << "\n";
+          ctx.exit_code = kExitFailure;
+          return;
+        }
+        for (auto& o : *all) {
+          req.live_objects.push_back(std::move(o.object));
+        }
+      }
+    } else if (flags->use_kube != "false") {
+      std::cerr << "Error: --use-kube must be true or false\n";
+      ctx.exit_code = kExitUsage;
       return;
     }
     for (char& c : req.output) {

@@ -12,6 +12,8 @@ namespace meshctl {
 struct CliContext {
   int exit_code = 0;
   std::string state_dir;  // --state-dir / MESHCTL_STATE_DIR, default ".meshctl"
+  std::string kubeconfig;    // --kubeconfig: target a cluster (target.h)
+  std::string kube_context;  // --context
 };
 
 // The `x` group (experimental and helper commands), created on first use.

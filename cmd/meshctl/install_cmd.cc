@@ -1,6 +1,8 @@
 // meshctl install | uninstall | verify-install | manifest generate | profile list|dump|diff
 // Flags and printing only; the work is in mesh/install.
 
+#include <cctype>
+#include <chrono>
 #include <fstream>
 #include <iostream>
 #include <memory>
@@ -8,12 +10,14 @@
 #include "cmd/meshctl/commands.h"
 #include "cmd/meshctl/exit_codes.h"
 #include "cmd/meshctl/local_state.h"
+#include "cmd/meshctl/target.h"
 #include "mesh/common/file_util.h"
 #include "mesh/common/strings.h"
 #include "mesh/config/emit.h"
 #include "mesh/install/embedded_data.h"
 #include "mesh/install/installer.h"
 #include "mesh/install/iop.h"
+#include "mesh/install/kube_installer.h"
 #include "mesh/install/render.h"
 #include "mesh/install/tree.h"
 
@@ -74,6 +78,95 @@ absl::StatusOr<mesh::install::Manifest> MergeAndRender(const MergeInputs& in, me
     *merged = std::move(*config);
   }
   return manifest;
+}
+
+// Go-style durations as istioctl takes them: "300s", "5m", "1m30s", "500ms", "2h".
+absl::StatusOr<std::chrono::milliseconds> ParseDuration(const std::string& text) {
+  if (text.empty()) {
+    return absl::InvalidArgumentError("empty duration");
+  }
+  std::chrono::milliseconds total{0};
+  size_t i = 0;
+  while (i < text.size()) {
+    size_t start = i;
+    while (i < text.size() && (std::isdigit(static_cast<unsigned char>(text[i])) || text[i] == '.')) {
+      ++i;
+    }
+    if (start == i) {
+      return absl::InvalidArgumentError(mesh::common::StrCat("invalid duration \"", text, "\""));
+    }
+    double value = std::stod(text.substr(start, i - start));
+    size_t unit_start = i;
+    while (i < text.size() && std::isalpha(static_cast<unsigned char>(text[i]))) {
+      ++i;
+    }
+    std::string unit = text.substr(unit_start, i - unit_start);
+    double ms = 0;
+    if (unit == "ms") {
+      ms = value;
+    } else if (unit == "s") {
+      ms = value * 1000;
+    } else if (unit == "m") {
+      ms = value * 60000;
+    } else if (unit == "h") {
+      ms = value * 3600000;
+    } else {
+      return absl::InvalidArgumentError(
+          mesh::common::StrCat("invalid duration \"", text, "\": unit must be ms, s, m or h"));
+    }
+    total += std::chrono::milliseconds(static_cast<int64_t>(ms));
+  }
+  return total;
+}
+
+void PrintLine(const std::string& line) { std::cout << line << "\n" << std::flush; }
+
+struct KubeInstallFlags {
+  bool wait = true;
+  bool force_conflicts = false;
+  std::string readiness_timeout = "300s";
+};
+
+int InstallKube(CliContext& ctx, const Target& target, const mesh::install::Manifest& manifest,
+                const mesh::install::MergedConfig& config, const KubeInstallFlags& kf, bool yes, bool dry_run) {
+  auto timeout = ParseDuration(kf.readiness_timeout);
+  if (!timeout.ok()) {
+    PrintError(timeout.status());
+    return kExitUsage;
+  }
+  auto kube = OpenKubeTarget(ctx, target);
+  if (!kube.ok()) {
+    return Fail(kube.status());
+  }
+  if (dry_run) {
+    for (const auto& o : manifest.objects) {
+      std::cout << "  apply " << o.kind << " " << (o.ns.empty() ? o.name : o.ns + "/" + o.name) << "\n";
+    }
+    std::cout << "Dry run: would apply " << manifest.objects.size() << " objects to " << kube->description
+              << "; nothing was changed.\n";
+    return kExitOk;
+  }
+  if (!yes) {
+    std::string prompt = mesh::common::StrCat("This will install the Istio ", manifest.version, " profile \"",
+                                              config.profile, "\" into the cluster ", kube->description, ".");
+    if (!Confirm(prompt)) {
+      return kExitFailure;
+    }
+  }
+  mesh::install::KubeInstallOptions opts;
+  opts.force_conflicts = kf.force_conflicts;
+  opts.wait = kf.wait;
+  opts.readiness_timeout = *timeout;
+  opts.progress = PrintLine;
+  auto result = mesh::install::InstallToCluster(*kube->client, manifest, config, opts);
+  if (!result.ok()) {
+    std::cout << "\u2718 Installation failed: " << std::string(result.status().message()) << "\n";
+    return ExitCodeFor(result.status());
+  }
+  std::cout << (kf.wait ? "\u2714 Installation complete\n" : "\u2714 Installation applied (readiness not checked)\n");
+  std::cout << mesh::common::StrCat("Applied ", result->applied, " objects to ", kube->description, " (", "pruned ",
+                                    result->pruned.size(), ").\n");
+  return kExitOk;
 }
 
 void RegisterManifest(CLI::App& app, CliContext& ctx) {
@@ -227,7 +320,7 @@ void RegisterProfile(CLI::App& app, CliContext& ctx) {
 }
 
 void RegisterInstall(CLI::App& app, CliContext& ctx) {
-  auto* install = app.add_subcommand("install", "Install the mesh control plane into the local mesh state");
+  auto* install = app.add_subcommand("install", "Install the mesh control plane into a cluster or the local mesh state");
   install->alias("upgrade");  // as istioctl: upgrade is install
   auto flags = std::make_shared<RenderFlags>();
   auto yes = std::make_shared<bool>(false);
@@ -236,18 +329,33 @@ void RegisterInstall(CLI::App& app, CliContext& ctx) {
   install->add_flag("-y,--skip-confirmation", *yes, "Do not ask for confirmation");
   install->add_flag("--dry-run", *dry_run, "Show what would change without changing anything");
   auto verify = std::make_shared<bool>(false);
-  auto readiness_timeout = std::make_shared<std::string>("300s");
+  auto kf = std::make_shared<KubeInstallFlags>();
   install->add_flag("--verify", *verify, "Run verify-install after installing");
-  install->add_option("--readiness-timeout", *readiness_timeout,
-                      "Accepted for istioctl compatibility; nothing runs in the local state, so nothing is waited for");
-  AddStateDirFlag(install, ctx);
-  install->callback([flags, yes, dry_run, verify, &ctx] {
+  install->add_option("--readiness-timeout", kf->readiness_timeout,
+                      "Cluster: how long to wait for the Deployments to be ready (Go duration, default 300s); "
+                      "local state: ignored");
+  install->add_flag("--wait,!--no-wait", kf->wait, "Cluster: wait for readiness (--wait=false skips it)");
+  install->add_flag("--force-conflicts", kf->force_conflicts,
+                    "Cluster: take over fields another field manager owns (server-side apply force)");
+  AddTargetFlags(install, ctx);
+  install->callback([flags, yes, dry_run, verify, kf, &ctx] {
     mesh::install::MergedConfig config;
     auto manifest = MergeAndRender(flags->Inputs(), &config);
     if (!manifest.ok()) {
       ctx.exit_code = Fail(manifest.status());
       return;
     }
+    auto target = ResolveTarget(ctx);
+    if (!target.ok()) {
+      PrintError(target.status());
+      ctx.exit_code = kExitUsage;
+      return;
+    }
+    if (target->kube) {
+      ctx.exit_code = InstallKube(ctx, *target, *manifest, config, *kf, *yes, *dry_run);
+      return;
+    }
+    PrintLocalTarget(*target);
     auto store = OpenState(ctx);
     if (!store.ok()) {
       ctx.exit_code = Fail(store.status());
@@ -323,7 +431,7 @@ void RegisterInstall(CLI::App& app, CliContext& ctx) {
 }
 
 void RegisterUninstall(CLI::App& app, CliContext& ctx) {
-  auto* cmd = app.add_subcommand("uninstall", "Remove the control plane (and with --purge everything) from the local state");
+  auto* cmd = app.add_subcommand("uninstall", "Remove the control plane (and with --purge everything) from the cluster or local state");
   auto purge = std::make_shared<bool>(false);
   auto yes = std::make_shared<bool>(false);
   auto dry_run = std::make_shared<bool>(false);
@@ -332,8 +440,69 @@ void RegisterUninstall(CLI::App& app, CliContext& ctx) {
   cmd->add_flag("-y,--skip-confirmation", *yes, "Do not ask for confirmation");
   cmd->add_flag("--dry-run", *dry_run, "Show what would be removed without removing it");
   cmd->add_option("-r,--revision", *revision, "Revision to remove (without --purge)");
-  AddStateDirFlag(cmd, ctx);
-  cmd->callback([purge, yes, dry_run, revision, &ctx] {
+  auto propagation = std::make_shared<std::string>("Background");
+  cmd->add_option("--propagation-policy", *propagation,
+                  "Cluster: DeleteOptions.propagationPolicy (Background, Foreground needs the garbage collector)")
+      ->check(CLI::IsMember({"Background", "Foreground", "Orphan"}));
+  AddTargetFlags(cmd, ctx);
+  cmd->callback([purge, yes, dry_run, revision, propagation, &ctx] {
+    auto target = ResolveTarget(ctx);
+    if (!target.ok()) {
+      PrintError(target.status());
+      ctx.exit_code = kExitUsage;
+      return;
+    }
+    if (target->kube) {
+      auto kube = OpenKubeTarget(ctx, *target);
+      if (!kube.ok()) {
+        ctx.exit_code = Fail(kube.status());
+        return;
+      }
+      mesh::install::KubeUninstallOptions opts;
+      opts.purge = *purge;
+      opts.revision = *revision;
+      opts.propagation_policy = *propagation;
+      opts.dry_run = true;
+      auto planned = mesh::install::UninstallFromCluster(*kube->client, opts);
+      if (!planned.ok()) {
+        ctx.exit_code = Fail(planned.status());
+        return;
+      }
+      if (planned->empty()) {
+        std::cout << "Nothing to uninstall.\n";
+        ctx.exit_code = kExitOk;
+        return;
+      }
+      if (*dry_run) {
+        for (const auto& k : *planned) {
+          std::cout << "Not pruning object " << k << " because of dry run.\n";
+        }
+        ctx.exit_code = kExitOk;
+        return;
+      }
+      if (!*yes) {
+        std::string prompt = *purge ? mesh::common::StrCat("All Istio resources will be pruned from the cluster ",
+                                                           kube->description, ", CRDs included.")
+                                    : mesh::common::StrCat("The control plane and gateways of revision ", *revision,
+                                                           " will be removed from the cluster ", kube->description,
+                                                           " (CRDs are kept).");
+        if (!Confirm(prompt)) {
+          ctx.exit_code = kExitFailure;
+          return;
+        }
+      }
+      opts.dry_run = false;
+      opts.progress = PrintLine;
+      auto removed = mesh::install::UninstallFromCluster(*kube->client, opts);
+      if (!removed.ok()) {
+        ctx.exit_code = Fail(removed.status());
+        return;
+      }
+      std::cout << "\u2714 Uninstall complete (" << removed->size() << " objects removed)\n";
+      ctx.exit_code = kExitOk;
+      return;
+    }
+    PrintLocalTarget(*target);
     if (!StateExists(ctx)) {
       std::cout << "Nothing to uninstall.\n";
       ctx.exit_code = kExitOk;
@@ -382,13 +551,71 @@ void RegisterUninstall(CLI::App& app, CliContext& ctx) {
   });
 }
 
+int VerifyKube(CliContext& ctx, const Target& target, MergeInputs in) {
+  auto kube = OpenKubeTarget(ctx, target);
+  if (!kube.ok()) {
+    return Fail(kube.status());
+  }
+  if (in.files.empty() && in.set_flags.empty() && in.profile.empty()) {
+    auto installed = mesh::install::ReadClusterInstalledState(*kube->client, "istio-system",
+                                                              in.revision.empty() ? "default" : in.revision);
+    if (!installed.ok()) {
+      return Fail(installed.status());
+    }
+    in.overlays.push_back(*installed);
+  }
+  auto manifest = MergeAndRender(in, nullptr);
+  if (!manifest.ok()) {
+    return Fail(manifest.status());
+  }
+  auto result = mesh::install::VerifyClusterInstall(*kube->client, *manifest);
+  if (!result.ok()) {
+    return Fail(result.status());
+  }
+  int crds = 0, deployments = 0, problems = 0;
+  for (const auto& item : result->items) {
+    std::string id = item.ns.empty() ? item.name : item.name + "." + item.ns;
+    if (item.ok) {
+      std::cout << "\u2714 " << item.kind << ": " << id << " checked successfully\n";
+    } else {
+      std::cout << "\u2718 " << item.kind << ": " << id << ": " << item.problem << "\n";
+      ++problems;
+    }
+    crds += item.kind == "CustomResourceDefinition" ? 1 : 0;
+    deployments += item.kind == "Deployment" ? 1 : 0;
+  }
+  for (const auto& k : result->extra) {
+    std::cout << "\u2718 " << k << ": installed but no longer rendered\n";
+    ++problems;
+  }
+  std::cout << "Checked " << crds << " custom resource definitions\n";
+  std::cout << "Checked " << deployments << " Istio Deployments\n";
+  if (problems == 0) {
+    std::cout << "\u2714 Istio is installed and verified successfully\n";
+    return kExitOk;
+  }
+  std::cout << "\u2718 Istio installation differs from the rendered manifest: " << problems << " problem(s)\n";
+  return kExitFailure;
+}
+
 void RegisterVerifyInstall(CLI::App& app, CliContext& ctx) {
   auto* cmd = app.add_subcommand("verify-install",
-                                 "Compare the local mesh state with a fresh render of the installed configuration");
+                                 "Compare the cluster or local mesh state with a fresh render of the installed configuration");
   auto flags = std::make_shared<RenderFlags>();
   flags->Add(cmd);
-  AddStateDirFlag(cmd, ctx);
+  AddTargetFlags(cmd, ctx);
   cmd->callback([flags, &ctx] {
+    auto target = ResolveTarget(ctx);
+    if (!target.ok()) {
+      PrintError(target.status());
+      ctx.exit_code = kExitUsage;
+      return;
+    }
+    if (target->kube) {
+      ctx.exit_code = VerifyKube(ctx, *target, flags->Inputs());
+      return;
+    }
+    PrintLocalTarget(*target);
     if (!StateExists(ctx)) {
       ctx.exit_code = Fail(absl::NotFoundError(
           mesh::common::StrCat("no mesh state in ", ResolveStateDir(ctx), " (run meshctl install first)")));

@@ -11,6 +11,7 @@
 #include "cmd/meshctl/commands.h"
 #include "cmd/meshctl/exit_codes.h"
 #include "cmd/meshctl/local_state.h"
+#include "cmd/meshctl/target.h"
 #include "mesh/common/file_util.h"
 #include "mesh/common/status_macros.h"
 #include "mesh/common/strings.h"
@@ -21,6 +22,7 @@
 #include "mesh/install/inject.h"
 #include "mesh/install/tls_secret.h"
 #include "mesh/install/tree.h"
+#include "mesh/kube/resource_names.h"
 #include "mesh/store/labels.h"
 
 namespace meshctl {
@@ -247,7 +249,8 @@ struct ValidatedObjects {
 };
 
 // Loads and validates every object before anything is written.
-absl::StatusOr<ValidatedObjects> LoadAndValidate(const std::vector<std::string>& paths, const std::string& flag_ns) {
+absl::StatusOr<ValidatedObjects> LoadAndValidate(const std::vector<std::string>& paths, const std::string& flag_ns,
+                                                 const std::string& default_ns = "default") {
   auto loaded = mesh::config::LoadPaths(paths);
   if (!loaded.ok()) {
     return loaded.status();
@@ -313,7 +316,7 @@ absl::StatusOr<ValidatedObjects> LoadAndValidate(const std::vector<std::string>&
         continue;
       }
       if (ns.empty()) {
-        meta->Set("namespace", mesh::install::StringNode(flag_ns.empty() ? "default" : flag_ns));
+        meta->Set("namespace", mesh::install::StringNode(flag_ns.empty() ? default_ns : flag_ns));
       }
     } else {
       meta->Erase("namespace");
@@ -334,13 +337,281 @@ absl::StatusOr<ValidatedObjects> LoadAndValidate(const std::vector<std::string>&
   return out;
 }
 
+// ---- Kubernetes target: the same commands against the cluster's API server. ----
+
+// Resolves the target; prints which one is used. nullopt: local (after printing).
+struct KubeOrLocal {
+  bool kube = false;
+  KubeTarget cluster;
+  int exit_code = kExitOk;  // non-zero: stop with it
+};
+
+KubeOrLocal PickTarget(CliContext& ctx, const std::string& namespace_override = "") {
+  KubeOrLocal out;
+  auto target = ResolveTarget(ctx);
+  if (!target.ok()) {
+    PrintError(target.status());
+    out.exit_code = kExitUsage;
+    return out;
+  }
+  if (!target->kube) {
+    PrintLocalTarget(*target);
+    return out;
+  }
+  auto kube = OpenKubeTarget(ctx, *target, namespace_override);
+  if (!kube.ok()) {
+    out.exit_code = Fail(kube.status());
+    return out;
+  }
+  out.kube = true;
+  out.cluster = std::move(*kube);
+  return out;
+}
+
+// kubectl prints the server's message after "Error from server (Reason): ".
+int FailFromServer(const absl::Status& status) {
+  std::string reason = mesh::kube::KubeReason(status);
+  if (!reason.empty()) {
+    std::cerr << "Error from server (" << reason << "): " << mesh::kube::KubeMessage(status) << "\n";
+    return kExitFailure;
+  }
+  return Fail(status);
+}
+
+std::string KubeRef(const mesh::kube::ResourceInfo& info, const std::string& name) {
+  std::string kind = mesh::common::ToLower(info.kind);
+  return info.group.empty() ? kind + "/" + name : kind + "." + info.group + "/" + name;
+}
+
+// What `get -o yaml` shows: no managedFields (kubectl hides them too).
+Node ForDisplay(Node obj) {
+  if (Node* meta = obj.FindMutable("metadata")) {
+    meta->Erase("managedFields");
+  }
+  return obj;
+}
+
+int KubeApply(KubeTarget& kube, std::vector<Node> objects, bool force_conflicts) {
+  // Namespaces and CRDs before what may live in them (kubectl would fail instead).
+  std::stable_sort(objects.begin(), objects.end(), [](const Node& a, const Node& b) {
+    auto rank = [](const Node& n) {
+      return n["kind"].Str() == "Namespace" ? 0 : n["kind"].Str() == "CustomResourceDefinition" ? 1 : 2;
+    };
+    return rank(a) < rank(b);
+  });
+  int status = kExitOk;
+  for (const Node& obj : objects) {
+    auto info = kube.client->Resolve(obj["apiVersion"].Str(), obj["kind"].Str());
+    if (!info.ok()) {
+      std::cerr << "error: " << std::string(info.status().message()) << "\n";
+      status = kExitFailure;
+      continue;
+    }
+    std::string name = obj["metadata"]["name"].Str();
+    mesh::kube::ObjectRef ref{obj["apiVersion"].Str(), obj["kind"].Str(), obj["metadata"]["namespace"].Str(), name};
+    auto before = kube.client->Get(ref);
+    if (!before.ok() && !absl::IsNotFound(before.status())) {
+      status = FailFromServer(before.status());
+      continue;
+    }
+    auto after = kube.client->Apply(obj, {.field_manager = "meshctl", .force = force_conflicts});
+    if (!after.ok()) {
+      status = FailFromServer(after.status());
+      continue;
+    }
+    std::string verb = !before.ok() ? "created"
+                       : (*before)["metadata"]["resourceVersion"].Str() == (*after)["metadata"]["resourceVersion"].Str()
+                           ? "unchanged"
+                           : "configured";
+    std::cout << KubeRef(*info, name) << " " << verb << "\n";
+  }
+  return status;
+}
+
+int KubeDelete(KubeTarget& kube, const std::vector<mesh::kube::ObjectRef>& refs, bool ignore_not_found) {
+  int status = kExitOk;
+  for (const auto& ref : refs) {
+    auto info = kube.client->Resolve(ref.api_version, ref.kind);
+    if (!info.ok()) {
+      std::cerr << "error: " << std::string(info.status().message()) << "\n";
+      status = kExitFailure;
+      continue;
+    }
+    absl::Status st = kube.client->Delete(ref, {"Background"});
+    if (absl::IsNotFound(st) && ignore_not_found) {
+      continue;
+    }
+    if (!st.ok()) {
+      status = FailFromServer(st);
+      continue;
+    }
+    std::string kind = mesh::common::ToLower(info->kind);
+    std::cout << (info->group.empty() ? kind : kind + "." + info->group) << " \"" << ref.name << "\" deleted\n";
+  }
+  return status;
+}
+
+int KubeCreate(KubeTarget& kube, const Node& obj) {
+  mesh::kube::ObjectRef ref{obj["apiVersion"].Str(), obj["kind"].Str(), obj["metadata"]["namespace"].Str(),
+                            obj["metadata"]["name"].Str()};
+  auto info = kube.client->Resolve(ref.api_version, ref.kind);
+  if (!info.ok()) {
+    return Fail(info.status());
+  }
+  // POST, as kubectl create: the server answers 409 AlreadyExists for an existing object.
+  auto created = kube.client->Create(obj);
+  if (!created.ok()) {
+    return FailFromServer(created.status());
+  }
+  std::cout << KubeRef(*info, ref.name) << " created\n";
+  return kExitOk;
+}
+
+int KubeLabel(KubeTarget& kube, const std::string& kind_name, const std::string& name, const std::string& ns,
+              const std::vector<mesh::store::LabelChange>& changes, bool overwrite) {
+  auto info = mesh::kube::ResolveResourceName(*kube.client, kind_name);
+  if (!info.ok()) {
+    std::cerr << "error: " << std::string(info.status().message()) << "\n";
+    return kExitFailure;
+  }
+  mesh::kube::ObjectRef ref{mesh::kube::ApiVersionOf(*info), info->kind, info->namespaced ? ns : "", name};
+  auto obj = kube.client->Get(ref);
+  if (!obj.ok()) {
+    return FailFromServer(obj.status());
+  }
+  Node updated = *obj;
+  auto changed = mesh::store::ApplyLabelChanges(updated, changes, overwrite);
+  if (!changed.ok()) {
+    std::cerr << "error: " << std::string(changed.status().message()) << "\n";
+    return kExitFailure;
+  }
+  if (!*changed) {
+    std::cout << KubeRef(*info, name) << " not labeled\n";
+    return kExitOk;
+  }
+  // A merge patch of just the labels (null removes), like kubectl label.
+  Node labels = Node::Map();
+  for (const auto& c : changes) {
+    labels.Set(c.key, c.remove ? Node() : mesh::install::StringNode(c.value));
+  }
+  Node meta = Node::Map();
+  meta.Set("labels", std::move(labels));
+  Node patch = Node::Map();
+  patch.Set("metadata", std::move(meta));
+  auto patched = kube.client->MergePatch(ref, patch);
+  if (!patched.ok()) {
+    return FailFromServer(patched.status());
+  }
+  bool only_removals = std::all_of(changes.begin(), changes.end(), [](const auto& c) { return c.remove; });
+  std::cout << KubeRef(*info, name) << (only_removals ? " unlabeled" : " labeled") << "\n";
+  return kExitOk;
+}
+
 struct NsFlags {
   std::string ns;
   bool all = false;
 };
 
+void PrintObjects(const std::vector<StoredObject>& found, const std::vector<std::string>& names, size_t kinds,
+                  const std::string& output) {
+  if (output == "name") {
+    for (const StoredObject& o : found) {
+      std::cout << ResourceRef(o.key) << "\n";
+    }
+  } else if (output == "yaml" || output == "json") {
+    Node doc;
+    if (found.size() == 1 && !names.empty() && kinds == 1) {
+      doc = found.front().object;
+    } else {
+      doc = Node::Map();
+      doc.Set("apiVersion", Node::Scalar("v1"));
+      Node items = Node::Sequence();
+      for (const StoredObject& o : found) {
+        items.Append(o.object);
+      }
+      doc.Set("items", std::move(items));
+      doc.Set("kind", Node::Scalar("List"));
+      Node meta = Node::Map();
+      meta.Set("resourceVersion", mesh::install::StringNode(""));
+      doc.Set("metadata", std::move(meta));
+    }
+    if (!found.empty() || names.empty()) {
+      std::cout << (output == "yaml" ? mesh::config::EmitYaml(doc) : mesh::config::EmitJson(doc) + "\n");
+    }
+  }
+}
+
+int KubeGet(KubeTarget& kube, const std::vector<std::string>& args, const NsFlags& nsf, const std::string& output,
+            const std::string& selector) {
+  std::vector<std::string> kinds = mesh::common::Split(args[0], ',', true);
+  std::vector<std::string> names(args.begin() + 1, args.end());
+  std::string ns = kube.config.namespace_name;
+  std::vector<StoredObject> found;
+  bool tables = output.empty() || output == "wide";
+  bool first_table = true;
+  int status = kExitOk;
+  for (const std::string& kind_name : kinds) {
+    auto info = mesh::kube::ResolveResourceName(*kube.client, kind_name);
+    if (!info.ok()) {
+      std::cerr << "error: " << std::string(info.status().message()) << "\n";
+      return kExitFailure;
+    }
+    std::string api_version = mesh::kube::ApiVersionOf(*info);
+    std::vector<StoredObject> objects;
+    auto add = [&](const Node& obj) {
+      StoredObject so;
+      so.key = ObjectKey{info->group, info->kind, obj["metadata"]["namespace"].Str(), obj["metadata"]["name"].Str()};
+      so.object = ForDisplay(obj);
+      objects.push_back(std::move(so));
+    };
+    if (!names.empty()) {
+      for (const std::string& name : names) {
+        auto obj = kube.client->Get({api_version, info->kind, info->namespaced ? ns : "", name});
+        if (!obj.ok()) {
+          status = FailFromServer(obj.status());
+          continue;
+        }
+        add(*obj);
+      }
+    } else {
+      std::string list_ns = !info->namespaced || nsf.all ? "" : ns;
+      auto listed = kube.client->ListAll({api_version, info->kind, list_ns, ""},
+                                         {.label_selector = selector, .limit = 500});
+      if (!listed.ok()) {
+        return FailFromServer(listed.status());
+      }
+      for (const Node& obj : listed->items) {
+        Node full = obj;
+        // List items carry no apiVersion/kind; -o yaml shows them like kubectl.
+        full.Set("apiVersion", mesh::install::StringNode(api_version));
+        full.Set("kind", mesh::install::StringNode(info->kind));
+        add(mesh::install::SortedKeys(full));
+      }
+    }
+    if (tables && !objects.empty()) {
+      if (!first_table) {
+        std::cout << "\n";
+      }
+      first_table = false;
+      PrintTable(TableFor(info->kind, objects, nsf.all && info->namespaced, output == "wide"));
+    }
+    for (StoredObject& o : objects) {
+      found.push_back(std::move(o));
+    }
+  }
+  if (found.empty() && names.empty()) {
+    if (nsf.all) {
+      std::cerr << "No resources found\n";
+    } else {
+      std::cerr << "No resources found in " << ns << " namespace.\n";
+    }
+  }
+  PrintObjects(found, names, kinds.size(), output);
+  return status;
+}
+
 void RegisterApply(CLI::App& app, CliContext& ctx) {
-  auto* cmd = app.add_subcommand("apply", "Create or update objects in the local mesh state from files");
+  auto* cmd = app.add_subcommand("apply", "Create or update objects in the cluster (server-side apply) or the local mesh state");
   auto files = std::make_shared<std::vector<std::string>>();
   auto ns = std::make_shared<std::string>();
   auto dry_run = std::make_shared<bool>(false);
@@ -349,9 +620,17 @@ void RegisterApply(CLI::App& app, CliContext& ctx) {
       ->delimiter(',');
   cmd->add_option("-n,--namespace", *ns, "Namespace for objects that do not name one (default: default)");
   cmd->add_flag("--dry-run", *dry_run, "Validate only");
-  AddStateDirFlag(cmd, ctx);
-  cmd->callback([files, ns, dry_run, &ctx] {
-    auto validated = LoadAndValidate(*files, *ns);
+  auto force = std::make_shared<bool>(false);
+  cmd->add_flag("--force-conflicts", *force, "Cluster: take over fields another field manager owns");
+  AddTargetFlags(cmd, ctx);
+  cmd->callback([files, ns, dry_run, force, &ctx] {
+    auto pick = PickTarget(ctx, *ns);
+    if (pick.exit_code != kExitOk) {
+      ctx.exit_code = pick.exit_code;
+      return;
+    }
+    // Objects without a namespace go to -n, else the context's namespace (cluster), else default.
+    auto validated = LoadAndValidate(*files, *ns, pick.kube ? pick.cluster.config.namespace_name : "default");
     if (!validated.ok()) {
       ctx.exit_code = Fail(validated.status());
       return;
@@ -373,6 +652,10 @@ void RegisterApply(CLI::App& app, CliContext& ctx) {
         std::cout << ResourceRef(*key) << " (dry run)\n";
       }
       ctx.exit_code = kExitOk;
+      return;
+    }
+    if (pick.kube) {
+      ctx.exit_code = KubeApply(pick.cluster, validated->objects, *force);
       return;
     }
     auto store = OpenState(ctx);
@@ -399,7 +682,7 @@ void RegisterApply(CLI::App& app, CliContext& ctx) {
 }
 
 void RegisterGet(CLI::App& app, CliContext& ctx) {
-  auto* cmd = app.add_subcommand("get", "Show objects of the local mesh state (like kubectl get)");
+  auto* cmd = app.add_subcommand("get", "Show objects of the cluster or the local mesh state (like kubectl get)");
   auto args = std::make_shared<std::vector<std::string>>();
   auto nsf = std::make_shared<NsFlags>();
   auto output = std::make_shared<std::string>();
@@ -410,8 +693,13 @@ void RegisterGet(CLI::App& app, CliContext& ctx) {
   cmd->add_option("-o,--output", *output, "Output format: yaml|json|wide|name")
       ->check(CLI::IsMember({"", "yaml", "json", "wide", "name"}));
   cmd->add_option("-l,--selector", *selector, "Label selector (k=v, k!=v, k; comma-separated)");
-  AddStateDirFlag(cmd, ctx);
+  AddTargetFlags(cmd, ctx);
   cmd->callback([args, nsf, output, selector, &ctx] {
+    auto pick = PickTarget(ctx, nsf->ns);
+    if (pick.exit_code != kExitOk || pick.kube) {
+      ctx.exit_code = pick.kube ? KubeGet(pick.cluster, *args, *nsf, *output, *selector) : pick.exit_code;
+      return;
+    }
     ReadState state(ctx);
     auto& store = state.store;
     if (!store.ok()) {
@@ -509,7 +797,7 @@ void RegisterGet(CLI::App& app, CliContext& ctx) {
 }
 
 void RegisterDelete(CLI::App& app, CliContext& ctx) {
-  auto* cmd = app.add_subcommand("delete", "Delete objects from the local mesh state (by file or KIND NAME)");
+  auto* cmd = app.add_subcommand("delete", "Delete objects from the cluster or the local mesh state (by file or KIND NAME)");
   auto files = std::make_shared<std::vector<std::string>>();
   auto args = std::make_shared<std::vector<std::string>>();
   auto ns = std::make_shared<std::string>();
@@ -518,8 +806,47 @@ void RegisterDelete(CLI::App& app, CliContext& ctx) {
   cmd->add_option("args", *args, "KIND NAME...");
   cmd->add_option("-n,--namespace", *ns, "Namespace (default: default)");
   cmd->add_flag("--ignore-not-found", *ignore, "Do not fail when an object does not exist");
-  AddStateDirFlag(cmd, ctx);
+  AddTargetFlags(cmd, ctx);
   cmd->callback([files, args, ns, ignore, &ctx] {
+    auto pick = PickTarget(ctx, *ns);
+    if (pick.exit_code != kExitOk) {
+      ctx.exit_code = pick.exit_code;
+      return;
+    }
+    if (pick.kube) {
+      std::vector<mesh::kube::ObjectRef> refs;
+      if (!files->empty()) {
+        auto validated = LoadAndValidate(*files, *ns);
+        if (!validated.ok() || !validated->errors.empty()) {
+          for (const std::string& e : validated.ok() ? validated->errors : std::vector<std::string>{}) {
+            std::cerr << "error: " << e << "\n";
+          }
+          ctx.exit_code = validated.ok() ? kExitDataError : Fail(validated.status());
+          return;
+        }
+        for (const Node& obj : validated->objects) {
+          refs.push_back({obj["apiVersion"].Str(), obj["kind"].Str(), obj["metadata"]["namespace"].Str(),
+                          obj["metadata"]["name"].Str()});
+        }
+      } else if (args->size() >= 2) {
+        auto info = mesh::kube::ResolveResourceName(*pick.cluster.client, (*args)[0]);
+        if (!info.ok()) {
+          std::cerr << "error: " << std::string(info.status().message()) << "\n";
+          ctx.exit_code = kExitFailure;
+          return;
+        }
+        for (size_t i = 1; i < args->size(); ++i) {
+          refs.push_back({mesh::kube::ApiVersionOf(*info), info->kind,
+                          info->namespaced ? pick.cluster.config.namespace_name : "", (*args)[i]});
+        }
+      } else {
+        std::cerr << "error: you must provide -f FILE or KIND NAME...\n";
+        ctx.exit_code = kExitUsage;
+        return;
+      }
+      ctx.exit_code = KubeDelete(pick.cluster, refs, *ignore);
+      return;
+    }
     std::vector<ObjectKey> keys;
     if (!files->empty()) {
       auto validated = LoadAndValidate(*files, *ns);
@@ -600,11 +927,23 @@ void RegisterLabel(CLI::App& app, CliContext& ctx) {
   cmd->add_option("args", *args, "KIND NAME key=value... key-...")->required();
   cmd->add_option("-n,--namespace", *ns, "Namespace of namespaced objects (default: default)");
   cmd->add_flag("--overwrite", *overwrite, "Allow changing the value of an existing label");
-  AddStateDirFlag(cmd, ctx);
+  AddTargetFlags(cmd, ctx);
   cmd->callback([args, ns, overwrite, &ctx] {
     if (args->size() < 3) {
       std::cerr << "error: usage: meshctl label KIND NAME key=value... [key-...] [--overwrite]\n";
       ctx.exit_code = kExitUsage;
+      return;
+    }
+    auto pick = PickTarget(ctx, *ns);
+    if (pick.exit_code != kExitOk || pick.kube) {
+      if (pick.kube) {
+        auto changes = mesh::store::ParseLabelArgs(std::vector<std::string>(args->begin() + 2, args->end()));
+        ctx.exit_code = !changes.ok() ? Fail(changes.status())
+                                      : KubeLabel(pick.cluster, (*args)[0], (*args)[1],
+                                                  pick.cluster.config.namespace_name, *changes, *overwrite);
+      } else {
+        ctx.exit_code = pick.exit_code;
+      }
       return;
     }
     const mesh::config::KindSchema* ks = mesh::config::FindKindByAnyName((*args)[0]);
@@ -665,6 +1004,10 @@ void RegisterLabel(CLI::App& app, CliContext& ctx) {
 
 // Creates an object unless it exists (kubectl create semantics).
 int CreateObject(CliContext& ctx, const Node& obj, const std::string& plural) {
+  auto pick = PickTarget(ctx);
+  if (pick.exit_code != kExitOk || pick.kube) {
+    return pick.kube ? KubeCreate(pick.cluster, obj) : pick.exit_code;
+  }
   auto store = OpenState(ctx);
   if (!store.ok()) {
     return Fail(store.status());
@@ -694,14 +1037,14 @@ int CreateObject(CliContext& ctx, const Node& obj, const std::string& plural) {
 }
 
 void RegisterCreate(CLI::App& app, CliContext& ctx) {
-  auto* create = app.add_subcommand("create", "Create a namespace or a TLS secret in the local mesh state");
+  auto* create = app.add_subcommand("create", "Create a namespace or a TLS secret in the cluster or the local mesh state");
   create->require_subcommand(1);
 
   auto* ns_cmd = create->add_subcommand("namespace", "Create a namespace");
   ns_cmd->alias("ns");
   auto ns_name = std::make_shared<std::string>();
   ns_cmd->add_option("name", *ns_name, "Namespace name")->required();
-  AddStateDirFlag(ns_cmd, ctx);
+  AddTargetFlags(ns_cmd, ctx);
   ns_cmd->callback([ns_name, &ctx] {
     if (!mesh::store::IsDns1123Label(*ns_name)) {
       std::cerr << "The Namespace \"" << *ns_name
@@ -730,7 +1073,7 @@ void RegisterCreate(CLI::App& app, CliContext& ctx) {
   tls->add_option("--cert", *cert, "PEM certificate (chain) file")->required();
   tls->add_option("--key", *key, "PEM private key file")->required();
   tls->add_option("-n,--namespace", *ns, "Namespace (default: default)");
-  AddStateDirFlag(tls, ctx);
+  AddTargetFlags(tls, ctx);
   tls->callback([name, cert, key, ns, &ctx] {
     auto cert_pem = mesh::common::ReadFile(*cert);
     if (!cert_pem.ok()) {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <set>
+#include <tuple>
 
 #include "mesh/analyze/format.h"
 #include "mesh/common/file_util.h"
@@ -161,15 +162,29 @@ AnalyzeOutcome RunAnalyze(const AnalyzeRequest& req) {
     suppressions.push_back(std::move(sup));
   }
 
-  if (req.paths.empty()) {
+  if (req.paths.empty() && !req.use_live) {
     return fail(AnalyzeResult::kFailure,
-                "at least one file or directory must be provided (local analysis; --use-kube is not available yet)");
+                "at least one file or directory must be provided (or --use-kube=true to analyze the live objects)");
   }
 
   // Load inputs.
-  auto loaded = config::LoadPaths(req.paths);
+  auto loaded = req.paths.empty() ? absl::StatusOr<config::LoadResult>(config::LoadResult{})
+                                  : config::LoadPaths(req.paths);
   if (!loaded.ok()) {
     return fail(AnalyzeResult::kFailure, std::string(loaded.status().message()));
+  }
+  if (req.use_live) {
+    // Files override the live objects they name (istioctl's "files as overrides").
+    std::set<std::tuple<std::string, std::string, std::string, std::string>> from_files;
+    for (const config::Resource& r : loaded->resources) {
+      from_files.insert({r.gvk().group, r.kind(), r.ns(), r.name()});
+    }
+    for (const config::Node& obj : req.live_objects) {
+      auto r = config::Resource::FromNode(obj, config::SourceRef{});
+      if (r.ok() && from_files.count({r->gvk().group, r->kind(), r->ns(), r->name()}) == 0) {
+        loaded->resources.push_back(std::move(*r));
+      }
+    }
   }
   for (const std::string& f : loaded->skipped_files) {
     outcome.err += common::StrCat("Skipping file ", f, ", recognized file extensions are: [.json .yaml .yml]\n");
@@ -290,7 +305,7 @@ AnalyzeOutcome RunAnalyze(const AnalyzeRequest& req) {
                                     parse_errors == 1 ? " file" : " files", " could not be parsed).\n");
     } else {
       outcome.err += common::StrCat("\u2714 No validation issues found when analyzing ",
-                                    FilesSummary(req.paths), "\n");
+                                    req.paths.empty() ? target + "." : FilesSummary(req.paths), "\n");
     }
   }
   if (failing) {

@@ -28,6 +28,11 @@ struct AnalyzeRequest {
   // Add the ingress gateway Pod and Service that `meshctl install` deploys in
   // istio-system, as Istio's analyzer tests do.
   bool add_default_resources = true;
+  // --use-kube: the live objects (cluster or local mesh state), analyzed together with
+  // the files; an object also given in a file is taken from the file.
+  bool use_live = false;
+  std::vector<config::Node> live_objects;
+  std::string live_description;  // "cluster context \"x\"", for messages
 };
 
 enum class AnalyzeResult {

@@ -33,6 +33,7 @@ namespace http = beast::http;
 using tcp = net::ip::tcp;
 
 constexpr char kReasonPayload[] = "meshctl.kube/reason";
+constexpr char kMessagePayload[] = "meshctl.kube/message";
 
 std::string UrlEncode(std::string_view s) {
   static const char* hex = "0123456789ABCDEF";
@@ -154,6 +155,7 @@ absl::Status StatusFromObject(const Node& status, int fallback_code, const std::
   if (!reason.empty()) {
     st.SetPayload(kReasonPayload, absl::Cord(reason));
   }
+  st.SetPayload(kMessagePayload, absl::Cord(message));
   return st;
 }
 
@@ -172,6 +174,11 @@ absl::Status StatusFromResponse(int http_code, const std::string& body, const st
   }
   synthetic.Set("message", Node::Scalar(text.empty() ? StrCat("HTTP ", http_code) : StrCat("HTTP ", http_code, ": ", text)));
   return StatusFromObject(synthetic, http_code, what);
+}
+
+std::string KubeMessage(const absl::Status& status) {
+  auto p = status.GetPayload(kMessagePayload);
+  return p ? std::string(*p) : std::string(status.message());
 }
 
 std::string KubeReason(const absl::Status& status) {

@@ -139,6 +139,9 @@ std::string ResourcePath(const ResourceInfo& info, const std::string& ns, const 
 absl::Status StatusFromResponse(int http_code, const std::string& body, const std::string& what);
 // The `reason` of the API server's Status ("NotFound", "AlreadyExists", "Conflict", "Expired" ...).
 std::string KubeReason(const absl::Status& status);
+// The API server's Status.message alone, without the request prefix (kubectl's
+// "Error from server (Reason): <message>"); the status message when there is none.
+std::string KubeMessage(const absl::Status& status);
 // A watch/list resourceVersion is too old (410 Gone): relist.
 bool IsGone(const absl::Status& status);
 

@@ -49,6 +49,8 @@ scenario_start() {
   local root
   root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
   mkdir -p "$SCENARIO_DIR/logs" "$SCENARIO_DIR/certs"
+  # Local mode, always: MESHCTL_STATE_DIR beats KUBECONFIG and ~/.kube/config, so the
+  # scenario never touches a developer's cluster (docs/KUBERNETES.md, "Choosing the target").
   export MESHCTL_STATE_DIR=$SCENARIO_DIR/state
   SCENARIO_CP_PORT=$(free_port)
   SCENARIO_HTTPS_PORT=$(free_port)

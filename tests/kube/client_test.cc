@@ -7,39 +7,17 @@
 #include <mutex>
 #include <thread>
 
-#include <boost/asio.hpp>
-#include <boost/asio/ssl.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
-
 #include "gtest/gtest.h"
 #include "mesh/common/file_util.h"
 #include "mesh/common/strings.h"
 #include "mesh/config/yaml_loader.h"
 #include "tests/common/test_util.h"
+#include "tests/kube/fake_apiserver.h"
 
 namespace mesh::kube {
 namespace {
 
-namespace net = boost::asio;
-namespace ssl = net::ssl;
-namespace beast = boost::beast;
-namespace http = beast::http;
-using tcp = net::ip::tcp;
 using common::StrCat;
-
-struct SeenRequest {
-  std::string method, target, content_type, body, authorization;
-};
-
-struct FakeResponse {
-  int code = 200;
-  std::string body;
-  std::vector<std::string> chunks;  // non-empty: chunked streaming response
-  int hold_ms = 0;  // keep the stream open this long before ending it
-};
-
-using FakeHandler = std::function<FakeResponse(const SeenRequest&)>;
 
 const char kDiscoveryCoreV1[] = R"({"kind":"APIResourceList","groupVersion":"v1","resources":[
  {"name":"namespaces","namespaced":false,"kind":"Namespace","verbs":["get"]},
@@ -48,128 +26,26 @@ const char kDiscoveryCoreV1[] = R"({"kind":"APIResourceList","groupVersion":"v1"
 const char kDiscoveryIstio[] = R"({"kind":"APIResourceList","groupVersion":"networking.istio.io/v1beta1","resources":[
  {"name":"virtualservices","namespaced":true,"kind":"VirtualService","verbs":["get"]}]})";
 
-std::string StatusJson(int code, const std::string& reason, const std::string& message) {
-  return StrCat(R"({"kind":"Status","apiVersion":"v1","status":"Failure","message":")", message,
-                R"(","reason":")", reason, R"(","code":)", code, "}");
-}
+using fake::FakeHandler;
+using fake::FakeResponse;
+using fake::SeenRequest;
+using fake::StatusJson;
 
-class FakeApiServer {
+// The shared fixture, with the two discovery documents these tests rely on.
+class FakeApiServer : public fake::FakeApiServer {
  public:
-  // With `tls_dir`, serves TLS with server.pem/server.key and requires a client
-  // certificate signed by ca.pem.
   explicit FakeApiServer(FakeHandler handler, const std::string& tls_dir = "")
-      : handler_(std::move(handler)), acceptor_(ioc_, tcp::endpoint(net::ip::make_address("127.0.0.1"), 0)),
-        ssl_ctx_(ssl::context::tls_server), tls_(!tls_dir.empty()) {
-    if (tls_) {
-      ssl_ctx_.use_certificate_chain_file(tls_dir + "/server.pem");
-      ssl_ctx_.use_private_key_file(tls_dir + "/server.key", ssl::context::pem);
-      ssl_ctx_.load_verify_file(tls_dir + "/ca.pem");
-      ssl_ctx_.set_verify_mode(ssl::verify_peer | ssl::verify_fail_if_no_peer_cert);
-    }
-    thread_ = std::thread([this] { Run(); });
-  }
-  ~FakeApiServer() { Stop(); }
-
-  void Stop() {
-    if (stopping_.exchange(true)) {
-      return;
-    }
-    // Wake the blocking accept with one connection.
-    boost::system::error_code ec;
-    net::io_context ioc;
-    tcp::socket s(ioc);
-    s.connect(acceptor_.local_endpoint(), ec);
-    thread_.join();
-  }
-
-  int port() const { return acceptor_.local_endpoint().port(); }
-  std::vector<SeenRequest> requests() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return seen_;
-  }
-  int handshake_failures() const { return handshake_failures_; }
-
- private:
-  void Run() {
-    while (true) {
-      tcp::socket socket(ioc_);
-      boost::system::error_code ec;
-      acceptor_.accept(socket, ec);
-      if (stopping_ || ec) {
-        return;
-      }
-      try {
-        if (tls_) {
-          ssl::stream<tcp::socket> stream(std::move(socket), ssl_ctx_);
-          stream.handshake(ssl::stream_base::server, ec);
-          if (ec) {
-            ++handshake_failures_;
-            continue;
-          }
-          Serve(stream);
-        } else {
-          Serve(socket);
-        }
-      } catch (const std::exception&) {
-        // Client went away mid-response: next connection.
-      }
-    }
-  }
-
-  template <class Stream>
-  void Serve(Stream& stream) {
-    beast::flat_buffer buffer;
-    http::request<http::string_body> req;
-    http::read(stream, buffer, req);
-    SeenRequest seen{std::string(req.method_string()), std::string(req.target()),
-                     std::string(req[http::field::content_type]), req.body(),
-                     std::string(req[http::field::authorization])};
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      seen_.push_back(seen);
-    }
-    FakeResponse out = Route(seen);
-    if (out.chunks.empty()) {
-      http::response<http::string_body> res{static_cast<http::status>(out.code), 11};
-      res.set(http::field::content_type, "application/json");
-      res.body() = out.body;
-      res.keep_alive(false);
-      res.prepare_payload();
-      http::write(stream, res);
-      return;
-    }
-    http::response<http::empty_body> res{static_cast<http::status>(out.code), 11};
-    res.set(http::field::content_type, "application/json");
-    res.chunked(true);
-    http::response_serializer<http::empty_body> sr{res};
-    http::write_header(stream, sr);
-    for (const auto& chunk : out.chunks) {
-      net::write(stream, http::make_chunk(net::buffer(chunk)));
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(out.hold_ms));
-    net::write(stream, http::make_chunk_last());
-  }
-
-  FakeResponse Route(const SeenRequest& r) {
-    if (r.target == "/api/v1") {
-      return {200, kDiscoveryCoreV1};
-    }
-    if (r.target == "/apis/networking.istio.io/v1beta1") {
-      return {200, kDiscoveryIstio};
-    }
-    return handler_(r);
-  }
-
-  FakeHandler handler_;
-  net::io_context ioc_;
-  tcp::acceptor acceptor_;
-  ssl::context ssl_ctx_;
-  bool tls_;
-  std::thread thread_;
-  std::atomic<bool> stopping_{false};
-  std::atomic<int> handshake_failures_{0};
-  std::mutex mu_;
-  std::vector<SeenRequest> seen_;
+      : fake::FakeApiServer(
+            [handler = std::move(handler)](const SeenRequest& r) -> FakeResponse {
+              if (r.target == "/api/v1") {
+                return {200, kDiscoveryCoreV1};
+              }
+              if (r.target == "/apis/networking.istio.io/v1beta1") {
+                return {200, kDiscoveryIstio};
+              }
+              return handler(r);
+            },
+            tls_dir) {}
 };
 
 RestConfig PlainConfig(int port) {
@@ -190,7 +66,7 @@ TEST(KubeClientTest, GetUsesDiscoveryPathsAndBearerToken) {
     if (r.target == "/api/v1/namespaces/web") {
       return {200, R"({"kind":"Namespace","apiVersion":"v1","metadata":{"name":"web"}})"};
     }
-    return {404, StatusJson(404, "NotFound", "configmaps \\\"nope\\\" not found")};
+    return {404, StatusJson(404, "NotFound", "configmaps \"nope\" not found")};
   });
   auto client = NewKubeClient(PlainConfig(server.port()));
   ASSERT_TRUE(client.ok()) << client.status();
