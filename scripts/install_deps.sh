@@ -14,6 +14,8 @@ PACKAGES=(
   chromium chromium-driver nodejs
   # gRPC integration test (a tiny echo client and server, one test TU)
   libgrpc++-dev protobuf-compiler protobuf-compiler-grpc
+  # meshctl proxy init (iptables-restore) and its network-namespace test
+  iptables
   # benchmarks
   wrk hyperfine nginx-light haproxy time
 )

@@ -16,6 +16,7 @@
 #include "mesh/common/signals.h"
 #include "mesh/common/strings.h"
 #include "mesh/config/yaml_loader.h"
+#include "mesh/inject/app_prober.h"
 #include "mesh/proxy/proxy.h"
 
 namespace meshctl {
@@ -36,6 +37,8 @@ struct AgentFlags {
   std::string control_plane = "127.0.0.1:15010";
   std::string token;
   std::string token_file;
+  std::string instance_ip = "127.0.0.1";
+  uint16_t status_port = 0;
   mesh::proxy::ProxyOptions options;
 };
 
@@ -55,6 +58,8 @@ void AddCommonFlags(CLI::App* cmd, AgentFlags& f, CliContext& ctx) {
   cmd->add_option("--token-file", f.token_file,
                   "File holding the token, re-read before each use (Kubernetes: the projected service-account "
                   "token, e.g. /var/run/secrets/tokens/istio-token)");
+  cmd->add_option("--instance-ip", f.instance_ip, "This workload's IP (a pod's IP in Kubernetes)")
+      ->capture_default_str();
   cmd->add_option("--concurrency", f.options.concurrency, "Worker threads")->capture_default_str();
   cmd->add_option("--admin-port", f.options.admin_port, "Admin port (0 disables)")->capture_default_str();
   cmd->add_option("--health-port", f.options.health_port, "Port of /healthz/ready (0 disables)")->capture_default_str();
@@ -142,7 +147,7 @@ int RunAgent(AgentFlags& f, const CliContext& ctx, const std::string& type) {
     meta.Set("INBOUND_PORT", num(f.inbound_port));
     meta.Set("OUTBOUND_PORT", num(f.outbound_port));
     meta.Set("APP_PORT", num(f.app_port));
-    meta.Set("INSTANCE_IP", str("127.0.0.1"));
+    meta.Set("INSTANCE_IP", str(f.instance_ip));
   } else {
     mesh::config::Node ports = mesh::config::Node::Map();
     for (const std::string& pm : f.port_map) {
@@ -155,8 +160,25 @@ int RunAgent(AgentFlags& f, const CliContext& ctx, const std::string& type) {
     }
     meta.Set("GATEWAY_PORTS", ports);
   }
-  o.node.id = fmt::format("{}~127.0.0.1~{}.{}~{}.svc.cluster.local", type, f.workload, f.ns, f.ns);
+  o.node.id = fmt::format("{}~{}~{}.{}~{}.svc.cluster.local", type, f.instance_ip, f.workload, f.ns, f.ns);
   o.node.metadata = meta;
+
+  // Kubelet's rewritten app probes (injected pods): answered by probing the app locally.
+  std::unique_ptr<mesh::inject::AppProber> prober;
+  if (f.status_port != 0) {
+    const char* probers_env = std::getenv("ISTIO_KUBE_APP_PROBERS");
+    auto probes = mesh::inject::ParseAppProbers(probers_env == nullptr ? "" : probers_env);
+    if (!probes.ok()) {
+      std::cerr << "Error: " << probes.status().message() << "\n";
+      return kExitUsage;
+    }
+    auto started = mesh::inject::StartAppProber({.port = f.status_port, .probes = std::move(*probes)});
+    if (!started.ok()) {
+      std::cerr << "Error: " << started.status().message() << "\n";
+      return kExitFailure;
+    }
+    prober = std::move(*started);
+  }
 
   f.options.on_quit = [] { ::kill(::getpid(), SIGTERM); };
   auto proxy = mesh::proxy::CreateProxy(f.options);
@@ -185,6 +207,9 @@ int RunAgent(AgentFlags& f, const CliContext& ctx, const std::string& type) {
   std::cerr << "meshctl proxy " << type << ": draining\n";
   (*agent)->Stop();
   shared->Drain();
+  if (prober) {
+    prober->Stop();
+  }
   return kExitOk;
 }
 
@@ -205,6 +230,9 @@ void RegisterAgentCommands(CLI::App& app, CliContext& ctx) {
   sidecar->add_option("--service", sidecar_flags->services, "Service this workload serves (repeatable)");
   sidecar->add_option("--app-port", sidecar_flags->app_port, "Port the application listens on (127.0.0.1)")->required();
   sidecar->add_option("--inbound-port", sidecar_flags->inbound_port, "Port other proxies reach this workload on")
+      ->capture_default_str();
+  sidecar->add_option("--status-port", sidecar_flags->status_port,
+                      "Port answering kubelet's rewritten app probes (/app-health/...; ISTIO_KUBE_APP_PROBERS); 0: off")
       ->capture_default_str();
   sidecar->add_option("--outbound-port", sidecar_flags->outbound_port,
                       "Port the application uses as its HTTP proxy (routing by Host)")

@@ -34,5 +34,7 @@ void RegisterControlPlaneCommand(CLI::App& app, CliContext& ctx);
 void RegisterAgentCommands(CLI::App& app, CliContext& ctx);
 // dashboard_cmd.cc: dashboard.
 void RegisterDashboardCommand(CLI::App& app, CliContext& ctx);
+// inject_cmd.cc: kube-inject, proxy init (after RegisterProxyCommand).
+void RegisterInjectCommands(CLI::App& app, CliContext& ctx);
 
 }  // namespace meshctl

@@ -20,6 +20,8 @@
 #include "mesh/config/emit.h"
 #include "mesh/config/yaml_loader.h"
 #include "mesh/controlplane/control_plane.h"
+#include "mesh/inject/ca_bundle.h"
+#include "mesh/inject/webhook_server.h"
 #include "mesh/kube/client.h"
 #include "mesh/kube/kubeconfig.h"
 #include "mesh/kubestore/kube_store.h"
@@ -161,6 +163,8 @@ void RegisterControlPlaneCommand(CLI::App& app, CliContext& ctx) {
     int debounce_ms = 100;
     std::string scrape_interval = "5s";
     bool no_dashboard = false;
+    uint16_t webhook_port = 0;
+    bool patch_ca_bundle = false;
   };
   auto flags = std::make_shared<Flags>();
   auto* cmd = app.add_subcommand("control-plane",
@@ -179,6 +183,12 @@ void RegisterControlPlaneCommand(CLI::App& app, CliContext& ctx) {
                   "How often the dashboard reads every proxy's metrics (history: 60 intervals)")
       ->capture_default_str();
   cmd->add_flag("--no-dashboard", flags->no_dashboard, "Do not serve /dashboard/ nor scrape the proxies");
+  cmd->add_option("--webhook-port", flags->webhook_port,
+                  "Serve the admission webhooks (/inject, /validate) over TLS on this port (Istio's 15017; 0: off)")
+      ->capture_default_str();
+  cmd->add_flag("--webhook-patch-ca-bundle", flags->patch_ca_bundle,
+                "Write the webhook CA into our Mutating/ValidatingWebhookConfigurations in the cluster "
+                "(kubeconfig or in-cluster config)");
   AddStateDirFlag(cmd, ctx);
   auto kube = std::make_shared<KubeFlags>();
   cmd->add_flag("--kube", kube->enabled,
@@ -214,6 +224,7 @@ void RegisterControlPlaneCommand(CLI::App& app, CliContext& ctx) {
       }
       o.store = std::shared_ptr<mesh::store::ConfigStore>(std::move(*store));
     }
+    std::shared_ptr<const mesh::store::ConfigStore> store_view = o.store;
     o.ca_dir = dir + "/ca";
     o.token_key_file = dir + "/token-key";
     o.address = flags->address;
@@ -256,7 +267,43 @@ void RegisterControlPlaneCommand(CLI::App& app, CliContext& ctx) {
     if (!flags->no_dashboard) {
       std::cout << "dashboard: http://" << flags->address << ":" << (*cp)->port() << "/dashboard/" << std::endl;
     }
+    std::unique_ptr<mesh::inject::WebhookServer> webhook;
+    if (flags->webhook_port != 0) {
+      mesh::inject::AdmissionWebhookOptions w;
+      w.address = flags->address;
+      w.port = flags->webhook_port;
+      w.ca_dir = dir + "/ca";
+      w.store = store_view;
+      auto started = mesh::inject::StartAdmissionWebhook(w);
+      if (!started.ok()) {
+        std::cerr << "Error: " << started.status().message() << "\n";
+        (*cp)->Stop();
+        if (kube_store) {
+          kube_store->Stop();
+        }
+        ctx.exit_code = kExitFailure;
+        return;
+      }
+      webhook = std::move(started->server);
+      std::cout << "admission webhooks /inject and /validate on https://" << flags->address << ":" << webhook->port()
+                << " (certificate for istiod.istio-system.svc, CA " << dir << "/ca/root-cert.pem)" << std::endl;
+      if (flags->patch_ca_bundle) {
+        mesh::kube::KubeconfigOptions where;
+        where.kubeconfig_path = kube->kubeconfig;
+        where.context = kube->context;
+        auto patched = mesh::inject::PatchWebhookCaBundlesFromKubeconfig(started->ca_bundle_pem, where);
+        if (patched.ok()) {
+          std::cout << "caBundle written to " << patched->patched << " webhook configurations (" << patched->unchanged
+                    << " already had it)" << std::endl;
+        } else {
+          std::cerr << "Warning: caBundle not written: " << patched.status().message() << "\n";
+        }
+      }
+    }
     mesh::common::WaitForTerminationSignal();
+    if (webhook) {
+      webhook->Stop();
+    }
     (*cp)->Stop();
     if (kube_store) {
       kube_store->Stop();

@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
   meshctl::RegisterStateCommand(app, ctx);
   meshctl::RegisterProxyCommand(app, ctx);
   meshctl::RegisterAgentCommands(app, ctx);
+  meshctl::RegisterInjectCommands(app, ctx);
   meshctl::RegisterControlPlaneCommand(app, ctx);
   meshctl::RegisterDashboardCommand(app, ctx);
 
