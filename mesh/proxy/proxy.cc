@@ -871,6 +871,24 @@ class HttpSession {
     bool has_te = req.find(http::field::transfer_encoding) != req.end();
     std::string authority(req[http::field::host]);
     std::string target(req.target());
+    // Absolute-form targets (clients using this listener as their http_proxy) are routed by
+    // the URI's authority, which wins over Host (RFC 9112 3.2.2), and forwarded in origin form.
+    if (target.size() > 7 && mesh::common::ToLower(std::string_view(target).substr(0, 7)) == "http://" &&
+        req.method() != http::verb::connect) {
+      std::string rest = target.substr(7);
+      size_t end = rest.find_first_of("/?#");
+      std::string uri_authority = rest.substr(0, end);
+      std::string path = end == std::string::npos ? "/" : rest.substr(end);
+      if (path[0] != '/') {
+        path.insert(0, "/");
+      }
+      if (!uri_authority.empty() && uri_authority.find('@') == std::string::npos) {
+        authority = uri_authority;
+        target = path;
+        req.set(http::field::host, authority);
+        req.target(target);
+      }
+    }
     orig_target_ = target;
     orig_authority_ = authority;
     if (field_count > hcm.max_headers_count) {
