@@ -306,5 +306,75 @@ TEST_F(FaultDrillTest, MalformedTlsHandshakesDoNotAffectOtherConnections) {
   EXPECT_NE(seen.find(" /last\""), std::string::npos) << seen;
 }
 
+
+// Peer certificates at a MUTUAL inbound expecting spiffe://cluster.local/ns/default/sa/*:
+// signed by the mesh CA but expired, or with another identity, are refused.
+TEST_F(FaultDrillTest, ExpiredOrWrongIdentityPeerCertificatesAreRefused) {
+  const std::string d = dir_.path();
+  std::string gen = dir_.Write("gen.py", R"(
+import datetime, sys
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+now = datetime.datetime.now(datetime.timezone.utc)
+day = datetime.timedelta(days=1)
+def write(name, key, cert):
+    open(name + ".key", "wb").write(key.private_bytes(serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    open(name + ".pem", "wb").write(cert.public_bytes(serialization.Encoding.PEM))
+ca_key = ec.generate_private_key(ec.SECP256R1())
+ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "mesh-ca")])
+ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
+      .serial_number(1).not_valid_before(now - 10 * day).not_valid_after(now + 10 * day)
+      .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True).sign(ca_key, hashes.SHA256()))
+write("ca", ca_key, ca)
+def leaf(name, san, before, after):
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))
+            .issuer_name(ca_name).public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(before).not_valid_after(after)
+            .add_extension(x509.SubjectAlternativeName([san]), critical=False).sign(ca_key, hashes.SHA256()))
+    write(name, key, cert)
+leaf("server", x509.DNSName("s.test"), now - day, now + day)
+leaf("client", x509.UniformResourceIdentifier("spiffe://cluster.local/ns/default/sa/client"), now - day, now + day)
+leaf("expired", x509.UniformResourceIdentifier("spiffe://cluster.local/ns/default/sa/client"), now - 3 * day, now - day)
+leaf("future", x509.UniformResourceIdentifier("spiffe://cluster.local/ns/default/sa/client"), now + day, now + 3 * day)
+leaf("other", x509.UniformResourceIdentifier("spiffe://cluster.local/ns/other/sa/client"), now - day, now + day)
+)");
+  auto r = mesh::testing::RunCommand(StrCat("cd ", d, " && python3 ", gen, " 2>&1"));
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  std::string tls = StrCat(R"(
+      transport_socket:
+        name: envoy.transport_sockets.tls
+        typed_config:
+          "@type": type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext
+          require_client_certificate: true
+          common_tls_context:
+            tls_certificates: [{certificate_chain: {filename: )", d, "/server.pem}, private_key: {filename: ", d,
+                           R"(/server.key}}]
+            validation_context:
+              trusted_ca: {filename: )", d, R"(/ca.pem}
+              match_typed_subject_alt_names: [{san_type: URI, matcher: {prefix: "spiffe://cluster.local/ns/default/"}}])");
+  Upstream up("u");
+  TestProxy p(Config("              - {match: {prefix: /}, route: {cluster: u}}", up.port(), log_path(), "", tls));
+  ASSERT_TRUE(p.ok()) << p.status();
+  int port = p.port("http");
+  auto with = [&](const std::string& who) {
+    std::string cert = who.empty() ? "" : StrCat("--cert ", d, "/", who, ".pem --key ", d, "/", who, ".key ");
+    return Get(StrCat(cert, "--cacert ", d, "/ca.pem --resolve s.test:", port, ":127.0.0.1 https://s.test:", port,
+                      "/", who.empty() ? "none" : who));
+  };
+  EXPECT_EQ(with("client"), "200");
+  EXPECT_EQ(with("expired"), "000");
+  EXPECT_EQ(with("future"), "000");
+  EXPECT_EQ(with("other"), "000");
+  EXPECT_EQ(with(""), "000");
+  EXPECT_EQ(with("client"), "200");
+  std::string seen = up.Requests();
+  EXPECT_EQ(seen.find("/expired"), std::string::npos) << seen;
+  EXPECT_EQ(seen.find("/other"), std::string::npos) << seen;
+}
+
 }  // namespace
 }  // namespace mesh::proxy::testing
