@@ -22,6 +22,8 @@ namespace meshctl {
 namespace {
 
 struct AgentFlags {
+  bool control_plane_tls = false;
+  std::string control_plane_root;  // PEM file; default <state-dir>/ca/root-cert.pem
   std::string workload;
   std::string ns = "default";
   std::string service_account = "default";
@@ -43,6 +45,12 @@ void AddCommonFlags(CLI::App* cmd, AgentFlags& f, CliContext& ctx) {
       ->capture_default_str();
   cmd->add_option("--labels", f.labels, "Workload labels, key=value (repeatable)");
   cmd->add_option("--control-plane", f.control_plane, "Control plane address host:port")->capture_default_str();
+  cmd->add_flag("--control-plane-tls", f.control_plane_tls,
+                "Reach the control plane over TLS (its --tls-port, Istio's 15012), verifying its certificate "
+                "for istiod.istio-system.svc");
+  cmd->add_option("--control-plane-root", f.control_plane_root,
+                  "Root certificate that signs the control plane's TLS certificate (implies --control-plane-tls; "
+                  "default: the local state dir's ca/root-cert.pem)");
   cmd->add_option("--token", f.token, "Bootstrap token (default: issued from the local state dir)");
   cmd->add_option("--token-file", f.token_file,
                   "File holding the token, re-read before each use (Kubernetes: the projected service-account "
@@ -95,6 +103,16 @@ int RunAgent(AgentFlags& f, const CliContext& ctx, const std::string& type) {
   o.token = *token;
   o.token_file = f.token_file;  // re-read on use: projected service-account tokens rotate
   o.identity = {"cluster.local", f.ns, f.service_account};
+  if (f.control_plane_tls || !f.control_plane_root.empty()) {
+    std::string root_file =
+        f.control_plane_root.empty() ? ResolveStateDir(ctx) + "/ca/root-cert.pem" : f.control_plane_root;
+    auto root = mesh::common::ReadFile(root_file);
+    if (!root.ok()) {
+      std::cerr << "Error: the control plane's root certificate: " << root.status().message() << "\n";
+      return kExitFailure;
+    }
+    o.control_plane_root_pem = *root;
+  }
   mesh::config::Node meta = mesh::config::Node::Map();
   auto str = [](const std::string& s) { return mesh::config::Node::Scalar(s, true); };
   auto num = [](uint32_t v) { return mesh::config::Node::Scalar(std::to_string(v)); };
@@ -112,6 +130,9 @@ int RunAgent(AgentFlags& f, const CliContext& ctx, const std::string& type) {
     labels.Set(kv.substr(0, eq), str(kv.substr(eq + 1)));
   }
   meta.Set("LABELS", labels);
+  if (f.options.stats_port > 0) {
+    meta.Set("STATS_PORT", num(static_cast<uint32_t>(f.options.stats_port)));  // where the dashboard scrapes
+  }
   if (type == "sidecar") {
     mesh::config::Node services = mesh::config::Node::Sequence();
     for (const std::string& s : f.services) {
@@ -159,7 +180,7 @@ int RunAgent(AgentFlags& f, const CliContext& ctx, const std::string& type) {
     return kExitFailure;
   }
   std::cerr << "meshctl proxy " << type << ": " << o.node.id << " connected to " << f.control_plane
-            << " (identity spiffe://cluster.local/ns/" << f.ns << "/sa/" << f.service_account << ")\n";
+            << (o.control_plane_root_pem.empty() ? "" : " over TLS") << " (identity spiffe://cluster.local/ns/" << f.ns << "/sa/" << f.service_account << ")\n";
   mesh::common::WaitForTerminationSignal();
   std::cerr << "meshctl proxy " << type << ": draining\n";
   (*agent)->Stop();

@@ -21,6 +21,7 @@ int main(int argc, char** argv) {
   meshctl::RegisterProxyCommand(app, ctx);
   meshctl::RegisterAgentCommands(app, ctx);
   meshctl::RegisterControlPlaneCommand(app, ctx);
+  meshctl::RegisterDashboardCommand(app, ctx);
 
   try {
     app.parse(argc, argv);

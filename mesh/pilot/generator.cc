@@ -10,6 +10,7 @@
 #include "mesh/proxyconfig/decode.h"
 #include "mesh/proxyconfig/encode.h"
 #include "mesh/xds/protocol.h"
+#include "mesh/pilot/authz.h"  // ApplyAuthorization (translation of AuthorizationPolicy)
 
 namespace mesh::pilot {
 namespace {
@@ -867,6 +868,7 @@ pc::Resources GenerateResources(const ProxyRole& proxy, const PushContext& push)
     t.SidecarOutbound();
   }
   t.Clusters();
+  ApplyAuthorization(proxy, push, t.out);  // authz.cc
   t.out.version_info = std::to_string(push.version());
   return std::move(t.out);
 }

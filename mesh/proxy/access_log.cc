@@ -51,6 +51,12 @@ std::optional<std::string> Command(std::string_view cmd, const AccessLogRecord& 
   if (cmd == "RESPONSE_FLAGS") {
     return dash(r.response_flags);
   }
+  if (cmd == "RESPONSE_CODE_DETAILS") {
+    if (!r.response_code_details.empty()) {
+      return r.response_code_details;
+    }
+    return r.response_code > 0 ? std::string("via_upstream") : std::string("-");
+  }
   if (cmd == "BYTES_RECEIVED") {
     return std::to_string(r.bytes_received);
   }

@@ -25,6 +25,7 @@ struct AccessLogRecord {
   std::string protocol = "HTTP/1.1";
   int response_code = 0;
   std::string response_flags;  // "" renders as "-"
+  std::string response_code_details;  // %RESPONSE_CODE_DETAILS%: "via_upstream" when empty
   uint64_t bytes_received = 0;
   uint64_t bytes_sent = 0;
   int64_t duration_ms = 0;

@@ -182,3 +182,118 @@ static_resources:
 
 }  // namespace
 }  // namespace mesh::proxyconfig
+
+namespace mesh::proxyconfig {
+namespace {
+
+constexpr char kRbacListener[] = R"(
+name: inbound
+address: {socket_address: {address: 127.0.0.1, port_value: 15006}}
+filter_chains:
+- filters:
+  - name: envoy.filters.network.rbac
+    typed_config:
+      "@type": type.googleapis.com/envoy.extensions.filters.network.rbac.v3.RBAC
+      stat_prefix: tcp.
+      rules:
+        action: ALLOW
+        policies:
+          from-mesh:
+            permissions: [{destinationPort: 15006}]
+            principals:
+            - orIds:
+                ids:
+                - authenticated: {principalName: {safeRegex: {regex: ".*/ns/devops/.*"}}}
+                - remoteIp: {addressPrefix: "2001:db8::", prefixLen: 32}
+  - name: envoy.filters.network.tcp_proxy
+    typed_config:
+      "@type": type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy
+      cluster: app
+- filters:
+  - name: envoy.filters.network.http_connection_manager
+    typed_config:
+      "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
+      rds: {route_config_name: r}
+      http_filters:
+      - name: envoy.filters.http.rbac
+        typed_config:
+          "@type": type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBAC
+          rules:
+            action: DENY
+            policies:
+              ns[devops]-policy[p]-rule[0]:
+                permissions:
+                - or_rules: {rules: [{url_path: {path: {exact: /blocked}}}, {header: {name: X-Debug, present_match: true}}]}
+                principals: [{any: true}]
+      - name: envoy.filters.http.rbac
+        typed_config:
+          "@type": type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBAC
+          rules: {}
+      - name: envoy.filters.http.router
+)";
+
+TEST(DecodeRbac, HttpAndNetworkFiltersRoundTrip) {
+  auto node = config::ParseYamlNode(kRbacListener, "l.yaml");
+  ASSERT_TRUE(node.ok()) << node.status();
+  auto l = DecodeListener(*node, "listener");
+  ASSERT_TRUE(l.ok()) << l.status();
+  const FilterChain& tcp = l->filter_chains[0];
+  ASSERT_EQ(tcp.network_rbac.size(), 1u);
+  const RbacRules& net = *tcp.network_rbac[0].rules;
+  EXPECT_EQ(net.action, RbacRules::Action::kAllow);
+  const RbacPolicy& p = net.policies.at("from-mesh");
+  EXPECT_EQ(p.permissions[0].kind, RbacPermission::Kind::kDestinationPort);
+  EXPECT_EQ(p.permissions[0].port, 15006u);
+  EXPECT_EQ(p.principals[0].ids[1].kind, RbacPrincipal::Kind::kRemoteIp);
+  EXPECT_TRUE(p.principals[0].ids[1].cidr.Contains("2001:db8:1::5"));
+  EXPECT_FALSE(p.principals[0].ids[1].cidr.Contains("2001:db9::5"));
+  EXPECT_FALSE(p.principals[0].ids[1].cidr.Contains("10.0.0.1"));
+  const auto& hcm = std::get<HttpConnectionManager>(l->filter_chains[1].filter);
+  ASSERT_EQ(hcm.rbac.size(), 2u);
+  EXPECT_EQ(hcm.http_filters.size(), 3u);
+  EXPECT_EQ(hcm.rbac[0].rules->action, RbacRules::Action::kDeny);
+  // `rules: {}` is an ALLOW filter with no policy (denies everything), not "no rules".
+  ASSERT_TRUE(hcm.rbac[1].rules.has_value());
+  EXPECT_TRUE(hcm.rbac[1].rules->policies.empty());
+  EXPECT_EQ(hcm.rbac[0].rules->policies.begin()->second.permissions[0].rules[1].header->name, "x-debug");
+
+  config::Node encoded = EncodeListener(*l);
+  auto again = DecodeListener(encoded, "listener");
+  ASSERT_TRUE(again.ok()) << again.status() << "\n" << config::EmitYaml(encoded);
+  EXPECT_EQ(config::EmitJson(EncodeListener(*again)), config::EmitJson(encoded));
+}
+
+TEST(DecodeRbac, ErrorsNameTheField) {
+  auto decode = [](std::string text) {
+    auto node = config::ParseYamlNode(text, "l.yaml");
+    EXPECT_TRUE(node.ok());
+    auto l = DecodeListener(*node, "listener");
+    return l.ok() ? std::string("ok") : std::string(l.status().message());
+  };
+  std::string base = kRbacListener;
+  auto with = [&](const std::string& from, const std::string& to) {
+    std::string t = base;
+    size_t at = t.find(from);
+    EXPECT_NE(at, std::string::npos) << from;
+    return t.replace(at, from.size(), to);
+  };
+  EXPECT_EQ(decode(base), "ok");
+  EXPECT_NE(decode(with("permissions: [{destinationPort: 15006}]", "permissions: [{requested_server_name: {exact: a}}]"))
+                .find("filter_chains[0].filters[0].typed_config.rules.policies.from-mesh.permissions[0]."
+                      "requested_server_name: unsupported field"),
+            std::string::npos);
+  EXPECT_NE(decode(with("action: DENY", "action: LOG")).find("rules.action: unsupported value \"LOG\""),
+            std::string::npos);
+  EXPECT_NE(decode(with("prefixLen: 32", "prefixLen: 129")).find("is not a valid IPv4 or IPv6 range"),
+            std::string::npos);
+  EXPECT_NE(decode(with("principals: [{any: true}]", "principals: []")).find("at least one entry"), std::string::npos);
+  std::string shadow = with("          rules: {}\n", "          rules: {}\n          shadow_rules: {}\n");
+  EXPECT_NE(decode(shadow).find("typed_config.shadow_rules: unsupported field"), std::string::npos) << decode(shadow);
+  // A network RBAC filter after the terminal filter is refused.
+  std::string rbac_last = with("      cluster: app\n", "      cluster: app\n  - name: envoy.filters.network.rbac\n"
+                               "    typed_config: {\"@type\": type.googleapis.com/envoy.extensions.filters.network.rbac.v3.RBAC}\n");
+  EXPECT_NE(decode(rbac_last).find("no filter may follow"), std::string::npos) << decode(rbac_last);
+}
+
+}  // namespace
+}  // namespace mesh::proxyconfig
