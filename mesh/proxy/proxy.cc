@@ -1410,6 +1410,12 @@ class HttpSession {
           timeout = std::max(left, Duration(1));
         }
       }
+      // No route timeout: the stream idle timeout still bounds the wait for the response
+      // (Envoy's behaviour: 504 with SI), so an upstream that never answers cannot pin it.
+      const bool idle_bounded = timeout.count() == 0;
+      if (idle_bounded) {
+        timeout = hcm.stream_idle_timeout;
+      }
       if (!send_ec) {
         Expire(conn->lowest(), timeout);
         for (;;) {
@@ -1443,7 +1449,7 @@ class HttpSession {
         }
         RecordOutcome(cluster, *host, timed_out ? 504 : 503, true);
         out.status = timed_out ? 504 : 503;
-        out.flags = timed_out ? "UT" : "UC";
+        out.flags = timed_out ? (idle_bounded ? "SI" : "UT") : "UC";
         if (timed_out) {
           w_.stats.Add(cluster.stat_prefix + "upstream_rq_timeout");
         }
