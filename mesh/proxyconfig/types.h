@@ -325,6 +325,7 @@ struct OutlierDetection {
   Duration interval{10000};
   Duration base_ejection_time{30000};
   uint32_t max_ejection_percent = 10;
+  Duration max_ejection_time{300000};  // cap of base_ejection_time x ejections
 };
 
 struct HealthCheck {
@@ -349,6 +350,7 @@ struct Cluster {
   std::optional<UpstreamTlsContext> tls;  // transport_socket
   std::vector<HealthCheck> health_checks;
   uint64_t maglev_table_size = 65537;  // maglev_lb_config.table_size (a prime)
+  bool locality_weighted_lb = false;   // common_lb_config.locality_weighted_lb_config
 };
 
 struct Secret {
