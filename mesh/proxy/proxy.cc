@@ -29,6 +29,7 @@
 #include "mesh/config/emit.h"
 #include "mesh/proxy/access_log.h"
 #include "mesh/proxy/http2_codec.h"
+#include "mesh/proxy/load_balancer.h"
 #include "mesh/proxy/router.h"
 #include "mesh/proxy/rbac.h"
 #include "mesh/proxy/runtime.h"
@@ -235,122 +236,14 @@ bool IsInternalAddress(const std::string& ip) {
   return v6.is_loopback() || v6.is_link_local() || (v6.to_bytes()[0] & 0xfe) == 0xfc;
 }
 
-bool HostAvailable(const HostRuntime& h, int64_t now) {
-  return h.configured_healthy && !h.state->health_check_failed.load(std::memory_order_relaxed) &&
-         h.state->ejected_until_ms.load(std::memory_order_relaxed) <= now;
-}
-
-// Load balancing. `hash` is set for ring hash / maglev when the route has a hash policy.
+// Load balancing and outlier detection live in load_balancer.cc (clock and RNG injected).
 const HostRuntime* PickHost(Worker& w, const ClusterRuntime& c, std::optional<uint64_t> hash,
                             const HostRuntime* avoid) {
-  if (c.hosts.empty()) {
-    return nullptr;
-  }
-  int64_t now = NowMs();
-  auto available = [&](const HostRuntime& h) { return HostAvailable(h, now); };
-  using P = Cluster::LbPolicy;
-  P policy = c.cluster->lb_policy;
-  if (policy == P::kMaglev && !c.maglev.empty()) {
-    // An unavailable host's slot falls through to the next slots (Envoy rebuilds the
-    // table without it; this keeps the table immutable per snapshot).
-    const size_t m = c.maglev.size();
-    size_t slot = (hash ? *hash : w.rng()) % m;
-    for (size_t n = 0; n < m; ++n, slot = slot + 1 == m ? 0 : slot + 1) {
-      const HostRuntime& h = c.hosts[c.maglev[slot]];
-      if (available(h)) {
-        return &h;
-      }
-    }
-    return nullptr;
-  }
-  if (policy == P::kRingHash && !c.ring.empty()) {
-    uint64_t key = hash ? *hash : w.rng();
-    auto it = std::lower_bound(c.ring.begin(), c.ring.end(), std::make_pair(key, uint32_t{0}));
-    for (size_t n = 0; n < c.ring.size(); ++n, ++it) {
-      if (it == c.ring.end()) {
-        it = c.ring.begin();
-      }
-      const HostRuntime& h = c.hosts[it->second];
-      if (available(h)) {
-        return &h;
-      }
-    }
-    return nullptr;
-  }
-  if (policy == P::kLeastRequest || policy == P::kRandom) {
-    std::vector<const HostRuntime*> candidates;
-    for (const auto& h : c.hosts) {
-      if (available(h) && (&h != avoid || c.hosts.size() == 1)) {
-        candidates.push_back(&h);
-      }
-    }
-    if (candidates.empty()) {
-      return nullptr;
-    }
-    const HostRuntime* a = candidates[w.rng() % candidates.size()];
-    if (policy == P::kRandom) {
-      return a;
-    }
-    const HostRuntime* b = a;
-    if (candidates.size() > 1) {
-      size_t ia = std::find(candidates.begin(), candidates.end(), a) - candidates.begin();
-      b = candidates[(ia + 1 + w.rng() % (candidates.size() - 1)) % candidates.size()];
-    }
-    return a->state->active_requests.load() <= b->state->active_requests.load() ? a : b;
-  }
-  const auto& seq = c.weighted_sequence;
-  for (size_t n = 0; n < seq.size(); ++n) {
-    uint64_t i = c.state->round_robin.fetch_add(1, std::memory_order_relaxed);
-    const HostRuntime& h = c.hosts[seq[i % seq.size()]];
-    if (available(h) && (&h != avoid || n + 1 == seq.size())) {
-      return &h;
-    }
-  }
-  return nullptr;
+  return mesh::proxy::SelectHost(c, w.rng(), hash, avoid, NowMs());
 }
 
-// Outlier detection: consecutive 5xx / gateway errors eject a host for
-// base_ejection_time * number of ejections, capped by max_ejection_percent.
 void RecordOutcome(const ClusterRuntime& c, const HostRuntime& h, int status, bool gateway_failure) {
-  h.state->requests_total.fetch_add(1, std::memory_order_relaxed);
-  bool is5xx = status >= 500 || gateway_failure;
-  if (!is5xx) {
-    h.state->consecutive_5xx.store(0, std::memory_order_relaxed);
-    h.state->consecutive_gateway.store(0, std::memory_order_relaxed);
-    return;
-  }
-  h.state->requests_error.fetch_add(1, std::memory_order_relaxed);
-  if (!c.cluster->outlier_detection) {
-    return;
-  }
-  const OutlierDetection& od = *c.cluster->outlier_detection;
-  uint32_t n5 = h.state->consecutive_5xx.fetch_add(1) + 1;
-  uint32_t ngw = gateway_failure || status == 502 || status == 503 || status == 504
-                     ? h.state->consecutive_gateway.fetch_add(1) + 1
-                     : 0;
-  bool eject = (od.consecutive_5xx > 0 && n5 >= od.consecutive_5xx) ||
-               (od.consecutive_gateway_failure > 0 && ngw >= od.consecutive_gateway_failure);
-  if (!eject) {
-    return;
-  }
-  int64_t now = NowMs();
-  size_t ejected = 0;
-  for (const auto& other : c.hosts) {
-    if (other.state->ejected_until_ms.load() > now) {
-      ++ejected;
-    }
-  }
-  if ((ejected + 1) * 100 > c.hosts.size() * std::max<uint32_t>(od.max_ejection_percent, 0) &&
-      !(od.max_ejection_percent >= 100)) {
-    // Envoy always allows at least one ejection when the percentage rounds down to zero.
-    if (!(ejected == 0 && od.max_ejection_percent > 0)) {
-      return;
-    }
-  }
-  uint32_t times = h.state->ejections.fetch_add(1) + 1;
-  h.state->ejected_until_ms.store(now + od.base_ejection_time.count() * times);
-  h.state->consecutive_5xx.store(0);
-  h.state->consecutive_gateway.store(0);
+  mesh::proxy::RecordOutcome(c, h, status, gateway_failure, NowMs());
 }
 
 awaitable<std::tuple<beast::error_code, UpstreamPtr>> Connect(Worker& w, const ClusterRuntime& c,

@@ -10,6 +10,7 @@
 
 #include "mesh/common/status_macros.h"
 #include "mesh/common/strings.h"
+#include "mesh/proxy/load_balancer.h"
 #include "mesh/proxy/stats.h"
 #include "mesh/proxyconfig/decode.h"
 
@@ -448,7 +449,15 @@ absl::StatusOr<RuntimePtr> CompileRuntime(ConfigSnapshotPtr snapshot, SharedStat
     }
     if (cla != nullptr) {
       for (const auto& le : cla->endpoints) {
+        if (cr.priorities.size() <= le.priority) {
+          cr.priorities.resize(le.priority + 1);
+        }
+        PriorityRuntime& level = cr.priorities[le.priority];
+        level.localities.push_back({le.load_balancing_weight, {}});
         for (const auto& e : le.lb_endpoints) {
+          uint32_t index = static_cast<uint32_t>(cr.hosts.size());
+          level.set.hosts.push_back(index);
+          level.localities.back().set.hosts.push_back(index);
           HostRuntime h;
           h.address = e.address.address;
           h.port = static_cast<uint16_t>(e.address.port_value);
@@ -456,6 +465,7 @@ absl::StatusOr<RuntimePtr> CompileRuntime(ConfigSnapshotPtr snapshot, SharedStat
           h.pool_key = StrCat(c.name, "|", h.key);
           h.weight = std::max<uint32_t>(1, e.load_balancing_weight);
           h.configured_healthy = e.healthy;
+          h.priority = le.priority;
           h.state = registry.Host(c.name, h.key);
           cr.hosts.push_back(std::move(h));
         }
@@ -478,6 +488,8 @@ absl::StatusOr<RuntimePtr> CompileRuntime(ConfigSnapshotPtr snapshot, SharedStat
       }
     }
     std::sort(cr.ring.begin(), cr.ring.end());
+    cr.locality_weighted = c.locality_weighted_lb;
+    BuildLoadBalancingTables(cr);
     if (c.tls) {
       MESH_ASSIGN_OR_RETURN(cr.tls, BuildSslContext(c.tls->common_tls_context, res, false, false,
                                                     StrCat("cluster \"", c.name, "\"")));
@@ -489,22 +501,6 @@ absl::StatusOr<RuntimePtr> CompileRuntime(ConfigSnapshotPtr snapshot, SharedStat
     }
     BuildLabels(node, ServiceFromCluster(c.name), cr.labels);
     rt->clusters.emplace(c.name, std::move(cr));
-  }
-  // Round robin over weights: build the sequence round by round (a,b,a,b,a) instead of a,a,a,b,b.
-  for (auto& [name, cr] : rt->clusters) {
-    std::vector<uint32_t> seq;
-    uint32_t max_w = 0;
-    for (const auto& h : cr.hosts) {
-      max_w = std::max(max_w, std::min<uint32_t>(h.weight, 128));
-    }
-    for (uint32_t round = 0; round < max_w; ++round) {
-      for (uint32_t i = 0; i < cr.hosts.size(); ++i) {
-        if (std::min<uint32_t>(cr.hosts[i].weight, 128) > round) {
-          seq.push_back(i);
-        }
-      }
-    }
-    cr.weighted_sequence = std::move(seq);
   }
   for (const auto& l : res.listeners) {
     ListenerRuntime lr;

@@ -26,6 +26,7 @@ struct HostState {
   std::atomic<uint32_t> consecutive_5xx{0};
   std::atomic<uint32_t> consecutive_gateway{0};
   std::atomic<int64_t> ejected_until_ms{0};  // steady clock ms; 0 = not ejected
+  std::atomic<int64_t> ejection_over_ms{0};  // the ejection time ends; the next sweep returns the host
   std::atomic<uint32_t> ejections{0};
   std::atomic<uint64_t> requests_total{0};
   std::atomic<uint64_t> requests_error{0};
@@ -38,6 +39,7 @@ struct ClusterState {
   std::atomic<int64_t> pending_requests{0};
   std::atomic<int64_t> active_retries{0};
   std::atomic<uint64_t> round_robin{0};
+  std::atomic<int64_t> next_outlier_sweep_ms{0};
 };
 
 struct SslCtxDeleter {
@@ -54,13 +56,32 @@ struct HostRuntime {
   std::string pool_key;  // "cluster|address:port"
   uint32_t weight = 1;
   bool configured_healthy = true;
+  uint32_t priority = 0;
   std::shared_ptr<HostState> state;
+};
+
+// Host indexes (into ClusterRuntime::hosts) of one locality or priority level, with
+// their round-robin sequence (indexes repeated by weight, interleaved).
+struct HostSet {
+  std::vector<uint32_t> hosts;
+  std::vector<uint32_t> weighted_sequence;
+};
+
+struct LocalityRuntime {
+  uint32_t weight = 0;  // LocalityLbEndpoints.load_balancing_weight
+  HostSet set;
+};
+
+struct PriorityRuntime {
+  HostSet set;
+  std::vector<LocalityRuntime> localities;
 };
 
 struct ClusterRuntime {
   const proxyconfig::Cluster* cluster = nullptr;
   std::vector<HostRuntime> hosts;
-  std::vector<uint32_t> weighted_sequence;  // host indexes repeated by weight (round robin)
+  std::vector<PriorityRuntime> priorities;  // by level, 0 first; empty levels kept
+  bool locality_weighted = false;  // common_lb_config.locality_weighted_lb_config
   std::vector<std::pair<uint64_t, uint32_t>> ring;  // ring hash: (point, host index), sorted
   std::vector<uint32_t> maglev;  // MAGLEV lookup table: host index per slot
   SslCtxPtr tls;  // upstream TLS origination

@@ -16,6 +16,10 @@ namespace {
 using config::Node;
 using common::StrCat;
 
+// Priority levels are few in practice (Istio uses one per failover step); the cap keeps a
+// typo from allocating billions of levels.
+constexpr uint32_t kMaxPriority = 127;
+
 std::string ToSnake(std::string_view key) {
   std::string out;
   for (char c : key) {
@@ -1562,6 +1566,10 @@ absl::StatusOr<Cluster> DecodeCluster(const Node& node, const std::string& path)
     MESH_RETURN_IF_ERROR(ReadDuration(oo, "interval", d.interval));
     MESH_RETURN_IF_ERROR(ReadDuration(oo, "base_ejection_time", d.base_ejection_time));
     MESH_RETURN_IF_ERROR(ReadUint(oo, "max_ejection_percent", d.max_ejection_percent));
+    MESH_RETURN_IF_ERROR(ReadDuration(oo, "max_ejection_time", d.max_ejection_time));
+    if (d.max_ejection_percent > 100) {
+      return FieldError(*od, oo.Path("max_ejection_percent"), "expected at most 100");
+    }
     uint32_t ignored = 0;
     MESH_RETURN_IF_ERROR(ReadUint(oo, "enforcing_consecutive_5xx", ignored));
     MESH_RETURN_IF_ERROR(ReadUint(oo, "enforcing_consecutive_gateway_failure", ignored));
@@ -1598,8 +1606,19 @@ absl::StatusOr<Cluster> DecodeCluster(const Node& node, const std::string& path)
     }
     MESH_RETURN_IF_ERROR(mo.Done());
   }
-  for (const char* ignored : {"ring_hash_lb_config", "least_request_lb_config",
-                              "common_lb_config", "dns_lookup_family", "metadata"}) {
+  if (const Node* cl = o.Get("common_lb_config")) {
+    MESH_ASSIGN_OR_RETURN(Obj co, Obj::Open(*cl, o.Path("common_lb_config")));
+    if (const Node* lw = co.Get("locality_weighted_lb_config")) {
+      MESH_ASSIGN_OR_RETURN(Obj lo, Obj::Open(*lw, co.Path("locality_weighted_lb_config")));
+      MESH_RETURN_IF_ERROR(lo.Done());
+      c.locality_weighted_lb = true;
+    }
+    // Tuning knobs without an effect here (no panic mode: see docs/PROXY.md).
+    co.Get("healthy_panic_threshold");
+    co.Get("update_merge_window");
+    MESH_RETURN_IF_ERROR(co.Done());
+  }
+  for (const char* ignored : {"ring_hash_lb_config", "least_request_lb_config", "dns_lookup_family", "metadata"}) {
     o.Get(ignored);  // tuning knobs that do not change behaviour here
   }
   MESH_RETURN_IF_ERROR(o.Done());
@@ -1634,6 +1653,9 @@ absl::StatusOr<ClusterLoadAssignment> DecodeClusterLoadAssignment(const Node& no
     }));
     MESH_RETURN_IF_ERROR(ReadUint(lo, "load_balancing_weight", le.load_balancing_weight));
     MESH_RETURN_IF_ERROR(ReadUint(lo, "priority", le.priority));
+    if (le.priority > kMaxPriority) {
+      return FieldError(n, lo.Path("priority"), StrCat("expected at most ", kMaxPriority));
+    }
     MESH_RETURN_IF_ERROR(lo.Done());
     cla.endpoints.push_back(std::move(le));
     return absl::OkStatus();

@@ -802,6 +802,11 @@ config::Node EncodeCluster(const Cluster& c) {
   n.Set("type", S(type));
   n.Set("connect_timeout", D(c.connect_timeout));
   n.Set("lb_policy", S(LbPolicyName(c.lb_policy)));
+  if (c.locality_weighted_lb) {
+    Node cl = Node::Map();
+    cl.Set("locality_weighted_lb_config", Node::Map());
+    n.Set("common_lb_config", std::move(cl));
+  }
   if (c.lb_policy == Cluster::LbPolicy::kMaglev && c.maglev_table_size != 65537) {
     Node ml = Node::Map();
     ml.Set("table_size", N(static_cast<int64_t>(c.maglev_table_size)));
@@ -861,6 +866,9 @@ config::Node EncodeCluster(const Cluster& c) {
     od.Set("interval", D(d.interval));
     od.Set("base_ejection_time", D(d.base_ejection_time));
     od.Set("max_ejection_percent", N(d.max_ejection_percent));
+    if (d.max_ejection_time != Duration(300000)) {
+      od.Set("max_ejection_time", D(d.max_ejection_time));
+    }
     n.Set("outlier_detection", std::move(od));
   }
   if (c.tls) {

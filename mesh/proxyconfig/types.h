@@ -403,6 +403,7 @@ struct OutlierDetection {
   Duration interval{10000};
   Duration base_ejection_time{30000};
   uint32_t max_ejection_percent = 10;
+  Duration max_ejection_time{300000};  // cap of base_ejection_time x ejections
 };
 
 struct HealthCheck {
@@ -427,6 +428,7 @@ struct Cluster {
   std::optional<UpstreamTlsContext> tls;  // transport_socket
   std::vector<HealthCheck> health_checks;
   uint64_t maglev_table_size = 65537;  // maglev_lb_config.table_size (a prime)
+  bool locality_weighted_lb = false;   // common_lb_config.locality_weighted_lb_config
   // Set when the cluster speaks HTTP/2 upstream (typed_extension_protocol_options
   // HttpProtocolOptions.explicit_http_config.http2_protocol_options, or the legacy
   // http2_protocol_options field).
