@@ -108,7 +108,15 @@ TEST_F(HttpProxyTest, RoutesByHostPathHeaderQueryAndMethod) {
   // No virtual host: 404 with NR in the access log.
   EXPECT_EQ(Get("-H 'Host: nothing.test' " + Url(p, "/")), "404");
   (void)get;
-  EXPECT_NE(ReadFile(log_path()).find(" 404 NR "), std::string::npos) << ReadFile(log_path());
+  // The access-log line is written after the response is sent: wait for it (bounded).
+  std::string logged;
+  for (int i = 0; i < 100 && logged.find(" 404 NR ") == std::string::npos; ++i) {
+    if (i > 0) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    logged = ReadFile(log_path());
+  }
+  EXPECT_NE(logged.find(" 404 NR "), std::string::npos) << logged;
 }
 
 TEST_F(HttpProxyTest, ForwardsWithRewritesHeadersAndRequestId) {
