@@ -49,6 +49,6 @@ for t in "${TARGETS[@]}"; do
     "$BUILD_DIR/fuzz/${t}_fuzz" "$dir/corpus" "fuzz/corpus/$t" \
     -max_total_time="$SECONDS_PER_TARGET" -max_len="$(max_len "$t")" -timeout=10 -rss_limit_mb=2048 \
     -artifact_prefix="$dir/crashes/" -print_final_stats=1 ${FUZZ_ARGS:-} 2>&1 | tee "$dir/fuzz.log" |
-    grep -E "^#[0-9]+ +(INITED|DONE|pulse)|^stat::|ERROR|SUMMARY|Test unit written|artifact_prefix" || true
+    grep -E "^#[0-9]+[[:space:]]+(INITED|DONE)|^stat::|ERROR|SUMMARY|Test unit written|artifact_prefix" || true
   echo "== $t: $(ls "$dir/corpus" | wc -l) new corpus entries, $(ls "$dir/crashes" | wc -l) crash/leak/timeout files"
 done
