@@ -1,18 +1,31 @@
 // Control-plane push benchmark (run by scripts/bench_push.sh, not a test).
 //
-// Starts a control plane in-process over a local store holding S services, connects P
-// simulated sidecars (real discovery streams over loopback, authenticated with bootstrap
-// tokens), then:
-//   1. full push: time until every stream has received its first complete configuration;
+// Starts a control plane in-process over a local store holding S services; a forked
+// child process opens P discovery streams to it (real authenticated WebSocket streams on
+// loopback, all on one thread). The simulated proxies are lightweight: they read each
+// response, ACK it by nonce and look for the probe route, without decoding the
+// resources, so the figures are the control plane's. Then:
+//   1. full push: time until every stream has all five types and the probe route;
 //   2. change propagation: applies a VirtualService change R times and measures, per
 //      change, the time until every proxy received the new route (p50/p99);
-// and reports the control plane's resident memory.
+// and reports the control plane's CPU time and resident memory (current and peak; the
+// clients are in the other process).
 //
 // Usage: push_bench SERVICES PROXIES ROUNDS
 
+#include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/websocket.hpp>
+
 #include <algorithm>
+#include <cstring>
+#include <deque>
+#include <map>
 #include <set>
 #include <atomic>
 #include <chrono>
@@ -32,18 +45,35 @@
 
 using namespace std::chrono;
 using mesh::config::Node;
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace websocket = beast::websocket;
 
 namespace {
 
-long RssKb() {
+long StatusKb(const char* field) {
   std::ifstream in("/proc/self/status");
   std::string line;
   while (std::getline(in, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) {
-      return std::stol(line.substr(6));
+    if (line.rfind(field, 0) == 0) {
+      return std::stol(line.substr(std::strlen(field)));
     }
   }
   return 0;
+}
+
+double CpuSeconds(int who) {
+  rusage u{};
+  getrusage(who, &u);
+  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+         static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+}
+
+std::string LoadAverage() {
+  std::ifstream in("/proc/loadavg");
+  std::string a, b, c;
+  in >> a >> b >> c;
+  return a + " " + b + " " + c;
 }
 
 mesh::xds::ResourceList Generate(const mesh::controlplane::ProxyIdentity& id, const mesh::pilot::PushContext& push,
@@ -56,38 +86,197 @@ mesh::xds::ResourceList Generate(const mesh::controlplane::ProxyIdentity& id, co
   return cache.Get(role, push, type_url);
 }
 
-// Counts updates and remembers when the marker route (timeout of the probe VS) arrived.
-class Probe : public mesh::xds::XdsClientCallbacks {
- public:
-  absl::Status OnResources(const std::string& type_url, const std::string&, const std::vector<Node>& resources) override {
-    std::lock_guard<std::mutex> lock(mu);
-    seen_types.insert(type_url);
-    if (type_url == mesh::xds::type_url::kRoute) {
-      for (const Node& rc : resources) {
-        for (const Node& vh : rc["virtual_hosts"].items()) {
-          for (const Node& r : vh["routes"].items()) {
-            if (r["name"].Str().rfind("probe-", 0) == 0) {
-              last_marker = r["name"].Str();
-              marker_at = steady_clock::now();
-            }
-          }
-        }
-      }
-    }
-    return absl::OkStatus();
-  }
-  std::mutex mu;
-  std::set<std::string> seen_types;
-  std::string last_marker;
-  steady_clock::time_point marker_at;
-};
-
 Node Parse(const std::string& yaml) { return mesh::config::ParseYamlNode(yaml, "bench").value(); }
 
 std::string ProbeVs(int round) {
   return "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: probe, namespace: bench}\n"
          "spec:\n  hosts: [svc-0.bench.svc.cluster.local]\n  http:\n  - name: probe-" +
          std::to_string(round) + "\n    route:\n    - destination: {host: svc-0.bench.svc.cluster.local}\n";
+}
+
+// The string value of "key":"..." in a JSON text (the envelope's fields need no unescaping).
+std::string Field(std::string_view text, std::string_view key) {
+  std::string needle = "\"" + std::string(key) + "\":\"";
+  size_t at = text.find(needle);
+  if (at == std::string_view::npos) {
+    return "";
+  }
+  at += needle.size();
+  size_t end = text.find('"', at);
+  return end == std::string_view::npos ? "" : std::string(text.substr(at, end - at));
+}
+
+// ---- the simulated proxies (child process) ---------------------------------------------
+
+class Fleet;
+
+class LightProxy : public std::enable_shared_from_this<LightProxy> {
+ public:
+  LightProxy(net::io_context& ioc, Fleet* fleet, int index) : ws_(ioc), fleet_(fleet), index_(index) {}
+  void Start(uint16_t port, mesh::xds::ProxyNode node);
+  std::set<std::string> types;
+  std::string marker;
+
+ private:
+  void Read();
+  void Send(std::string text);
+  void Write();
+
+  websocket::stream<beast::tcp_stream> ws_;
+  Fleet* fleet_;
+  int index_;
+  mesh::xds::ProxyNode node_;
+  beast::flat_buffer buffer_;
+  std::deque<std::string> out_;
+};
+
+// All proxies on one thread; tells the parent (over a pipe) when every proxy has the
+// full configuration with a given probe route.
+class Fleet {
+ public:
+  Fleet(int proxies, int report_fd) : proxies_(proxies), report_fd_(report_fd) {}
+  void OnUpdate(LightProxy& p, const std::string& old_marker, bool became_ready) {
+    if (became_ready) {
+      ++ready_;
+    }
+    if (old_marker != p.marker) {
+      --at_marker_[old_marker];
+      ++at_marker_[p.marker];
+    }
+    if (ready_ == proxies_ && at_marker_[p.marker] == proxies_ && reported_.insert(p.marker).second) {
+      auto ns = duration_cast<nanoseconds>(steady_clock::now().time_since_epoch()).count();
+      std::string line = p.marker + " " + std::to_string(ns) + "\n";
+      if (write(report_fd_, line.data(), line.size()) < 0) {
+        std::_Exit(1);
+      }
+    }
+  }
+
+ private:
+  int proxies_;
+  int report_fd_;
+  int ready_ = 0;
+  std::map<std::string, int> at_marker_;
+  std::set<std::string> reported_;
+};
+
+void LightProxy::Start(uint16_t port, mesh::xds::ProxyNode node) {
+  node_ = std::move(node);
+  auto self = shared_from_this();
+  beast::get_lowest_layer(ws_).async_connect(
+      net::ip::tcp::endpoint(net::ip::make_address("127.0.0.1"), port), [self](beast::error_code ec) {
+        if (ec) {
+          std::fprintf(stderr, "proxy %d: connect: %s\n", self->index_, ec.message().c_str());
+          return;
+        }
+        self->ws_.set_option(websocket::stream_base::decorator([auth = self->node_.authorization](websocket::request_type& req) {
+          req.set(beast::http::field::authorization, auth);
+        }));
+        self->ws_.read_message_max(256 << 20);
+        self->ws_.async_handshake("127.0.0.1", "/v3/discovery", [self](beast::error_code ec) {
+          if (ec) {
+            std::fprintf(stderr, "proxy %d: handshake: %s\n", self->index_, ec.message().c_str());
+            return;
+          }
+          for (const std::string& type : mesh::xds::type_url::SubscriptionOrder()) {
+            mesh::xds::DiscoveryRequest r;
+            r.node = self->node_;
+            r.type_url = type;
+            self->Send(mesh::xds::SerializeRequest(r));
+          }
+          self->Read();
+        });
+      });
+}
+
+void LightProxy::Read() {
+  ws_.async_read(buffer_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
+    if (ec) {
+      return;
+    }
+    std::string_view text(static_cast<const char*>(self->buffer_.data().data()), self->buffer_.size());
+    // The envelope comes first: look only there for the type, version and nonce.
+    std::string_view head = text.substr(0, text.find("\"resources\":"));
+    mesh::xds::DiscoveryRequest ack;
+    ack.node.id = self->node_.id;
+    ack.type_url = Field(head, "typeUrl");
+    ack.version_info = Field(head, "versionInfo");
+    ack.response_nonce = Field(head, "nonce");
+    bool was_ready = self->types.size() == 5;
+    std::string old_marker = self->marker;
+    self->types.insert(ack.type_url);
+    if (ack.type_url == mesh::xds::type_url::kRoute) {
+      size_t at = text.find("\"probe-");
+      if (at != std::string_view::npos) {
+        size_t end = text.find('"', at + 1);
+        self->marker = std::string(text.substr(at + 1, end - at - 1));
+      }
+    }
+    // Do not keep a buffer as large as the largest response per proxy.
+    self->buffer_.clear();
+    self->buffer_.shrink_to_fit();
+    self->Send(mesh::xds::SerializeRequest(ack));
+    self->fleet_->OnUpdate(*self, old_marker, !was_ready && self->types.size() == 5);
+    self->Read();
+  });
+}
+
+void LightProxy::Send(std::string text) {
+  out_.push_back(std::move(text));
+  if (out_.size() == 1) {
+    Write();
+  }
+}
+
+void LightProxy::Write() {
+  ws_.text(true);
+  ws_.async_write(net::buffer(out_.front()), [self = shared_from_this()](beast::error_code ec, std::size_t) {
+    if (ec) {
+      return;
+    }
+    self->out_.pop_front();
+    if (!self->out_.empty()) {
+      self->Write();
+    }
+  });
+}
+
+// The child: reads the port from `in_fd`, runs the proxies, reports on `report_fd`.
+int RunProxies(int services, int proxies, const std::string& token_key_file, int in_fd, int report_fd) {
+  uint16_t port = 0;
+  if (read(in_fd, &port, sizeof(port)) != sizeof(port)) {
+    return 1;
+  }
+  auto tokens = mesh::ca::TokenAuthority::Open(token_key_file);
+  if (!tokens.ok()) {
+    std::fprintf(stderr, "%s\n", std::string(tokens.status().message()).c_str());
+    return 1;
+  }
+  net::io_context ioc;
+  Fleet fleet(proxies, report_fd);
+  std::vector<std::shared_ptr<LightProxy>> all;
+  for (int i = 0; i < proxies; ++i) {
+    std::string name = "proxy-" + std::to_string(i);
+    mesh::xds::ProxyNode node;
+    node.id = "sidecar~127.0.0.1~" + name + ".bench";
+    node.metadata = Parse("{NAMESPACE: bench, SERVICE_ACCOUNT: default, WORKLOAD_NAME: " + name +
+                          ", APP_PORT: 8080, INBOUND_PORT: " + std::to_string(20000 + i) +
+                          ", OUTBOUND_PORT: 15001, LABELS: {app: svc-" + std::to_string(i % services) + "}}");
+    node.authorization = "Bearer " + tokens->Issue({"bench", "default", name, system_clock::now() + hours(1)});
+    auto p = std::make_shared<LightProxy>(ioc, &fleet, i);
+    p->Start(port, std::move(node));
+    all.push_back(std::move(p));
+  }
+  // Runs until the parent closes the pipe (then the first read below fails) or kills us.
+  std::thread watchdog([&] {
+    char c;
+    while (read(in_fd, &c, 1) > 0) {
+    }
+    ioc.stop();
+  });
+  ioc.run();
+  watchdog.join();
+  return 0;
 }
 
 }  // namespace
@@ -100,8 +289,33 @@ int main(int argc, char** argv) {
   int services = std::atoi(argv[1]);
   int proxies = std::atoi(argv[2]);
   int rounds = std::atoi(argv[3]);
+  // Two sockets per proxy across the two processes, one in each.
+  rlimit nofile{};
+  getrlimit(RLIMIT_NOFILE, &nofile);
+  nofile.rlim_cur = nofile.rlim_max;
+  setrlimit(RLIMIT_NOFILE, &nofile);
+  if (nofile.rlim_cur < static_cast<rlim_t>(proxies) + 64) {
+    std::fprintf(stderr, "open file limit %lu is too low for %d proxies\n", static_cast<unsigned long>(nofile.rlim_cur),
+                 proxies);
+    return 1;
+  }
   char tmpl[] = "/tmp/push-bench-XXXXXX";
   std::string dir = mkdtemp(tmpl);
+  std::string token_key_file = dir + "/state/token-key";
+
+  int to_child[2];
+  int from_child[2];
+  if (pipe(to_child) != 0 || pipe(from_child) != 0) {
+    return 1;
+  }
+  pid_t child = fork();
+  if (child == 0) {
+    close(to_child[1]);
+    close(from_child[0]);
+    std::_Exit(RunProxies(services, proxies, token_key_file, to_child[0], from_child[1]));
+  }
+  close(to_child[0]);
+  close(from_child[1]);
 
   auto store = mesh::store::LocalStore::Open(dir + "/state");
   if (!store.ok()) {
@@ -124,12 +338,13 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "%s\n", std::string(st.message()).c_str());
     return 1;
   }
-  long rss_before = RssKb();
+  long rss_before = StatusKb("VmRSS:");
+  std::string load_before = LoadAverage();
 
   mesh::controlplane::ControlPlaneOptions o;
   o.store = shared;
   o.ca_dir = dir + "/state/ca";
-  o.token_key_file = dir + "/state/token-key";
+  o.token_key_file = token_key_file;
   o.port = 0;
   o.generator = Generate;
   o.store_poll = milliseconds(20);
@@ -138,73 +353,62 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "%s\n", std::string(cp.status().message()).c_str());
     return 1;
   }
-  auto tokens = mesh::ca::TokenAuthority::Open(o.token_key_file).value();
-
-  std::vector<std::shared_ptr<Probe>> probes;
-  std::vector<std::unique_ptr<mesh::xds::XdsClient>> clients;
+  double cpu_start = CpuSeconds(RUSAGE_SELF);
   auto start = steady_clock::now();
-  for (int i = 0; i < proxies; ++i) {
-    auto probe = std::make_shared<Probe>();
-    mesh::xds::XdsClientOptions co;
-    co.port = (*cp)->port();
-    std::string name = "proxy-" + std::to_string(i);
-    co.node.id = "sidecar~127.0.0.1~" + name + ".bench";
-    co.node.metadata = Parse("{NAMESPACE: bench, SERVICE_ACCOUNT: default, WORKLOAD_NAME: " + name +
-                             ", APP_PORT: 8080, INBOUND_PORT: " + std::to_string(20000 + i) +
-                             ", OUTBOUND_PORT: 15001, LABELS: {app: svc-" + std::to_string(i % services) + "}}");
-    co.node.authorization = "Bearer " + tokens.Issue({"bench", "default", name, system_clock::now() + hours(1)});
-    probes.push_back(probe);
-    clients.push_back(mesh::xds::StartXdsClient(co, probe));
+  uint16_t port = (*cp)->port();
+  if (write(to_child[1], &port, sizeof(port)) != sizeof(port)) {
+    return 1;
   }
-  auto all_have = [&](const std::string& marker) {
-    for (auto& p : probes) {
-      std::lock_guard<std::mutex> lock(p->mu);
-      if (p->seen_types.size() < 5 || p->last_marker != marker) {
-        return false;
+  // Lines "probe-N <steady_clock ns>" from the child, each when every proxy has probe-N.
+  FILE* reports = fdopen(from_child[0], "r");
+  auto wait_for = [&](const std::string& marker, steady_clock::time_point* at) {
+    char line[256];
+    while (std::fgets(line, sizeof(line), reports) != nullptr) {
+      std::string text(line);
+      size_t space = text.find(' ');
+      if (text.substr(0, space) == marker) {
+        *at = steady_clock::time_point(nanoseconds(std::stoll(text.substr(space + 1))));
+        return true;
       }
     }
-    return true;
+    return false;
   };
-  while (!all_have("probe-0")) {
-    if (steady_clock::now() - start > minutes(5)) {
-      std::fprintf(stderr, "timeout waiting for the full push\n");
-      return 1;
-    }
-    std::this_thread::sleep_for(milliseconds(5));
+  steady_clock::time_point done;
+  if (!wait_for("probe-0", &done)) {
+    std::fprintf(stderr, "the simulated proxies stopped before the full push completed\n");
+    return 1;
   }
-  double full_push_ms = duration<double, std::milli>(steady_clock::now() - start).count();
+  double full_push_ms = duration<double, std::milli>(done - start).count();
+  double full_push_cpu = CpuSeconds(RUSAGE_SELF) - cpu_start;
+  long rss_after_full = StatusKb("VmRSS:");
 
   std::vector<double> latencies;
   for (int round = 1; round <= rounds; ++round) {
     std::string marker = "probe-" + std::to_string(round);
     auto t0 = steady_clock::now();
-    auto applied = shared->Apply(Parse(ProbeVs(round)));
-    if (!applied.ok()) {
+    if (!shared->Apply(Parse(ProbeVs(round))).ok()) {
       return 1;
     }
-    while (!all_have(marker)) {
-      if (steady_clock::now() - t0 > minutes(2)) {
-        std::fprintf(stderr, "timeout waiting for round %d\n", round);
-        return 1;
-      }
-      std::this_thread::sleep_for(milliseconds(1));
+    if (!wait_for(marker, &done)) {
+      std::fprintf(stderr, "the simulated proxies stopped in round %d\n", round);
+      return 1;
     }
-    double last = 0;
-    for (auto& p : probes) {
-      std::lock_guard<std::mutex> lock(p->mu);
-      last = std::max(last, duration<double, std::milli>(p->marker_at - t0).count());
-    }
-    latencies.push_back(last);
+    latencies.push_back(duration<double, std::milli>(done - t0).count());
   }
   std::sort(latencies.begin(), latencies.end());
-  auto pct = [&](double q) { return latencies[std::min(latencies.size() - 1, size_t(q * latencies.size()))]; };
-  long rss = RssKb();
-  std::printf("services=%d proxies=%d full_push_ms=%.0f change_to_all_p50_ms=%.0f change_to_all_p99_ms=%.0f "
-              "process_rss_mb=%.0f (store+clients before control plane: %.0f MB)\n",
-              services, proxies, full_push_ms, pct(0.5), pct(0.99), rss / 1024.0, rss_before / 1024.0);
-  for (auto& c : clients) {
-    c->Stop();
-  }
+  auto pct = [&](double q) {
+    return latencies.empty() ? 0.0 : latencies[std::min(latencies.size() - 1, size_t(q * latencies.size()))];
+  };
+  double cpu_total = CpuSeconds(RUSAGE_SELF) - cpu_start;
+  close(to_child[1]);
+  int status = 0;
+  waitpid(child, &status, 0);
+  std::printf("services=%d proxies=%d full_push_ms=%.0f full_push_cp_cpu_s=%.1f change_to_all_p50_ms=%.0f "
+              "change_to_all_p99_ms=%.0f cp_cpu_s=%.1f proxies_cpu_s=%.1f cp_rss_mb=%.0f (after full push %.0f, "
+              "peak %.0f; store before control plane %.0f) load=[%s]->[%s]\n",
+              services, proxies, full_push_ms, full_push_cpu, pct(0.5), pct(0.99), cpu_total,
+              CpuSeconds(RUSAGE_CHILDREN), StatusKb("VmRSS:") / 1024.0, rss_after_full / 1024.0,
+              StatusKb("VmHWM:") / 1024.0, rss_before / 1024.0, load_before.c_str(), LoadAverage().c_str());
   (*cp)->Stop();
   std::string cleanup = "rm -rf " + dir;
   return std::system(cleanup.c_str()) == 0 ? 0 : 1;

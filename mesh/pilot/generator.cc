@@ -2,9 +2,11 @@
 
 #include <algorithm>
 #include <set>
+#include <unordered_map>
 
 #include "mesh/common/duration.h"
 #include "mesh/common/strings.h"
+#include "mesh/config/emit.h"
 #include "mesh/proxyconfig/decode.h"
 #include "mesh/proxyconfig/encode.h"
 #include "mesh/xds/protocol.h"
@@ -595,6 +597,58 @@ struct Translation {
     return false;
   }
 
+  // The virtual host of one service port on the outbound listener (the default route,
+  // or the routes of the mesh VirtualServices for that host).
+  pc::VirtualHost OutboundVirtualHost(const Service& s, const ServicePort& port,
+                                      const std::vector<const Resource*>& mesh_vs) {
+    pc::VirtualHost vh;
+    vh.name = common::StrCat(s.hostname, ":", port.port);
+    vh.domains = {common::StrCat(s.hostname, ":", port.port)};
+    if (port.port == s.ports.front().port || port.port == 80) {
+      vh.domains.push_back(s.hostname);
+    }
+    if (!s.mesh_external && s.hostname.find(".svc.") != std::string::npos) {
+      std::string short_ns = common::StrCat(s.name, ".", s.ns);
+      for (const std::string& alias : {short_ns, short_ns + ".svc"}) {
+        vh.domains.push_back(common::StrCat(alias, ":", port.port));
+        if (port.port == 80) {
+          vh.domains.push_back(alias);
+        }
+      }
+      if (s.ns == proxy.workload.ns) {
+        vh.domains.push_back(common::StrCat(s.name, ":", port.port));
+        if (port.port == 80) {
+          vh.domains.push_back(s.name);
+        }
+      }
+    }
+    // A mesh VirtualService for this host replaces the default route.
+    for (const Resource* vs : mesh_vs) {
+      for (const std::string& h : vs->spec()["hosts"].StringList()) {
+        if (QualifyHost(h, vs->ns(), push.mesh().domain_suffix) == s.hostname) {
+          for (pc::Route& r : HttpRoutes(*vs)) {
+            vh.routes.push_back(std::move(r));
+          }
+        }
+      }
+    }
+    if (vh.routes.empty()) {
+      pc::Route r;
+      r.name = "default";
+      pc::RouteAction a;
+      a.cluster = OutboundClusterName(port.port, "", s.hostname);
+      clusters_needed.insert(a.cluster);
+      a.timeout = pc::Duration(0);
+      pc::RetryPolicy retry;
+      retry.num_retries = 2;
+      retry.retry_on = {"connect-failure", "refused-stream", "retriable-status-codes"};
+      a.retry_policy = retry;
+      r.action = a;
+      vh.routes.push_back(std::move(r));
+    }
+    return vh;
+  }
+
   void SidecarOutbound() {
     if (proxy.outbound_port == 0) {
       return;
@@ -609,54 +663,14 @@ struct Translation {
         if (!IsHttpProtocol(port.protocol)) {
           continue;
         }
-        pc::VirtualHost vh;
-        vh.name = common::StrCat(s.hostname, ":", port.port);
-        vh.domains = {common::StrCat(s.hostname, ":", port.port)};
-        if (port.port == s.ports.front().port || port.port == 80) {
-          vh.domains.push_back(s.hostname);
-        }
-        if (!s.mesh_external && s.hostname.find(".svc.") != std::string::npos) {
-          std::string short_ns = common::StrCat(s.name, ".", s.ns);
-          for (const std::string& alias : {short_ns, short_ns + ".svc"}) {
-            vh.domains.push_back(common::StrCat(alias, ":", port.port));
-            if (port.port == 80) {
-              vh.domains.push_back(alias);
-            }
-          }
-          if (s.ns == proxy.workload.ns) {
-            vh.domains.push_back(common::StrCat(s.name, ":", port.port));
-            if (port.port == 80) {
-              vh.domains.push_back(s.name);
-            }
-          }
-        }
-        // A mesh VirtualService for this host replaces the default route.
-        for (const Resource* vs : mesh_vs) {
-          for (const std::string& h : vs->spec()["hosts"].StringList()) {
-            if (QualifyHost(h, vs->ns(), push.mesh().domain_suffix) == s.hostname) {
-              for (pc::Route& r : HttpRoutes(*vs)) {
-                vh.routes.push_back(std::move(r));
-              }
-            }
-          }
-        }
-        if (vh.routes.empty()) {
-          pc::Route r;
-          r.name = "default";
-          pc::RouteAction a;
-          a.cluster = OutboundClusterName(port.port, "", s.hostname);
-          clusters_needed.insert(a.cluster);
-          a.timeout = pc::Duration(0);
-          pc::RetryPolicy retry;
-          retry.num_retries = 2;
-          retry.retry_on = {"connect-failure", "refused-stream", "retriable-status-codes"};
-          a.retry_policy = retry;
-          r.action = a;
-          vh.routes.push_back(std::move(r));
-        }
+        pc::VirtualHost vh = OutboundVirtualHost(s, port, mesh_vs);
         rc->virtual_hosts.push_back(std::move(vh));
       }
     }
+    out.listeners.push_back(OutboundListener());
+  }
+
+  pc::Listener OutboundListener() {
     pc::Listener l;
     l.name = "virtualOutbound";
     l.address = {"127.0.0.1", proxy.outbound_port};
@@ -665,7 +679,7 @@ struct Translation {
     c.name = "virtualOutbound-http";
     c.filter = Hcm("outbound_http", "outbound");
     l.filter_chains.push_back(std::move(c));
-    out.listeners.push_back(std::move(l));
+    return l;
   }
 
   // ---- clusters -------------------------------------------------------------------
@@ -765,67 +779,72 @@ struct Translation {
 
   void Clusters() {
     for (const std::string& name : clusters_needed) {
-      // outbound|port|subset|host
-      std::vector<std::string> parts = common::Split(name, '|');
-      if (parts.size() != 4) {
-        continue;
-      }
-      uint32_t port = static_cast<uint32_t>(std::strtoul(parts[1].c_str(), nullptr, 10));
-      const std::string& subset = parts[2];
-      const Service* svc = push.FindService(parts[3]);
       pc::Cluster c;
-      c.name = name;
-      c.type = pc::Cluster::DiscoveryType::kEds;
-      c.eds_service_name = name;
-      c.connect_timeout = pc::Duration(10000);
       pc::ClusterLoadAssignment cla;
-      cla.cluster_name = name;
-      if (svc == nullptr || svc->FindPort(port) == nullptr) {
-        // Unknown destination: an empty cluster (requests get 503 UH, as in Istio).
-        out.clusters.push_back(c);
-        out.endpoints.push_back(cla);
-        continue;
+      if (OutboundCluster(name, c, cla)) {
+        out.clusters.push_back(std::move(c));
+        out.endpoints.push_back(std::move(cla));
       }
-      const ServicePort& sp = *svc->FindPort(port);
-      const Resource* dr = push.DestinationRuleFor(proxy.workload.ns, *svc);
-      Node policy = dr ? dr->spec()["trafficPolicy"] : Node();
-      config::StringMap subset_labels;
-      if (dr != nullptr && !subset.empty()) {
-        for (const Node& s : dr->spec()["subsets"].items()) {
-          if (s["name"].Str() == subset) {
-            for (const auto& [k, v] : s["labels"].StringMap()) {
-              subset_labels[k] = v;
-            }
-            if (s["trafficPolicy"].IsMap()) {
-              policy = s["trafficPolicy"];  // the subset's policy overrides the rule's
-            }
-          }
-        }
-      }
-      // Port-level settings override the rule's.
-      for (const Node& pls : policy["portLevelSettings"].items()) {
-        if (pls.At({"port", "number"}).Int().value_or(0) == port) {
-          Node merged = policy;
-          for (const auto& [k, v] : pls.entries()) {
-            if (k != "port") {
-              merged.Set(k, v);
-            }
-          }
-          policy = merged;
-        }
-      }
-      std::vector<Endpoint> endpoints = push.EndpointsFor(*svc, sp, subset_labels);
-      ApplyTrafficPolicy(c, policy, *svc, subset, endpoints);
-      pc::LocalityLbEndpoints lle;
-      for (const Endpoint& e : endpoints) {
-        lle.lb_endpoints.push_back(pc::LbEndpoint{{e.address, e.port}});
-      }
-      if (!lle.lb_endpoints.empty()) {
-        cla.endpoints.push_back(lle);
-      }
-      out.clusters.push_back(std::move(c));
-      out.endpoints.push_back(std::move(cla));
     }
+  }
+
+  // One outbound cluster and its endpoints; false for a malformed name.
+  bool OutboundCluster(const std::string& name, pc::Cluster& c, pc::ClusterLoadAssignment& cla) {
+    // outbound|port|subset|host
+    std::vector<std::string> parts = common::Split(name, '|');
+    if (parts.size() != 4) {
+      return false;
+    }
+    uint32_t port = static_cast<uint32_t>(std::strtoul(parts[1].c_str(), nullptr, 10));
+    const std::string& subset = parts[2];
+    const Service* svc = push.FindService(parts[3]);
+    c.name = name;
+    c.type = pc::Cluster::DiscoveryType::kEds;
+    c.eds_service_name = name;
+    c.connect_timeout = pc::Duration(10000);
+    cla.cluster_name = name;
+    if (svc == nullptr || svc->FindPort(port) == nullptr) {
+      // Unknown destination: an empty cluster (requests get 503 UH, as in Istio).
+      return true;
+    }
+    const ServicePort& sp = *svc->FindPort(port);
+    const Resource* dr = push.DestinationRuleFor(proxy.workload.ns, *svc);
+    Node policy = dr ? dr->spec()["trafficPolicy"] : Node();
+    config::StringMap subset_labels;
+    if (dr != nullptr && !subset.empty()) {
+      for (const Node& s : dr->spec()["subsets"].items()) {
+        if (s["name"].Str() == subset) {
+          for (const auto& [k, v] : s["labels"].StringMap()) {
+            subset_labels[k] = v;
+          }
+          if (s["trafficPolicy"].IsMap()) {
+            policy = s["trafficPolicy"];  // the subset's policy overrides the rule's
+          }
+        }
+      }
+    }
+    // Port-level settings override the rule's.
+    for (const Node& pls : policy["portLevelSettings"].items()) {
+      if (pls.At({"port", "number"}).Int().value_or(0) == port) {
+        Node merged = policy;
+        for (const auto& [k, v] : pls.entries()) {
+          if (k != "port") {
+            merged.Set(k, v);
+          }
+        }
+        policy = merged;
+      }
+    }
+    std::vector<Endpoint> endpoints = push.EndpointsFor(*svc, sp, subset_labels);
+    ApplyTrafficPolicy(c, policy, *svc, subset, endpoints);
+    pc::LocalityLbEndpoints lle;
+    for (const Endpoint& e : endpoints) {
+      lle.lb_endpoints.push_back(pc::LbEndpoint{{e.address, e.port}});
+    }
+    if (!lle.lb_endpoints.empty()) {
+      cla.endpoints.push_back(lle);
+    }
+    return true;
   }
 };
 
@@ -878,30 +897,302 @@ std::string RoleKey(const ProxyRole& r) {
 
 }  // namespace
 
-xds::ResourceList GenerationCache::Get(const ProxyRole& proxy, const PushContext& push, const std::string& type_url) {
-  auto key = std::make_pair(push.version(), RoleKey(proxy));
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (push.version() > latest_version_) {
-      latest_version_ = push.version();
-      entries_.erase(entries_.begin(), entries_.lower_bound({latest_version_, std::string()}));
-    }
-    auto it = entries_.find(key);
-    if (it != entries_.end()) {
-      auto list = it->second.find(type_url);
-      return list != it->second.end() ? list->second : xds::MakeResourceList({});
-    }
+namespace {
+
+const std::vector<std::string>& AllTypes() {
+  static const std::vector<std::string> kTypes = {xds::type_url::kCluster, xds::type_url::kEndpoint,
+                                                  xds::type_url::kListener, xds::type_url::kRoute,
+                                                  xds::type_url::kSecret};
+  return kTypes;
+}
+
+std::string ServiceFingerprint(const Service& s) {
+  std::string fp = common::StrCat(s.hostname, "|", s.name, "|", s.ns, "|", s.mesh_external ? 1 : 0, "|", s.resolution, "|");
+  for (const ServicePort& p : s.ports) {
+    fp += common::StrCat(p.name, ":", p.port, ":", p.target_port, ":", p.protocol, ",");
   }
-  std::map<std::string, xds::ResourceList> lists;
-  for (auto& [type, resources] : GenerateAllTypes(proxy, push)) {
-    lists[type] = xds::MakeResourceList(std::move(resources));
+  fp += "|";
+  for (const auto& [k, v] : s.selector) {
+    fp += common::StrCat(k, "=", v, ",");
   }
-  xds::ResourceList out = lists[type_url] ? lists[type_url] : xds::MakeResourceList({});
+  fp += "|";
+  for (const std::string& e : s.export_to) {
+    fp += e + ",";
+  }
+  return fp;
+}
+
+std::string EndpointsFingerprint(const std::vector<Endpoint>& endpoints) {
+  std::string fp;
+  for (const Endpoint& e : endpoints) {
+    fp += common::StrCat(e.address, ":", e.port, ":", e.instance->ns, ":", e.instance->service_account, ":",
+                         e.instance->has_sidecar ? 1 : 0, ":");
+    for (const auto& [k, v] : e.instance->labels) {
+      fp += common::StrCat(k, "=", v, ",");
+    }
+    fp += ";";
+  }
+  return fp;
+}
+
+// The JSON of config resources (VirtualServices, DestinationRules), once per build.
+class ConfigFingerprints {
+ public:
+  const std::string& Of(const Resource* r) {
+    if (r == nullptr) {
+      static const std::string kNone = "-";
+      return kNone;
+    }
+    auto it = memo_.find(r);
+    if (it == memo_.end()) {
+      it = memo_.emplace(r, config::EmitJson(r->root(), {.indent = 0})).first;
+    }
+    return it->second;
+  }
+
+ private:
+  std::map<const Resource*, std::string> memo_;
+};
+
+xds::ResourceChunkPtr EncodeChunk(const std::vector<Node>& nodes) {
+  std::vector<xds::EncodedResourcePtr> items;
+  items.reserve(nodes.size());
+  for (const Node& n : nodes) {
+    items.push_back(xds::EncodeResource(n));
+  }
+  return xds::MakeResourceChunk(std::move(items));
+}
+
+constexpr char kVirtualHostsPlaceholder[] = "@@virtual_hosts@@";
+
+}  // namespace
+
+// A scope's shared outbound configuration for one snapshot, plus the per-resource memo
+// carried from one snapshot to the next.
+struct GenerationCache::Scope {
+  struct Memo {
+    std::string fingerprint;
+    xds::EncodedResourcePtr first;   // cluster / virtual host JSON
+    xds::EncodedResourcePtr second;  // endpoints (clusters only)
+    std::vector<std::string> clusters;  // clusters a virtual host refers to
+    uint64_t used = 0;
+  };
+  uint64_t version = 0;
+  std::map<std::string, xds::ResourceChunkPtr> chunks;  // by type URL
+  std::unordered_map<std::string, Memo> virtual_hosts;
+  std::unordered_map<std::string, Memo> clusters;
+  uint64_t builds = 0;
+};
+
+GenerationCache::GenerationCache() = default;
+GenerationCache::~GenerationCache() = default;
+
+std::string GenerationCache::ScopeKey(const ProxyRole& proxy, const PushContext& push) {
+  const Resource* sidecar = push.FindSidecarConfig(proxy.workload);
+  return common::StrCat(proxy.workload.ns, "|", sidecar ? common::StrCat(sidecar->ns(), "/", sidecar->name()) : "-",
+                        "|", proxy.outbound_port, "|", push.mesh().trust_domain, "|", push.mesh().domain_suffix);
+}
+
+GenerationCache::Stats GenerationCache::stats() const {
   std::lock_guard<std::mutex> lock(mu_);
-  if (push.version() >= latest_version_) {
-    entries_[key] = std::move(lists);
+  Stats s = stats_;
+  s.scopes = scopes_.size();
+  return s;
+}
+
+// Called with mu_ held.
+std::shared_ptr<const GenerationCache::Scope> GenerationCache::ScopeFor(const ProxyRole& proxy,
+                                                                       const PushContext& push) {
+  std::shared_ptr<Scope>& scope = scopes_[ScopeKey(proxy, push)];
+  if (!scope) {
+    scope = std::make_shared<Scope>();
   }
-  return out;
+  if (scope->version == push.version()) {
+    return scope;
+  }
+  ++stats_.scope_builds;
+  uint64_t build = ++scope->builds;
+  // Any proxy of the scope stands for all of them: the outbound side only depends on
+  // what the scope key holds.
+  Translation t{push, proxy, {}, {}};
+  ConfigFingerprints config_fp;
+  std::map<std::string, xds::ResourceChunkPtr> chunks;
+  if (proxy.outbound_port != 0) {
+    std::vector<const Resource*> mesh_vs = push.MeshVirtualServices(proxy.workload.ns);
+    std::vector<std::string_view> vhost_json;
+    for (const Service& s : push.services()) {
+      if (!t.Visible(s)) {
+        continue;
+      }
+      std::string service_fp;
+      for (const ServicePort& port : s.ports) {
+        if (!IsHttpProtocol(port.protocol)) {
+          continue;
+        }
+        if (service_fp.empty()) {
+          service_fp = ServiceFingerprint(s);
+        }
+        // Inputs: the service, the VirtualServices for its host and the services
+        // their routes lead to (a destination without a port takes its first port).
+        std::string fp = common::StrCat(port.port, "|", service_fp);
+        for (const Resource* vs : mesh_vs) {
+          for (const std::string& h : vs->spec()["hosts"].StringList()) {
+            if (QualifyHost(h, vs->ns(), push.mesh().domain_suffix) != s.hostname) {
+              continue;
+            }
+            fp += "|" + config_fp.Of(vs);
+            for (const Node& rule : vs->spec()["http"].items()) {
+              for (const Node& d : rule["route"].items()) {
+                const Service* dest =
+                    push.FindService(QualifyHost(d["destination"]["host"].Str(), vs->ns(), push.mesh().domain_suffix));
+                fp += dest ? "|" + ServiceFingerprint(*dest) : "|?";
+              }
+              if (rule.At({"mirror", "host"}).IsScalar()) {
+                const Service* dest =
+                    push.FindService(QualifyHost(rule["mirror"]["host"].Str(), vs->ns(), push.mesh().domain_suffix));
+                fp += dest ? "|" + ServiceFingerprint(*dest) : "|?";
+              }
+            }
+          }
+        }
+        Scope::Memo& m = scope->virtual_hosts[common::StrCat(s.hostname, ":", port.port)];
+        if (!m.first || m.fingerprint != fp) {
+          std::set<std::string> before;
+          before.swap(t.clusters_needed);
+          pc::VirtualHost vh = t.OutboundVirtualHost(s, port, mesh_vs);
+          m.clusters.assign(t.clusters_needed.begin(), t.clusters_needed.end());
+          t.clusters_needed.swap(before);
+          m.first = xds::EncodeResourceJson(vh.name, config::EmitJson(pc::EncodeVirtualHost(vh), {.indent = 0}));
+          m.fingerprint = std::move(fp);
+          ++stats_.shared_encoded;
+        } else {
+          ++stats_.shared_reused;
+        }
+        m.used = build;
+        t.clusters_needed.insert(m.clusters.begin(), m.clusters.end());
+        vhost_json.push_back(m.first->json);
+      }
+    }
+    // The route configuration is assembled from the cached virtual hosts.
+    Node rc = pc::EncodeRouteConfiguration(pc::RouteConfiguration{"outbound"});
+    rc.Set("virtual_hosts", Node::Scalar(kVirtualHostsPlaceholder, true));
+    std::string rc_json = config::EmitJson(rc, {.indent = 0});
+    std::string quoted = common::StrCat("\"", kVirtualHostsPlaceholder, "\"");
+    if (size_t at = rc_json.find(quoted); at != std::string::npos) {
+      std::string joined = "[";
+      for (size_t i = 0; i < vhost_json.size(); ++i) {
+        if (i > 0) {
+          joined += ',';
+        }
+        joined += vhost_json[i];
+      }
+      joined += ']';
+      rc_json.replace(at, quoted.size(), joined);
+    }
+    chunks[xds::type_url::kRoute] = xds::MakeResourceChunk({xds::EncodeResourceJson("outbound", std::move(rc_json))});
+    chunks[xds::type_url::kListener] = EncodeChunk({pc::EncodeListener(t.OutboundListener())});
+  }
+  std::vector<xds::EncodedResourcePtr> clusters;
+  std::vector<xds::EncodedResourcePtr> endpoints;
+  for (const std::string& name : t.clusters_needed) {
+    // Inputs: the service, its DestinationRule as seen from this namespace, and the
+    // workloads behind it (any of them may match a subset).
+    std::string fp = name;
+    std::vector<std::string> parts = common::Split(name, '|');
+    const Service* svc = parts.size() == 4 ? push.FindService(parts[3]) : nullptr;
+    if (svc != nullptr) {
+      fp += "|" + ServiceFingerprint(*svc);
+      fp += "|" + config_fp.Of(push.DestinationRuleFor(proxy.workload.ns, *svc));
+      uint32_t port = static_cast<uint32_t>(std::strtoul(parts[1].c_str(), nullptr, 10));
+      if (const ServicePort* sp = svc->FindPort(port)) {
+        fp += "|" + EndpointsFingerprint(push.EndpointsFor(*svc, *sp));
+      }
+    }
+    Scope::Memo& m = scope->clusters[name];
+    if (!m.first || m.fingerprint != fp) {
+      pc::Cluster c;
+      pc::ClusterLoadAssignment cla;
+      if (!t.OutboundCluster(name, c, cla)) {
+        continue;
+      }
+      m.first = xds::EncodeResource(pc::EncodeCluster(c));
+      m.second = xds::EncodeResource(pc::EncodeClusterLoadAssignment(cla));
+      m.fingerprint = std::move(fp);
+      stats_.shared_encoded += 2;
+    } else {
+      stats_.shared_reused += 2;
+    }
+    m.used = build;
+    clusters.push_back(m.first);
+    endpoints.push_back(m.second);
+  }
+  chunks[xds::type_url::kCluster] = xds::MakeResourceChunk(std::move(clusters));
+  chunks[xds::type_url::kEndpoint] = xds::MakeResourceChunk(std::move(endpoints));
+  // What this snapshot did not use is gone from the scope.
+  for (auto* memo : {&scope->virtual_hosts, &scope->clusters}) {
+    std::erase_if(*memo, [build](const auto& entry) { return entry.second.used != build; });
+  }
+  scope->chunks = std::move(chunks);
+  scope->version = push.version();
+  return scope;
+}
+
+xds::ResourceList GenerationCache::Get(const ProxyRole& proxy, const PushContext& push, const std::string& type_url) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (push.version() > latest_version_) {
+    // Forget proxies' lists of older snapshots, and scopes that no proxy asked for
+    // during the previous one.
+    previous_version_ = latest_version_;
+    latest_version_ = push.version();
+    proxies_.erase(proxies_.begin(), proxies_.lower_bound({latest_version_, std::string()}));
+    std::erase_if(scopes_, [this](const auto& entry) { return entry.second->version < previous_version_; });
+  }
+  auto key = std::make_pair(push.version(), RoleKey(proxy));
+  auto it = proxies_.find(key);
+  if (it == proxies_.end()) {
+    ++stats_.proxy_builds;
+    std::map<std::string, xds::ResourceList> lists;
+    if (proxy.type == ProxyRole::Type::kRouter) {
+      for (auto& [type, resources] : GenerateAllTypes(proxy, push)) {
+        lists[type] = xds::MakeResourceList(std::move(resources));
+      }
+    } else {
+      // Sidecars: the small per-proxy part first (as in GenerateResources), then the
+      // scope's shared part.
+      std::shared_ptr<const Scope> scope = ScopeFor(proxy, push);
+      Translation t{push, proxy, {}, {}};
+      t.SidecarInbound();
+      std::map<std::string, std::vector<Node>> own;
+      for (const pc::Listener& l : t.out.listeners) {
+        own[xds::type_url::kListener].push_back(pc::EncodeListener(l));
+      }
+      for (const pc::RouteConfiguration& rc : t.out.route_configs) {
+        own[xds::type_url::kRoute].push_back(pc::EncodeRouteConfiguration(rc));
+      }
+      for (const pc::Cluster& c : t.out.clusters) {
+        own[xds::type_url::kCluster].push_back(pc::EncodeCluster(c));
+      }
+      for (const pc::ClusterLoadAssignment& e : t.out.endpoints) {
+        own[xds::type_url::kEndpoint].push_back(pc::EncodeClusterLoadAssignment(e));
+      }
+      for (const pc::Secret& sec : t.out.secrets) {
+        own[xds::type_url::kSecret].push_back(pc::EncodeSecret(sec, /*redact_inline=*/false));
+      }
+      for (const std::string& type : AllTypes()) {
+        std::vector<xds::ResourceChunkPtr> chunks;
+        if (auto o = own.find(type); o != own.end()) {
+          chunks.push_back(EncodeChunk(o->second));
+        }
+        if (auto c = scope->chunks.find(type); c != scope->chunks.end()) {
+          chunks.push_back(c->second);
+        }
+        lists[type] = xds::MakeChunkedResourceList(std::move(chunks));
+      }
+    }
+    it = proxies_.emplace(key, std::move(lists)).first;
+  }
+  auto list = it->second.find(type_url);
+  return list != it->second.end() ? list->second : xds::MakeResourceList({});
 }
 
 std::map<std::string, std::vector<Node>> GenerateAllTypes(const ProxyRole& proxy, const PushContext& push) {

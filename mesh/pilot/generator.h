@@ -49,19 +49,47 @@ std::vector<config::Node> GenerateType(const ProxyRole& proxy, const PushContext
 // Every discovery type for a proxy from one translation.
 std::map<std::string, std::vector<config::Node>> GenerateAllTypes(const ProxyRole& proxy, const PushContext& push);
 
-// Per-proxy memo for one snapshot: discovery asks for five types in a row, and one
-// translation produces all five. The key is everything the output depends on: the
-// proxy's role (all of its fields) and the PushContext version (which identifies the
-// whole snapshot). Entries of older snapshots are dropped when a newer one is seen.
+// Generation for the discovery server, shared between proxies and across snapshots.
+//
+// Sidecars that see the same outbound configuration (same namespace, same Sidecar
+// resource, same outbound port: their "scope", see ScopeKey) share it: the outbound
+// clusters, endpoints, route configuration and listener are translated and serialized
+// once per scope and snapshot, and every proxy of the scope gets the same immutable bytes
+// (xds::ResourceChunk). Within a scope each cluster, endpoint assignment and virtual host
+// is kept across snapshots with a fingerprint of what it was built from, so a change to
+// one service re-encodes only that service's resources. The per-proxy parts (inbound
+// listener, route and cluster; all of a gateway's configuration) are translated per proxy
+// and are small. One translation per proxy and snapshot serves all five types.
 // Thread-safe.
 class GenerationCache {
  public:
+  GenerationCache();
+  ~GenerationCache();
   xds::ResourceList Get(const ProxyRole& proxy, const PushContext& push, const std::string& type_url);
 
+  struct Stats {
+    uint64_t scope_builds = 0;       // scope translations (one per scope and snapshot)
+    uint64_t proxy_builds = 0;       // per-proxy translations
+    uint64_t shared_encoded = 0;     // scope resources serialized (clusters, endpoints, virtual hosts, ...)
+    uint64_t shared_reused = 0;      // scope resources reused from an earlier snapshot
+    size_t scopes = 0;               // scopes currently held
+  };
+  Stats stats() const;
+
+  // What a sidecar's outbound configuration depends on besides the snapshot.
+  static std::string ScopeKey(const ProxyRole& proxy, const PushContext& push);
+
  private:
-  std::mutex mu_;
+  struct Scope;
+  struct ProxyEntry;
+  std::shared_ptr<const Scope> ScopeFor(const ProxyRole& proxy, const PushContext& push);
+
+  mutable std::mutex mu_;
   uint64_t latest_version_ = 0;
-  std::map<std::pair<uint64_t, std::string>, std::map<std::string, xds::ResourceList>> entries_;
+  uint64_t previous_version_ = 0;
+  std::map<std::string, std::shared_ptr<Scope>> scopes_;
+  std::map<std::pair<uint64_t, std::string>, std::map<std::string, xds::ResourceList>> proxies_;
+  Stats stats_;
 };
 
 // "outbound|80|v1|reviews.default.svc.cluster.local"

@@ -20,6 +20,7 @@
 #include <iostream>
 #include <list>
 #include <random>
+#include <span>
 #include <thread>
 
 #include "mesh/common/status_macros.h"
@@ -42,13 +43,22 @@ namespace http = beast::http;
 namespace net = boost::asio;
 namespace ssl = net::ssl;
 using tcp = net::ip::tcp;
-using net::awaitable;
+// A concrete executor type everywhere instead of the type-erased any_io_executor: every
+// coroutine step and I/O operation used to copy, compare and destroy an any_io_executor.
+using Executor = net::io_context::executor_type;
+template <class T>
+using awaitable = net::awaitable<T, Executor>;
+using TcpStream = beast::basic_stream<tcp, Executor>;
+using Socket = net::basic_stream_socket<tcp, Executor>;
+using Acceptor = net::basic_socket_acceptor<tcp, Executor>;
+using Resolver = net::ip::basic_resolver<tcp, Executor>;
+using Timer = net::basic_waitable_timer<std::chrono::steady_clock, net::wait_traits<std::chrono::steady_clock>, Executor>;
 using common::StrCat;
 using namespace proxyconfig;
 using namespace std::chrono_literals;
 using namespace net::experimental::awaitable_operators;
 
-constexpr auto kUse = net::as_tuple(net::use_awaitable);
+constexpr auto kUse = net::as_tuple(net::use_awaitable_t<Executor>());
 constexpr size_t kChunkSize = 64 * 1024;
 constexpr size_t kMaxIdlePerHost = 256;
 
@@ -60,7 +70,7 @@ int64_t NowMs() {
 void Log(const std::string& line) { std::cerr << "meshctl proxy: " << line << "\n"; }
 
 // Sets a stream's expiry; 0 means no limit.
-void Expire(beast::tcp_stream& s, Duration d) {
+void Expire(TcpStream& s, Duration d) {
   if (d.count() > 0) {
     s.expires_after(d);
   } else {
@@ -115,8 +125,8 @@ std::string PeerUriSan(SSL* ssl) {
 // Upstream connections
 
 struct UpstreamConn {
-  std::optional<beast::tcp_stream> tcp;
-  std::optional<ssl::stream<beast::tcp_stream>> tls;
+  std::optional<TcpStream> tcp;
+  std::optional<ssl::stream<TcpStream>> tls;
   beast::flat_buffer buffer;
   std::string pool_key;
   std::shared_ptr<ClusterState> cluster_state;
@@ -125,7 +135,7 @@ struct UpstreamConn {
       cluster_state->active_connections.fetch_sub(1);
     }
   }
-  beast::tcp_stream& lowest() { return tls ? tls->next_layer() : *tcp; }
+  TcpStream& lowest() { return tls ? tls->next_layer() : *tcp; }
 };
 using UpstreamPtr = std::unique_ptr<UpstreamConn>;
 
@@ -134,16 +144,31 @@ struct SessionHandle {
   std::function<void()> cancel;
 };
 
+// SplitMix64: load balancing, sampling and request ids need speed, not cryptographic
+// strength (std::mt19937_64's periodic state refresh showed up in profiles).
+struct FastRng {
+  using result_type = uint64_t;
+  uint64_t state;
+  static constexpr uint64_t min() { return 0; }
+  static constexpr uint64_t max() { return ~uint64_t{0}; }
+  uint64_t operator()() {
+    uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+  }
+};
+
 // One worker thread: its own io_context, snapshot slot, upstream pools and stats.
 struct Worker {
   net::io_context ioc{1};
   std::thread thread;
   RuntimePtr runtime;  // touched only on this worker's thread
   std::unordered_map<std::string, std::vector<UpstreamPtr>> pools;
-  std::map<std::string, std::shared_ptr<tcp::acceptor>> acceptors;
+  std::map<std::string, std::shared_ptr<Acceptor>> acceptors;
   std::list<SessionHandle*> sessions;
   bool draining = false;
-  std::mt19937_64 rng{std::random_device{}()};
+  FastRng rng{(uint64_t{std::random_device{}()} << 32) | std::random_device{}()};
   WorkerStats stats;
   std::atomic<int64_t>* active_requests = nullptr;  // proxy-wide, for drain
   std::unique_ptr<char[]> chunk_a{new char[kChunkSize]};
@@ -151,7 +176,7 @@ struct Worker {
   double Random01() { return std::uniform_real_distribution<double>(0, 1)(rng); }
 };
 
-std::string NewRequestId(std::mt19937_64& rng) {
+std::string NewRequestId(FastRng& rng) {
   // UUID version 4, formatted by hand (snprintf showed up in profiles).
   static constexpr char kHex[] = "0123456789abcdef";
   uint64_t a = (rng() & 0xffffffffffff0fffULL) | 0x0000000000004000ULL;
@@ -169,6 +194,42 @@ std::string NewRequestId(std::mt19937_64& rng) {
   return out;
 }
 
+// Envoy's "trusted client address": with use_remote_address the peer, or with
+// xff_num_trusted_hops N > 0 the Nth x-forwarded-for entry from the right; without
+// use_remote_address the (N+1)th from the right. Falls back to the peer.
+std::string TrustedClientAddress(std::string_view xff, const std::string& peer, bool use_remote_address,
+                                 uint32_t trusted_hops) {
+  size_t from_right = use_remote_address ? trusted_hops : trusted_hops + 1;
+  if (from_right == 0 || xff.empty()) {
+    return peer;
+  }
+  std::vector<std::string> entries = common::Split(xff, ',');
+  if (entries.size() < from_right) {
+    return peer;
+  }
+  std::string_view entry = common::StripWhitespace(entries[entries.size() - from_right]);
+  beast::error_code ec;
+  net::ip::make_address(std::string(entry), ec);
+  return ec ? peer : std::string(entry);
+}
+
+// RFC 1918, loopback, link-local and IPv6 unique-local addresses count as internal
+// (Envoy's definition for x-envoy-external-address).
+bool IsInternalAddress(const std::string& ip) {
+  beast::error_code ec;
+  auto a = net::ip::make_address(ip, ec);
+  if (ec) {
+    return false;
+  }
+  if (a.is_v4()) {
+    auto b = a.to_v4().to_bytes();
+    return b[0] == 10 || b[0] == 127 || (b[0] == 172 && (b[1] & 0xf0) == 16) || (b[0] == 192 && b[1] == 168) ||
+           (b[0] == 169 && b[1] == 254);
+  }
+  auto v6 = a.to_v6();
+  return v6.is_loopback() || v6.is_link_local() || (v6.to_bytes()[0] & 0xfe) == 0xfc;
+}
+
 bool HostAvailable(const HostRuntime& h, int64_t now) {
   return h.configured_healthy && !h.state->health_check_failed.load(std::memory_order_relaxed) &&
          h.state->ejected_until_ms.load(std::memory_order_relaxed) <= now;
@@ -184,7 +245,20 @@ const HostRuntime* PickHost(Worker& w, const ClusterRuntime& c, std::optional<ui
   auto available = [&](const HostRuntime& h) { return HostAvailable(h, now); };
   using P = Cluster::LbPolicy;
   P policy = c.cluster->lb_policy;
-  if ((policy == P::kRingHash || policy == P::kMaglev) && !c.ring.empty()) {
+  if (policy == P::kMaglev && !c.maglev.empty()) {
+    // An unavailable host's slot falls through to the next slots (Envoy rebuilds the
+    // table without it; this keeps the table immutable per snapshot).
+    const size_t m = c.maglev.size();
+    size_t slot = (hash ? *hash : w.rng()) % m;
+    for (size_t n = 0; n < m; ++n, slot = slot + 1 == m ? 0 : slot + 1) {
+      const HostRuntime& h = c.hosts[c.maglev[slot]];
+      if (available(h)) {
+        return &h;
+      }
+    }
+    return nullptr;
+  }
+  if (policy == P::kRingHash && !c.ring.empty()) {
     uint64_t key = hash ? *hash : w.rng();
     auto it = std::lower_bound(c.ring.begin(), c.ring.end(), std::make_pair(key, uint32_t{0}));
     for (size_t n = 0; n < c.ring.size(); ++n, ++it) {
@@ -280,7 +354,7 @@ awaitable<std::tuple<beast::error_code, UpstreamPtr>> Connect(Worker& w, const C
   conn->pool_key = h.pool_key;
   conn->cluster_state = c.state;
   c.state->active_connections.fetch_add(1);
-  beast::tcp_stream stream(w.ioc);
+  TcpStream stream(w.ioc);
   beast::error_code ec;
   auto addr = net::ip::make_address(h.address, ec);
   stream.expires_after(c.cluster->connect_timeout);
@@ -288,7 +362,7 @@ awaitable<std::tuple<beast::error_code, UpstreamPtr>> Connect(Worker& w, const C
     auto [cec] = co_await stream.async_connect(tcp::endpoint(addr, h.port), kUse);
     ec = cec;
   } else {
-    tcp::resolver resolver(w.ioc);
+    Resolver resolver(w.ioc);
     auto [rec, results] = co_await resolver.async_resolve(h.address, std::to_string(h.port), kUse);
     ec = rec;
     if (!ec) {
@@ -464,14 +538,107 @@ awaitable<beast::error_code> WriteLocal(Stream& stream, int status, const std::s
   co_return ec;
 }
 
-// Copies a message's body from a parser to a serializer in bounded chunks.
-template <class ReadStream, class WriteStream, class Parser, class Serializer, class Message>
+// Formats a message header as HTTP/1.x bytes into `out` (reused per connection, so no
+// allocation in steady state). Replaces Beast's serializer on the forwarding path: its
+// generic buffer-sequence machinery was the largest user-space cost per request.
+template <bool isRequest, class Fields>
+void FormatHeader(const http::header<isRequest, Fields>& h, std::string& out) {
+  auto append = [&out](beast::string_view v) { out.append(v.data(), v.size()); };
+  out.clear();
+  const unsigned version = h.version();
+  char proto[] = "HTTP/1.1";
+  proto[5] = static_cast<char>('0' + version / 10 % 10);
+  proto[7] = static_cast<char>('0' + version % 10);
+  if constexpr (isRequest) {
+    append(h.method_string());
+    out += ' ';
+    append(h.target());
+    out += ' ';
+    out.append(proto, 8);
+  } else {
+    const unsigned code = h.result_int();
+    out.append(proto, 8);
+    out += ' ';
+    out += static_cast<char>('0' + code / 100 % 10);
+    out += static_cast<char>('0' + code / 10 % 10);
+    out += static_cast<char>('0' + code % 10);
+    out += ' ';
+    beast::string_view reason = h.reason();
+    append(reason.empty() ? http::obsolete_reason(h.result()) : reason);
+  }
+  out.append("\r\n");
+  for (const auto& f : h) {
+    append(f.name_string());
+    out.append(": ");
+    append(f.value());
+    out.append("\r\n");
+  }
+  out.append("\r\n");
+}
+
+// Points `parser`'s body at `dest` (sized to the Content-Length) and parses the bytes
+// already buffered; the caller reads the rest.
+template <class Parser>
+beast::error_code ReadWholeBody(beast::flat_buffer& buffer, Parser& parser, std::string& dest) {
+  parser.get().body().data = dest.data();
+  parser.get().body().size = dest.size();
+  beast::error_code ec;
+  if (buffer.size() > 0 && !parser.is_done()) {
+    size_t used = parser.put(buffer.data(), ec);
+    buffer.consume(used);
+    if (ec == http::error::need_more || ec == http::error::need_buffer) {
+      ec = {};
+    }
+  }
+  return ec;
+}
+
+// Writes every byte of `bufs` (modified). On plain TCP one non-blocking send is tried
+// first: it usually takes everything, and then no asynchronous operation, coroutine
+// suspension or timer is needed. What is left goes out asynchronously with `timeout`.
+template <class Stream>
+awaitable<beast::error_code> WriteAll(Stream& to, std::span<net::const_buffer> bufs, Duration timeout) {
+  if constexpr (std::is_same_v<Stream, TcpStream>) {
+    auto& sock = to.socket();
+    beast::error_code ec;
+    if (!sock.non_blocking()) {
+      sock.non_blocking(true, ec);
+    }
+    size_t sent = ec ? 0 : sock.write_some(bufs, ec);
+    if (ec && ec != net::error::would_block && ec != net::error::try_again) {
+      co_return ec;
+    }
+    while (!bufs.empty() && sent >= bufs.front().size()) {
+      sent -= bufs.front().size();
+      bufs = bufs.subspan(1);
+    }
+    if (bufs.empty()) {
+      co_return beast::error_code();
+    }
+    bufs.front() += sent;
+  }
+  Expire(beast::get_lowest_layer(to), timeout);
+  auto [ec, n] = co_await net::async_write(to, bufs, kUse);
+  co_return ec;
+}
+
+// Writes `head` (a formatted header) and then the message body from `parser`, in bounded
+// chunks, chunk-encoded when `chunked_out`. The header goes out with the first body bytes in
+// one write. With `send_body` false only the header is written. Reports (read error on
+// `from`, write error on `to`).
+template <class ReadStream, class WriteStream, class Parser>
 awaitable<std::tuple<beast::error_code, beast::error_code>> Relay(ReadStream& from, beast::flat_buffer& buffer,
-                                                                  Parser& parser, WriteStream& to, Serializer& sr,
-                                                                  Message& out, char* chunk, Duration read_timeout,
+                                                                  Parser& parser, WriteStream& to,
+                                                                  const std::string& head, bool chunked_out,
+                                                                  bool send_body, char* chunk, Duration read_timeout,
                                                                   uint64_t& bytes) {
+  static constexpr char kCrlf[] = "\r\n";
+  static constexpr char kLastChunk[] = "0\r\n\r\n";
+  bool head_sent = false;
   for (;;) {
-    if (!parser.is_done()) {
+    size_t n = 0;
+    bool more = false;
+    if (send_body && !parser.is_done()) {
       parser.get().body().data = chunk;
       parser.get().body().size = kChunkSize;
       // Bytes already buffered are parsed synchronously: no extra async round trip.
@@ -485,7 +652,7 @@ awaitable<std::tuple<beast::error_code, beast::error_code>> Relay(ReadStream& fr
       }
       if (parser.get().body().size == kChunkSize && !parser.is_done()) {
         Expire(beast::get_lowest_layer(from), read_timeout);
-        auto [ec, n] = co_await http::async_read(from, buffer, parser, kUse);
+        auto [ec, rn] = co_await http::async_read(from, buffer, parser, kUse);
         if (ec == http::error::need_buffer) {
           ec = {};
         }
@@ -493,24 +660,43 @@ awaitable<std::tuple<beast::error_code, beast::error_code>> Relay(ReadStream& fr
           co_return std::make_tuple(ec, beast::error_code());
         }
       }
-      out.body().data = chunk;
-      out.body().size = kChunkSize - parser.get().body().size;
-      out.body().more = !parser.is_done();
-      bytes += out.body().size;
-    } else {
-      out.body().data = nullptr;
-      out.body().size = 0;
-      out.body().more = false;
+      n = kChunkSize - parser.get().body().size;
+      more = !parser.is_done();
+      bytes += n;
     }
-    Expire(beast::get_lowest_layer(to), read_timeout);
-    auto [wec, wn] = co_await http::async_write(to, sr, kUse);
-    if (wec == http::error::need_buffer) {
-      wec = {};
+    std::array<net::const_buffer, 5> bufs;
+    size_t nb = 0;
+    char size_line[20];
+    if (!head_sent) {
+      bufs[nb++] = net::buffer(head);
     }
-    if (wec) {
-      co_return std::make_tuple(beast::error_code(), wec);
+    if (chunked_out && send_body) {
+      if (n > 0) {
+        static constexpr char kHex[] = "0123456789abcdef";
+        char* end = size_line + sizeof(size_line);
+        char* p = end;
+        *--p = '\n';
+        *--p = '\r';
+        for (size_t v = n; v > 0; v >>= 4) {
+          *--p = kHex[v & 0xf];
+        }
+        bufs[nb++] = net::buffer(p, end - p);
+        bufs[nb++] = net::buffer(chunk, n);
+        bufs[nb++] = net::buffer(kCrlf, 2);
+      }
+      if (!more) {
+        bufs[nb++] = net::buffer(kLastChunk, sizeof(kLastChunk) - 1);
+      }
+    } else if (n > 0) {
+      bufs[nb++] = net::buffer(chunk, n);
     }
-    if (sr.is_done()) {
+    head_sent = true;
+    if (nb > 0) {
+      if (beast::error_code wec = co_await WriteAll(to, std::span<net::const_buffer>(bufs.data(), nb), read_timeout)) {
+        co_return std::make_tuple(beast::error_code(), wec);
+      }
+    }
+    if (!more) {
       co_return std::make_tuple(beast::error_code(), beast::error_code());
     }
   }
@@ -712,7 +898,7 @@ class HttpSession {
     const FaultPolicy* fault = route->fault ? &*route->fault : (hcm.fault ? &*hcm.fault : nullptr);
     if (fault != nullptr) {
       if (fault->delay && w_.Random01() * 100 < fault->delay_percent) {
-        net::steady_timer timer(w_.ioc, *fault->delay);
+        Timer timer(w_.ioc, *fault->delay);
         co_await timer.async_wait(kUse);
         AddFlag(out.fault_flags, "DI");
       }
@@ -821,8 +1007,20 @@ class HttpSession {
     if (action.host_rewrite_literal) {
       up_req.set(http::field::host, *action.host_rewrite_literal);
     }
+    std::string client_ip = ctx_.remote_ip;  // source-IP hashing uses the trusted client address
     {
       std::string xff(req["x-forwarded-for"]);
+      if (hcm.use_remote_address || hcm.xff_num_trusted_hops > 0) {
+        client_ip = TrustedClientAddress(xff, ctx_.remote_ip, hcm.use_remote_address, hcm.xff_num_trusted_hops);
+      }
+      if (hcm.use_remote_address) {
+        // Edge proxy: the client cannot choose this header.
+        if (IsInternalAddress(client_ip)) {
+          req.erase("x-envoy-external-address");
+        } else {
+          req.set("x-envoy-external-address", client_ip);
+        }
+      }
       req.set("x-forwarded-for", xff.empty() ? ctx_.remote_ip : StrCat(xff, ", ", ctx_.remote_ip));
       if (hcm.use_remote_address || req.find("x-forwarded-proto") == req.end()) {
         up_req.set("x-forwarded-proto", ctx_.scheme);
@@ -851,7 +1049,7 @@ class HttpSession {
           hash = HashKey(std::string_view(it->value().data(), it->value().size()));
         }
       } else if (hp.kind == HashPolicy::Kind::kSourceIp) {
-        hash = HashKey(ctx_.remote_ip);
+        hash = HashKey(client_ip);
       } else {
         std::string cookies(req[http::field::cookie]);
         for (auto& part : common::Split(cookies, ';')) {
@@ -888,7 +1086,73 @@ class HttpSession {
     }
 
     const RetryPolicy* retry = action.retry_policy ? &*action.retry_policy : (vh->retry_policy ? &*vh->retry_policy : nullptr);
-    uint32_t max_attempts = 1 + ((retry && !has_body && !upgrade) ? retry->num_retries : 0);
+    // A small request body (Content-Length up to 64 KiB) is read whole before the first
+    // try when a retry policy applies, so that retries can replay it.
+    const bool buffered = retry && has_body && !upgrade && !parser.chunked() && parser.content_length() &&
+                          *parser.content_length() <= kChunkSize;
+    // request_timeout bounds receiving the whole request (408 when it fires first). Its
+    // own timer cancels the pending downstream read (the stream's timer would close the
+    // socket, leaving no way to answer).
+    struct RequestTimeoutState {
+      bool fired = false;
+      bool disarmed = false;
+    };
+    std::shared_ptr<RequestTimeoutState> request_timeout;  // only for bodies still to read
+    std::optional<Timer> request_timer;
+    if (hcm.request_timeout.count() > 0 && has_body && !parser.is_done()) {
+      request_timeout = std::make_shared<RequestTimeoutState>();
+      request_timer.emplace(w_.ioc, start + hcm.request_timeout);
+      auto* socket = &beast::get_lowest_layer(stream_).socket();
+      request_timer->async_wait([state = request_timeout, socket](beast::error_code ec) {
+        if (!ec && !state->disarmed) {
+          state->fired = true;
+          beast::error_code ignored;
+          socket->cancel(ignored);
+        }
+      });
+    }
+    struct Disarm {
+      std::shared_ptr<RequestTimeoutState> state;
+      ~Disarm() {
+        if (state) {
+          state->disarmed = true;
+        }
+      }
+    } disarm_request_timeout{request_timeout};
+    auto body_timeout = [&]() -> Duration { return hcm.stream_idle_timeout; };
+    auto request_timed_out = [&](const beast::error_code&) { return request_timeout && request_timeout->fired; };
+    bool sent_continue = false;
+    std::string body_copy;
+    if (buffered) {
+      if (expect_continue) {
+        sent_continue = true;
+        static const char kContinue[] = "HTTP/1.1 100 Continue\r\n\r\n";
+        co_await net::async_write(stream_, net::buffer(kContinue, sizeof(kContinue) - 1), kUse);
+      }
+      body_copy.resize(*parser.content_length());
+      beast::error_code rec = ReadWholeBody(buffer, parser, body_copy);
+      while (!rec && !parser.is_done()) {
+        Expire(beast::get_lowest_layer(stream_), body_timeout());
+        std::tie(rec, std::ignore) = co_await http::async_read(stream_, buffer, parser, kUse);
+      }
+      if (rec) {
+        out.keep_alive = false;
+        if (request_timed_out(rec)) {
+          out.status = 408;
+          co_await WriteLocal(stream_, 408, "request timeout", false, client_version, {}, nullptr, nullptr, nullptr,
+                              head, out.bytes_sent);
+        } else {
+          out.flags = "DC";
+        }
+        Finish(chain, req, out, start, start_wall, route, request_id);
+        co_return false;
+      }
+      out.bytes_received = body_copy.size();
+      if (request_timeout) {
+        request_timeout->disarmed = true;
+      }
+    }
+    uint32_t max_attempts = 1 + ((retry && (!has_body || buffered) && !upgrade) ? retry->num_retries : 0);
     Duration try_timeout = action.timeout;
     if (retry && retry->per_try_timeout.count() > 0 &&
         (try_timeout.count() == 0 || retry->per_try_timeout < try_timeout)) {
@@ -903,22 +1167,46 @@ class HttpSession {
     std::optional<http::response_parser<http::buffer_body>> up_parser;
     bool request_sent = false;
     char* chunk = w_.chunk_a.get();
-    bool sent_continue = false;
+    // A retry counts against max_retries / the retry budget from its backoff until its
+    // response (or failure).
+    struct RetrySlot {
+      ClusterState* state = nullptr;
+      void Take(ClusterState* s) {
+        state = s;
+        state->active_retries.fetch_add(1);
+      }
+      void Release() {
+        if (state != nullptr) {
+          state->active_retries.fetch_sub(1);
+          state = nullptr;
+        }
+      }
+      ~RetrySlot() { Release(); }
+    } retry_slot;
     for (uint32_t attempt = 0; attempt < max_attempts; ++attempt) {
       bool last = attempt + 1 == max_attempts;
       if (attempt > 0) {
-        if (cluster.state->active_retries.load() >= limits.max_retries) {
+        retry_slot.Release();
+        int64_t allowed = limits.max_retries;
+        if (limits.retry_budget) {
+          // Envoy: budget_percent of (active + pending requests), at least min_retry_concurrency.
+          double load = static_cast<double>(cluster.state->active_requests.load() +
+                                            cluster.state->pending_requests.load() + 1);
+          allowed = std::max<int64_t>(limits.retry_budget->min_retry_concurrency,
+                                      static_cast<int64_t>(load * limits.retry_budget->budget_percent / 100));
+        }
+        if (cluster.state->active_retries.load() >= allowed) {
+          w_.stats.Add(cluster.stat_prefix + "upstream_rq_retry_overflow");
           AddFlag(out.flags, "URX");
           break;
         }
         w_.stats.Add(cluster.stat_prefix + "upstream_rq_retry");
-        cluster.state->active_retries.fetch_add(1);
+        retry_slot.Take(cluster.state.get());
         // Jittered exponential backoff.
         int64_t base = retry->base_interval.count() << std::min<uint32_t>(attempt - 1, 10);
         int64_t sleep = std::min<int64_t>(static_cast<int64_t>(w_.Random01() * base), retry->max_interval.count());
-        net::steady_timer timer(w_.ioc, std::chrono::milliseconds(sleep));
+        Timer timer(w_.ioc, std::chrono::milliseconds(sleep));
         co_await timer.async_wait(kUse);
-        cluster.state->active_retries.fetch_sub(1);
         out.flags.clear();
       }
       const HostRuntime* host = PickHost(w_, cluster, hash, previous);
@@ -935,7 +1223,7 @@ class HttpSession {
         w_.stats.Add(cluster.stat_prefix + "upstream_rq_pending_overflow");
         break;
       }
-      conn = TakePooled(w_, host->pool_key, has_body);
+      conn = TakePooled(w_, host->pool_key, has_body && !buffered);
       bool pooled = conn != nullptr;
       // Counting requests on the host and cluster for least-request and circuit breaking.
       struct Active {
@@ -986,22 +1274,42 @@ class HttpSession {
       }
       beast::error_code send_ec, recv_ec, down_ec;
       uint64_t body_bytes = 0;
-      {
-        // Relay reports (downstream read error, upstream write error).
-        http::request_serializer<http::buffer_body> sr{up_req};
+      if (buffered) {
+        FormatHeader<true>(up_req, head_buf_);
+        std::array<net::const_buffer, 2> bufs{net::buffer(head_buf_), net::buffer(body_copy)};
         if (conn->tls) {
-          std::tie(down_ec, send_ec) = co_await Relay(stream_, buffer, parser, *conn->tls, sr, up_req, chunk,
-                                                      hcm.stream_idle_timeout, body_bytes);
+          send_ec = co_await WriteAll(*conn->tls, bufs, hcm.stream_idle_timeout);
         } else {
-          std::tie(down_ec, send_ec) = co_await Relay(stream_, buffer, parser, *conn->tcp, sr, up_req, chunk,
-                                                      hcm.stream_idle_timeout, body_bytes);
+          send_ec = co_await WriteAll(*conn->tcp, bufs, hcm.stream_idle_timeout);
+        }
+        body_bytes = body_copy.size();
+      } else {
+        // Relay reports (downstream read error, upstream write error).
+        FormatHeader<true>(up_req, head_buf_);
+        const bool chunked_out = parser.chunked();
+        if (conn->tls) {
+          std::tie(down_ec, send_ec) = co_await Relay(stream_, buffer, parser, *conn->tls, head_buf_, chunked_out,
+                                                      true, chunk, body_timeout(), body_bytes);
+        } else {
+          std::tie(down_ec, send_ec) = co_await Relay(stream_, buffer, parser, *conn->tcp, head_buf_, chunked_out,
+                                                      true, chunk, body_timeout(), body_bytes);
         }
       }
       out.bytes_received = body_bytes;
+      if (request_timeout) {
+        request_timeout->disarmed = true;
+      }
       if (down_ec) {
         out.status = 0;
         out.flags = "DC";
         out.keep_alive = false;
+        if (request_timed_out(down_ec)) {
+          conn.reset();
+          out.status = 408;
+          out.flags.clear();
+          co_await WriteLocal(stream_, 408, "request timeout", false, client_version, {}, nullptr, nullptr, nullptr,
+                              head, out.bytes_sent);
+        }
         Finish(chain, req, out, start, start_wall, route, request_id);
         co_return false;
       }
@@ -1044,7 +1352,7 @@ class HttpSession {
       if (failure) {
         bool timed_out = failure == beast::error::timeout;
         conn.reset();
-        if (pooled && !timed_out && !has_body) {
+        if (pooled && !timed_out && (!has_body || buffered)) {
           // A kept-alive connection the upstream had closed: retry on a fresh one for free.
           --attempt;
           previous = nullptr;
@@ -1103,6 +1411,7 @@ class HttpSession {
       break;
     }
     (void)request_sent;
+    retry_slot.Release();
 
     if (!conn || !up_parser || !up_parser->is_header_done() || out.status != static_cast<int>(up_parser->get().result_int())) {
       // No upstream response to forward: a local reply.
@@ -1205,22 +1514,16 @@ class HttpSession {
     }
     out.keep_alive = out.keep_alive && !w_.draining;
     res.keep_alive(out.keep_alive);
-    http::response_serializer<http::buffer_body> sr{res};
-    if (head) {
-      sr.split(true);
-    }
+    FormatHeader<false>(res, head_buf_);
+    const bool send_body = !(head || no_body);
+    const bool chunked_out = send_body && res.chunked();
     beast::error_code up_ec, down_ec;
-    if (head || no_body) {
-      res.body().data = nullptr;
-      res.body().more = false;
-      auto [wec, wn] = co_await http::async_write_header(stream_, sr, kUse);
-      down_ec = wec;
-    } else if (conn->tls) {
-      std::tie(up_ec, down_ec) = co_await Relay(*conn->tls, conn->buffer, *up_parser, stream_, sr, res, chunk,
-                                                hcm.stream_idle_timeout, out.bytes_sent);
+    if (conn->tls) {
+      std::tie(up_ec, down_ec) = co_await Relay(*conn->tls, conn->buffer, *up_parser, stream_, head_buf_, chunked_out,
+                                                send_body, chunk, hcm.stream_idle_timeout, out.bytes_sent);
     } else {
-      std::tie(up_ec, down_ec) = co_await Relay(*conn->tcp, conn->buffer, *up_parser, stream_, sr, res, chunk,
-                                                hcm.stream_idle_timeout, out.bytes_sent);
+      std::tie(up_ec, down_ec) = co_await Relay(*conn->tcp, conn->buffer, *up_parser, stream_, head_buf_, chunked_out,
+                                                send_body, chunk, hcm.stream_idle_timeout, out.bytes_sent);
     }
     cluster.rq_class[std::clamp(code / 100, 1, 5)]->fetch_add(1, std::memory_order_relaxed);
     cluster.rq_total->fetch_add(1, std::memory_order_relaxed);
@@ -1311,6 +1614,7 @@ class HttpSession {
   Worker& w_;
   Stream& stream_;
   RuntimePtr rt_;
+  std::string head_buf_;  // formatted request/response header, reused per connection
   unsigned client_version_ = 11;
   std::string orig_target_;
   std::string orig_authority_;
@@ -1413,7 +1717,7 @@ int SelectChain(const ListenerRuntime& lr, bool is_tls, const std::string& sni) 
   return best;
 }
 
-awaitable<void> HandleConnection(Worker& w, tcp::socket socket, std::string listener_name) {
+awaitable<void> HandleConnection(Worker& w, Socket socket, std::string listener_name) {
   RuntimePtr rt = w.runtime;
   auto lit = rt->listeners.find(listener_name);
   if (lit == rt->listeners.end()) {
@@ -1428,7 +1732,7 @@ awaitable<void> HandleConnection(Worker& w, tcp::socket socket, std::string list
   ctx.remote_address = ec ? "" : StrCat(ctx.remote_ip, ":", remote.port());
   ctx.policy = lr.reporter == 1 ? 0 : 2;
   w.stats.Add(lr.stat_prefix + "downstream_cx_total");
-  beast::tcp_stream stream(std::move(socket));
+  TcpStream stream(std::move(socket));
   beast::flat_buffer buffer;
   int chain_index = 0;
   bool is_tls = false;
@@ -1457,7 +1761,7 @@ awaitable<void> HandleConnection(Worker& w, tcp::socket socket, std::string list
   const ChainRuntime& chain = lr.chains[chain_index];
   if (chain.tls) {
     ssl::context ctx_wrap = WrapContext(chain.tls);
-    ssl::stream<beast::tcp_stream> tls(std::move(stream), ctx_wrap);
+    ssl::stream<TcpStream> tls(std::move(stream), ctx_wrap);
     tls.next_layer().expires_after(10s);
     auto [hec, used] = co_await tls.async_handshake(ssl::stream_base::server, buffer.data(), kUse);
     if (hec) {
@@ -1473,7 +1777,7 @@ awaitable<void> HandleConnection(Worker& w, tcp::socket socket, std::string list
       }
     }
     if (chain.hcm) {
-      HttpSession<ssl::stream<beast::tcp_stream>> session(w, tls, rt, listener_name, chain_index, ctx);
+      HttpSession<ssl::stream<TcpStream>> session(w, tls, rt, listener_name, chain_index, ctx);
       co_await session.Run(buffer);
       tls.next_layer().expires_after(1s);
       co_await tls.async_shutdown(kUse);
@@ -1484,7 +1788,7 @@ awaitable<void> HandleConnection(Worker& w, tcp::socket socket, std::string list
   }
   ctx.scheme = "http";
   if (chain.hcm) {
-    HttpSession<beast::tcp_stream> session(w, stream, rt, listener_name, chain_index, ctx);
+    HttpSession<TcpStream> session(w, stream, rt, listener_name, chain_index, ctx);
     co_await session.Run(buffer);
     stream.socket().shutdown(tcp::socket::shutdown_send, ec);
   } else {
@@ -1492,7 +1796,7 @@ awaitable<void> HandleConnection(Worker& w, tcp::socket socket, std::string list
   }
 }
 
-awaitable<void> AcceptLoop(Worker& w, std::shared_ptr<tcp::acceptor> acceptor, std::string listener_name) {
+awaitable<void> AcceptLoop(Worker& w, std::shared_ptr<Acceptor> acceptor, std::string listener_name) {
   for (;;) {
     auto [ec, socket] = co_await acceptor->async_accept(kUse);
     if (ec == net::error::operation_aborted || !acceptor->is_open()) {
@@ -1500,7 +1804,7 @@ awaitable<void> AcceptLoop(Worker& w, std::shared_ptr<tcp::acceptor> acceptor, s
     }
     if (ec) {
       // EMFILE and friends: back off a little instead of spinning.
-      net::steady_timer t(w.ioc, 10ms);
+      Timer t(w.ioc, 10ms);
       co_await t.async_wait(kUse);
       continue;
     }
@@ -1526,8 +1830,8 @@ struct AdminResponse {
 };
 using AdminHandler = std::function<AdminResponse(const std::string& method, const std::string& target)>;
 
-awaitable<void> ServeAdminConnection(tcp::socket socket, AdminHandler handler) {
-  beast::tcp_stream stream(std::move(socket));
+awaitable<void> ServeAdminConnection(Socket socket, AdminHandler handler) {
+  TcpStream stream(std::move(socket));
   beast::flat_buffer buffer;
   for (;;) {
     http::request<http::string_body> req;
@@ -1551,7 +1855,7 @@ awaitable<void> ServeAdminConnection(tcp::socket socket, AdminHandler handler) {
   stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
 }
 
-awaitable<void> AdminAcceptLoop(std::shared_ptr<tcp::acceptor> acceptor, AdminHandler handler) {
+awaitable<void> AdminAcceptLoop(std::shared_ptr<Acceptor> acceptor, AdminHandler handler) {
   for (;;) {
     auto [ec, socket] = co_await acceptor->async_accept(kUse);
     if (ec == net::error::operation_aborted || !acceptor->is_open()) {
@@ -1564,14 +1868,14 @@ awaitable<void> AdminAcceptLoop(std::shared_ptr<tcp::acceptor> acceptor, AdminHa
   }
 }
 
-absl::StatusOr<std::shared_ptr<tcp::acceptor>> OpenAcceptor(net::io_context& ioc, const std::string& address, int port,
+absl::StatusOr<std::shared_ptr<Acceptor>> OpenAcceptor(net::io_context& ioc, const std::string& address, int port,
                                                             bool reuse_port) {
   beast::error_code ec;
   auto addr = net::ip::make_address(address.empty() ? "0.0.0.0" : address, ec);
   if (ec) {
     return absl::InvalidArgumentError(StrCat("bad listen address \"", address, "\""));
   }
-  auto acc = std::make_shared<tcp::acceptor>(ioc);
+  auto acc = std::make_shared<Acceptor>(ioc);
   tcp::endpoint ep(addr, static_cast<uint16_t>(port));
   acc->open(ep.protocol(), ec);
   if (!ec) {
@@ -1605,7 +1909,7 @@ awaitable<void> HealthCheckHost(net::io_context& ioc, RuntimePtr rt, const Clust
   while (generation->load() == mine) {
     bool healthy = false;
     beast::error_code ec;
-    beast::tcp_stream stream(ioc);
+    TcpStream stream(ioc);
     stream.expires_after(hc.timeout);
     tcp::endpoint ep(net::ip::make_address(host.address, ec), host.port);
     if (!ec) {
@@ -1637,7 +1941,7 @@ awaitable<void> HealthCheckHost(net::io_context& ioc, RuntimePtr rt, const Clust
         host.state->health_check_failed.store(true);
       }
     }
-    net::steady_timer timer(ioc, hc.interval);
+    Timer timer(ioc, hc.interval);
     co_await timer.async_wait(kUse);
   }
 }
@@ -1720,7 +2024,7 @@ class ProxyImpl : public Proxy {
     for (const auto& l : snapshot->resources.listeners) {
       wanted[StrCat(l.name, "|", l.address.address, ":", l.address.port_value)] = l.name;
     }
-    std::map<std::string, std::vector<std::shared_ptr<tcp::acceptor>>> opened;
+    std::map<std::string, std::vector<std::shared_ptr<Acceptor>>> opened;
     for (const auto& [key, name] : wanted) {
       if (listeners_.count(key)) {
         continue;
@@ -1763,7 +2067,7 @@ class ProxyImpl : public Proxy {
     }
     for (size_t i = 0; i < workers_.size(); ++i) {
       Worker* w = workers_[i].get();
-      std::vector<std::pair<std::string, std::shared_ptr<tcp::acceptor>>> add;
+      std::vector<std::pair<std::string, std::shared_ptr<Acceptor>>> add;
       for (const auto& [key, accs] : opened) {
         add.emplace_back(key, accs[i]);
       }
@@ -1978,7 +2282,7 @@ class ProxyImpl : public Proxy {
   net::io_context control_{1};
   std::optional<net::executor_work_guard<net::io_context::executor_type>> control_guard_;
   std::thread control_thread_;
-  std::vector<std::shared_ptr<tcp::acceptor>> admin_acceptors_;
+  std::vector<std::shared_ptr<Acceptor>> admin_acceptors_;
   mutable SharedStateRegistry registry_;
   mutable std::mutex update_mu_;
   std::map<std::string, std::string> listeners_;  // key -> name

@@ -33,6 +33,41 @@ uint64_t HashKey(std::string_view s) {
   return h;
 }
 
+std::vector<uint32_t> BuildMaglevTable(const std::vector<std::string>& host_keys, const std::vector<uint32_t>& weights,
+                                       uint64_t table_size) {
+  const size_t n = host_keys.size();
+  if (n == 0 || table_size < 2) {
+    return {};
+  }
+  constexpr uint32_t kFree = ~uint32_t{0};
+  std::vector<uint32_t> table(table_size, kFree);
+  std::vector<uint64_t> offset(n), skip(n), next(n, 0), claimed(n, 0);
+  uint64_t max_weight = 1;
+  for (size_t i = 0; i < n; ++i) {
+    offset[i] = HashKey(host_keys[i]) % table_size;
+    skip[i] = HashKey(StrCat(host_keys[i], "#skip")) % (table_size - 1) + 1;
+    max_weight = std::max<uint64_t>(max_weight, std::max<uint32_t>(1, weights[i]));
+  }
+  uint64_t filled = 0;
+  for (uint64_t round = 1; filled < table_size; ++round) {
+    for (size_t i = 0; i < n && filled < table_size; ++i) {
+      // Weighted turns: host i claims a slot in w_i of every max_weight rounds.
+      if (claimed[i] * max_weight >= round * std::max<uint32_t>(1, weights[i])) {
+        continue;
+      }
+      uint64_t slot;
+      do {
+        slot = (offset[i] + next[i] * skip[i]) % table_size;
+        ++next[i];
+      } while (table[slot] != kFree);
+      table[slot] = static_cast<uint32_t>(i);
+      ++claimed[i];
+      ++filled;
+    }
+  }
+  return table;
+}
+
 std::shared_ptr<ClusterState> SharedStateRegistry::Cluster(const std::string& name) {
   std::lock_guard<std::mutex> lock(mu_);
   auto& s = clusters_[name];
@@ -397,8 +432,17 @@ absl::StatusOr<RuntimePtr> CompileRuntime(ConfigSnapshotPtr snapshot, SharedStat
         }
       }
     }
+    if (c.lb_policy == Cluster::LbPolicy::kMaglev) {
+      std::vector<std::string> keys;
+      std::vector<uint32_t> weights;
+      for (const auto& h : cr.hosts) {
+        keys.push_back(h.key);
+        weights.push_back(h.weight);
+      }
+      cr.maglev = BuildMaglevTable(keys, weights, c.maglev_table_size);
+    }
     for (uint32_t i = 0; i < cr.hosts.size(); ++i) {
-      if (c.lb_policy == Cluster::LbPolicy::kRingHash || c.lb_policy == Cluster::LbPolicy::kMaglev) {
+      if (c.lb_policy == Cluster::LbPolicy::kRingHash) {
         for (uint32_t v = 0; v < 64 * std::min<uint32_t>(cr.hosts[i].weight, 16); ++v) {
           cr.ring.emplace_back(HashKey(StrCat(cr.hosts[i].key, "_", v)), i);
         }

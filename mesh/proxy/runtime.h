@@ -61,7 +61,8 @@ struct ClusterRuntime {
   const proxyconfig::Cluster* cluster = nullptr;
   std::vector<HostRuntime> hosts;
   std::vector<uint32_t> weighted_sequence;  // host indexes repeated by weight (round robin)
-  std::vector<std::pair<uint64_t, uint32_t>> ring;  // consistent hashing (ring hash / maglev)
+  std::vector<std::pair<uint64_t, uint32_t>> ring;  // ring hash: (point, host index), sorted
+  std::vector<uint32_t> maglev;  // MAGLEV lookup table: host index per slot
   SslCtxPtr tls;  // upstream TLS origination
   std::string sni;
   std::shared_ptr<ClusterState> state;
@@ -126,5 +127,13 @@ absl::StatusOr<RuntimePtr> CompileRuntime(ConfigSnapshotPtr snapshot, SharedStat
 
 // FNV-1a, used for consistent hashing.
 uint64_t HashKey(std::string_view s);
+
+// Maglev lookup table (Eisenbud et al., NSDI 2016; Envoy's MAGLEV): `table_size` (a
+// prime) slots, each holding a host index. Every host walks its own permutation of the
+// slots (offset and skip from two hashes of its key) and claims free slots in turns, in
+// proportion to its weight, so a key -> slot -> host lookup is O(1) and removing a host
+// moves few keys.
+std::vector<uint32_t> BuildMaglevTable(const std::vector<std::string>& host_keys, const std::vector<uint32_t>& weights,
+                                       uint64_t table_size);
 
 }  // namespace mesh::proxy

@@ -1249,6 +1249,22 @@ absl::StatusOr<Cluster> DecodeCluster(const Node& node, const std::string& path)
       MESH_RETURN_IF_ERROR(ReadUint(t, "max_pending_requests", b.max_pending_requests));
       MESH_RETURN_IF_ERROR(ReadUint(t, "max_requests", b.max_requests));
       MESH_RETURN_IF_ERROR(ReadUint(t, "max_retries", b.max_retries));
+      if (const Node* rb = t.Get("retry_budget")) {
+        MESH_ASSIGN_OR_RETURN(Obj ro, Obj::Open(*rb, t.Path("retry_budget")));
+        RetryBudget budget;
+        if (const Node* bp = ro.Get("budget_percent")) {
+          // envoy.type.v3.Percent: {value: 20.0}
+          const Node* v = bp->IsMap() && bp->size() == 1 ? &(*bp)["value"] : bp;
+          auto d = v->Double();
+          if (!d || *d < 0 || *d > 100) {
+            return FieldError(*bp, ro.Path("budget_percent"), "expected {value: P} with 0 <= P <= 100");
+          }
+          budget.budget_percent = *d;
+        }
+        MESH_RETURN_IF_ERROR(ReadUint(ro, "min_retry_concurrency", budget.min_retry_concurrency));
+        MESH_RETURN_IF_ERROR(ro.Done());
+        b.retry_budget = budget;
+      }
       t.Get("track_remaining");
       MESH_RETURN_IF_ERROR(t.Done());
       if (priority == "DEFAULT") {
@@ -1281,7 +1297,23 @@ absl::StatusOr<Cluster> DecodeCluster(const Node& node, const std::string& path)
     c.health_checks.push_back(std::move(h));
     return absl::OkStatus();
   }));
-  for (const char* ignored : {"ring_hash_lb_config", "maglev_lb_config", "least_request_lb_config",
+  if (const Node* ml = o.Get("maglev_lb_config")) {
+    MESH_ASSIGN_OR_RETURN(Obj mo, Obj::Open(*ml, o.Path("maglev_lb_config")));
+    if (const Node* ts = mo.Get("table_size")) {
+      const Node* v = ts->IsMap() && ts->size() == 1 ? &(*ts)["value"] : ts;
+      auto size = v->Int();
+      bool prime = size && *size >= 2 && *size <= 5000011;
+      for (int64_t d = 2; prime && d * d <= *size; ++d) {
+        prime = *size % d != 0;
+      }
+      if (!prime) {
+        return FieldError(*ts, mo.Path("table_size"), "expected a prime number up to 5000011");
+      }
+      c.maglev_table_size = static_cast<uint64_t>(*size);
+    }
+    MESH_RETURN_IF_ERROR(mo.Done());
+  }
+  for (const char* ignored : {"ring_hash_lb_config", "least_request_lb_config",
                               "common_lb_config", "dns_lookup_family", "metadata"}) {
     o.Get(ignored);  // tuning knobs that do not change behaviour here
   }

@@ -1,5 +1,7 @@
 #include "mesh/proxyconfig/encode.h"
 
+#include <cstdio>
+
 #include "mesh/common/strings.h"
 #include "mesh/proxyconfig/decode.h"
 
@@ -505,31 +507,35 @@ std::string LbPolicyName(Cluster::LbPolicy p) {
 
 
 
+config::Node EncodeVirtualHost(const VirtualHost& vh) {
+  Node v = Node::Map();
+  v.Set("name", S(vh.name));
+  Node domains = Node::Sequence();
+  for (const auto& d : vh.domains) {
+    domains.Append(S(d));
+  }
+  v.Set("domains", std::move(domains));
+  Node routes = Node::Sequence();
+  for (const auto& r : vh.routes) {
+    routes.Append(RouteNode(r));
+  }
+  v.Set("routes", std::move(routes));
+  Mutations(v, vh.headers);
+  if (vh.retry_policy) {
+    v.Set("retry_policy", Retry(*vh.retry_policy));
+  }
+  if (vh.cors) {
+    v.Set("cors", Cors(*vh.cors));
+  }
+  return v;
+}
+
 config::Node EncodeRouteConfiguration(const RouteConfiguration& rc) {
   Node n = Any(kRouteConfigurationType);
   n.Set("name", S(rc.name));
   Node vhs = Node::Sequence();
   for (const auto& vh : rc.virtual_hosts) {
-    Node v = Node::Map();
-    v.Set("name", S(vh.name));
-    Node domains = Node::Sequence();
-    for (const auto& d : vh.domains) {
-      domains.Append(S(d));
-    }
-    v.Set("domains", std::move(domains));
-    Node routes = Node::Sequence();
-    for (const auto& r : vh.routes) {
-      routes.Append(RouteNode(r));
-    }
-    v.Set("routes", std::move(routes));
-    Mutations(v, vh.headers);
-    if (vh.retry_policy) {
-      v.Set("retry_policy", Retry(*vh.retry_policy));
-    }
-    if (vh.cors) {
-      v.Set("cors", Cors(*vh.cors));
-    }
-    vhs.Append(std::move(v));
+    vhs.Append(EncodeVirtualHost(vh));
   }
   n.Set("virtual_hosts", std::move(vhs));
   Mutations(n, rc.headers);
@@ -643,6 +649,11 @@ config::Node EncodeCluster(const Cluster& c) {
   n.Set("type", S(type));
   n.Set("connect_timeout", D(c.connect_timeout));
   n.Set("lb_policy", S(LbPolicyName(c.lb_policy)));
+  if (c.lb_policy == Cluster::LbPolicy::kMaglev && c.maglev_table_size != 65537) {
+    Node ml = Node::Map();
+    ml.Set("table_size", N(static_cast<int64_t>(c.maglev_table_size)));
+    n.Set("maglev_lb_config", std::move(ml));
+  }
   if (c.load_assignment) {
     n.Set("load_assignment", EncodeClusterLoadAssignment(*c.load_assignment));
   }
@@ -662,6 +673,16 @@ config::Node EncodeCluster(const Cluster& c) {
     t.Set("max_pending_requests", N(c.circuit_breakers->max_pending_requests));
     t.Set("max_requests", N(c.circuit_breakers->max_requests));
     t.Set("max_retries", N(c.circuit_breakers->max_retries));
+    if (const auto& rb = c.circuit_breakers->retry_budget) {
+      Node budget = Node::Map();
+      Node percent = Node::Map();
+      char value[32];
+      std::snprintf(value, sizeof(value), "%g", rb->budget_percent);
+      percent.Set("value", Node::Scalar(value));
+      budget.Set("budget_percent", std::move(percent));
+      budget.Set("min_retry_concurrency", N(rb->min_retry_concurrency));
+      t.Set("retry_budget", std::move(budget));
+    }
     Node list = Node::Sequence();
     list.Append(std::move(t));
     Node cb = Node::Map();

@@ -11,6 +11,9 @@ namespace mesh::proxyconfig {
 
 config::Node EncodeListener(const Listener& listener);
 config::Node EncodeRouteConfiguration(const RouteConfiguration& route_config);
+// One element of a route configuration's "virtual_hosts" (the control plane caches them
+// one by one).
+config::Node EncodeVirtualHost(const VirtualHost& virtual_host);
 config::Node EncodeCluster(const Cluster& cluster);
 config::Node EncodeClusterLoadAssignment(const ClusterLoadAssignment& cla);
 // Inline key material is replaced by "[redacted]" unless `redact_inline` is false (only

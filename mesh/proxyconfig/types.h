@@ -304,11 +304,19 @@ struct ClusterLoadAssignment {
   std::vector<LocalityLbEndpoints> endpoints;
 };
 
+// Envoy's retry_budget: active retries may be at most budget_percent of the active
+// requests, but at least min_retry_concurrency; when set it replaces max_retries.
+struct RetryBudget {
+  double budget_percent = 20;
+  uint32_t min_retry_concurrency = 3;
+};
+
 struct CircuitBreakers {
   uint32_t max_connections = 1024;
   uint32_t max_pending_requests = 1024;
   uint32_t max_requests = 1024;
   uint32_t max_retries = 3;
+  std::optional<RetryBudget> retry_budget;
 };
 
 struct OutlierDetection {
@@ -340,6 +348,7 @@ struct Cluster {
   std::optional<OutlierDetection> outlier_detection;
   std::optional<UpstreamTlsContext> tls;  // transport_socket
   std::vector<HealthCheck> health_checks;
+  uint64_t maglev_table_size = 65537;  // maglev_lb_config.table_size (a prime)
 };
 
 struct Secret {

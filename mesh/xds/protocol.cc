@@ -46,8 +46,119 @@ const std::vector<std::string>& SubscriptionOrder() {
 
 }  // namespace type_url
 
+namespace {
+
+std::string HexDigest(const void* data, size_t size) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(data, size, md, &len, EVP_sha256(), nullptr);
+  static const char* kHex = "0123456789abcdef";
+  std::string out;
+  out.reserve(16);
+  for (unsigned int i = 0; i < 8 && i < len; ++i) {
+    out += kHex[md[i] >> 4];
+    out += kHex[md[i] & 15];
+  }
+  return out;
+}
+
+}  // namespace
+
+EncodedResourcePtr EncodeResourceJson(std::string name, std::string json) {
+  auto r = std::make_shared<EncodedResource>();
+  r->name = std::move(name);
+  r->digest = HexDigest(json.data(), json.size());
+  r->json = std::move(json);
+  return r;
+}
+
+EncodedResourcePtr EncodeResource(const Node& resource) {
+  // Endpoint assignments are named by cluster_name.
+  const std::string& name = resource["name"].IsScalar() ? resource["name"].Str() : resource["cluster_name"].Str();
+  return EncodeResourceJson(name, config::EmitJson(resource, {.indent = 0}));
+}
+
+ResourceChunk::ResourceChunk(std::vector<EncodedResourcePtr> items) : items_(std::move(items)) {
+  size_t total = 0;
+  for (const auto& r : items_) {
+    total += r->json.size() + 1;
+  }
+  joined_.reserve(total);
+  std::string digests;
+  digests.reserve(items_.size() * 17);
+  for (const auto& r : items_) {
+    if (!joined_.empty()) {
+      joined_ += ',';
+    }
+    joined_ += r->json;
+    digests += r->digest;
+    digests += '\n';
+  }
+  digest_ = HexDigest(digests.data(), digests.size());
+}
+
+ResourceChunkPtr MakeResourceChunk(std::vector<EncodedResourcePtr> items) {
+  return std::make_shared<const ResourceChunk>(std::move(items));
+}
+
+ResourceSet::ResourceSet(std::vector<ResourceChunkPtr> chunks) {
+  std::string digests;
+  for (auto& c : chunks) {
+    if (c->items().empty()) {
+      continue;
+    }
+    size_ += c->items().size();
+    digests += c->digest();
+    digests += '\n';
+    chunks_.push_back(std::move(c));
+  }
+  // The version depends only on the resources, not on how they are chunked.
+  if (chunks_.size() == 1) {
+    version_ = chunks_.front()->digest();
+  } else {
+    std::string all;
+    for (const auto& c : chunks_) {
+      for (const auto& r : c->items()) {
+        all += r->digest;
+        all += '\n';
+      }
+    }
+    version_ = HexDigest(all.data(), all.size());
+  }
+}
+
+std::vector<Node> ResourceSet::Decode() const {
+  std::vector<Node> out;
+  for (const auto& c : chunks_) {
+    for (const auto& r : c->items()) {
+      auto n = config::ParseYamlNode(r->json, r->name);
+      out.push_back(n.ok() ? std::move(*n) : Node::Map());
+    }
+  }
+  return out;
+}
+
+std::vector<std::string> ResourceSet::Names() const {
+  std::vector<std::string> out;
+  for (const auto& c : chunks_) {
+    for (const auto& r : c->items()) {
+      out.push_back(r->name);
+    }
+  }
+  return out;
+}
+
+ResourceList MakeChunkedResourceList(std::vector<ResourceChunkPtr> chunks) {
+  return std::make_shared<const ResourceSet>(std::move(chunks));
+}
+
 ResourceList MakeResourceList(std::vector<Node> resources) {
-  return std::make_shared<const std::vector<Node>>(std::move(resources));
+  std::vector<EncodedResourcePtr> items;
+  items.reserve(resources.size());
+  for (const Node& n : resources) {
+    items.push_back(EncodeResource(n));
+  }
+  return MakeChunkedResourceList({MakeResourceChunk(std::move(items))});
 }
 
 Node EncodeRequest(const DiscoveryRequest& r) {
@@ -78,19 +189,6 @@ Node EncodeRequest(const DiscoveryRequest& r) {
     e.Set("message", Str(r.error_detail.message));
     n.Set("errorDetail", e);
   }
-  return n;
-}
-
-Node EncodeResponse(const DiscoveryResponse& r) {
-  Node n = Node::Map();
-  n.Set("versionInfo", Str(r.version_info));
-  Node list = Node::Sequence();
-  for (const Node& res : *r.resources) {
-    list.Append(res);
-  }
-  n.Set("resources", list);
-  n.Set("typeUrl", Str(r.type_url));
-  n.Set("nonce", Str(r.nonce));
   return n;
 }
 
@@ -127,11 +225,11 @@ absl::StatusOr<DiscoveryRequest> DecodeRequest(const Node& n) {
   return r;
 }
 
-absl::StatusOr<DiscoveryResponse> DecodeResponse(const Node& n) {
+absl::StatusOr<ReceivedResponse> DecodeResponse(const Node& n) {
   if (!n.IsMap()) {
     return absl::InvalidArgumentError("DiscoveryResponse must be a JSON object");
   }
-  DiscoveryResponse r;
+  ReceivedResponse r;
   r.version_info = n["versionInfo"].Str();
   r.type_url = n["typeUrl"].Str();
   r.nonce = n["nonce"].Str();
@@ -146,7 +244,7 @@ absl::StatusOr<DiscoveryResponse> DecodeResponse(const Node& n) {
     }
     items.push_back(item);
   }
-  r.resources = MakeResourceList(std::move(items));
+  r.resources = std::make_shared<const std::vector<Node>>(std::move(items));
   if (r.type_url.empty() || r.nonce.empty()) {
     return absl::InvalidArgumentError("DiscoveryResponse needs typeUrl and nonce");
   }
@@ -154,8 +252,38 @@ absl::StatusOr<DiscoveryResponse> DecodeResponse(const Node& n) {
 }
 
 std::string SerializeRequest(const DiscoveryRequest& r) { return config::EmitJson(EncodeRequest(r), {.indent = 0}); }
+SerializedResponse::SerializedResponse(const DiscoveryResponse& r) : resources_(r.resources) {
+  // Envelope first, so that a reader can see the type and nonce before the resources.
+  head_ = common::StrCat("{\"versionInfo\":", config::JsonQuote(r.version_info), ",\"typeUrl\":",
+                         config::JsonQuote(r.type_url), ",\"nonce\":", config::JsonQuote(r.nonce), ",\"resources\":[");
+  pieces_.push_back(head_);
+  bool first = true;
+  for (const auto& c : resources_->chunks()) {
+    if (!first) {
+      pieces_.push_back(",");
+    }
+    first = false;
+    pieces_.push_back(c->joined());
+  }
+  pieces_.push_back("]}");
+}
+
+size_t SerializedResponse::size() const {
+  size_t n = 0;
+  for (std::string_view p : pieces_) {
+    n += p.size();
+  }
+  return n;
+}
+
 std::string SerializeResponse(const DiscoveryResponse& r) {
-  return config::EmitJson(EncodeResponse(r), {.indent = 0});
+  SerializedResponse s(r);
+  std::string out;
+  out.reserve(s.size());
+  for (std::string_view p : s.pieces()) {
+    out.append(p.data(), p.size());
+  }
+  return out;
 }
 
 absl::StatusOr<DiscoveryRequest> ParseRequest(std::string_view json) {
@@ -166,7 +294,7 @@ absl::StatusOr<DiscoveryRequest> ParseRequest(std::string_view json) {
   return DecodeRequest(*n);
 }
 
-absl::StatusOr<DiscoveryResponse> ParseResponse(std::string_view json) {
+absl::StatusOr<ReceivedResponse> ParseResponse(std::string_view json) {
   auto n = config::ParseYamlNode(json, "DiscoveryResponse");
   if (!n.ok()) {
     return n.status();
@@ -174,25 +302,7 @@ absl::StatusOr<DiscoveryResponse> ParseResponse(std::string_view json) {
   return DecodeResponse(*n);
 }
 
-std::string ContentVersion(const std::vector<Node>& resources) {
-  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-  EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr);
-  for (const Node& r : resources) {
-    std::string s = config::EmitJson(r, {.indent = 0});
-    EVP_DigestUpdate(ctx, s.data(), s.size());
-    EVP_DigestUpdate(ctx, "\n", 1);
-  }
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_DigestFinal_ex(ctx, md, &len);
-  EVP_MD_CTX_free(ctx);
-  static const char* kHex = "0123456789abcdef";
-  std::string out;
-  for (unsigned int i = 0; i < 8 && i < len; ++i) {
-    out += kHex[md[i] >> 4];
-    out += kHex[md[i] & 15];
-  }
-  return out;
-}
+std::string ContentVersion(const std::vector<Node>& resources) { return MakeResourceList(resources)->version(); }
+std::string ContentVersion(const ResourceSet& resources) { return resources.version(); }
 
 }  // namespace mesh::xds

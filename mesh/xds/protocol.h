@@ -7,6 +7,7 @@
 
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -50,11 +51,60 @@ struct DiscoveryRequest {
   bool IsNack() const { return error_detail.code != 0 || !error_detail.message.empty(); }
 };
 
-// Resources are shared, immutable lists: one translation feeds the response, the sync
-// bookkeeping and the debug dump without copies.
-using ResourceList = std::shared_ptr<const std::vector<config::Node>>;
-ResourceList MakeResourceList(std::vector<config::Node> resources);
+// A resource as it travels: serialized once (compact proto3 JSON) and then shared,
+// immutable, by every stream, the sync bookkeeping and the debug dump.
+struct EncodedResource {
+  std::string name;
+  std::string json;
+  std::string digest;  // 16 hex digits of SHA-256(json)
+};
+using EncodedResourcePtr = std::shared_ptr<const EncodedResource>;
+EncodedResourcePtr EncodeResource(const config::Node& resource);
+// For callers that already hold the JSON text.
+EncodedResourcePtr EncodeResourceJson(std::string name, std::string json);
 
+// A run of resources with their comma-joined JSON: the unit that proxies sharing a
+// configuration scope share (a scope's clusters, say). Immutable once built.
+class ResourceChunk {
+ public:
+  explicit ResourceChunk(std::vector<EncodedResourcePtr> items);
+  const std::vector<EncodedResourcePtr>& items() const { return items_; }
+  const std::string& joined() const { return joined_; }  // "r1,r2,..." ("" when empty)
+  const std::string& digest() const { return digest_; }
+
+ private:
+  std::vector<EncodedResourcePtr> items_;
+  std::string joined_;
+  std::string digest_;
+};
+using ResourceChunkPtr = std::shared_ptr<const ResourceChunk>;
+ResourceChunkPtr MakeResourceChunk(std::vector<EncodedResourcePtr> items);
+
+// The full state of one type for one proxy: a few chunks (typically a small per-proxy
+// one and a large shared one), never copied per stream. version() is the content hash
+// used as version_info: equal resources give equal versions, so a push only happens
+// when something changed.
+class ResourceSet {
+ public:
+  explicit ResourceSet(std::vector<ResourceChunkPtr> chunks);
+  const std::vector<ResourceChunkPtr>& chunks() const { return chunks_; }
+  size_t size() const { return size_; }
+  bool empty() const { return size_ == 0; }
+  const std::string& version() const { return version_; }
+  // Parsed copies, for debug output and tests (slow; not on the push path).
+  std::vector<config::Node> Decode() const;
+  std::vector<std::string> Names() const;
+
+ private:
+  std::vector<ResourceChunkPtr> chunks_;
+  size_t size_ = 0;
+  std::string version_;
+};
+using ResourceList = std::shared_ptr<const ResourceSet>;
+ResourceList MakeResourceList(std::vector<config::Node> resources);
+ResourceList MakeChunkedResourceList(std::vector<ResourceChunkPtr> chunks);
+
+// What the control plane sends.
 struct DiscoveryResponse {
   std::string version_info;
   ResourceList resources = MakeResourceList({});  // JSON objects carrying "@type"
@@ -62,18 +112,40 @@ struct DiscoveryResponse {
   std::string nonce;
 };
 
+// What a proxy receives, parsed.
+struct ReceivedResponse {
+  std::string version_info;
+  std::shared_ptr<const std::vector<config::Node>> resources;
+  std::string type_url;
+  std::string nonce;
+};
+
 config::Node EncodeRequest(const DiscoveryRequest& r);
-config::Node EncodeResponse(const DiscoveryResponse& r);
 absl::StatusOr<DiscoveryRequest> DecodeRequest(const config::Node& n);
-absl::StatusOr<DiscoveryResponse> DecodeResponse(const config::Node& n);
+absl::StatusOr<ReceivedResponse> DecodeResponse(const config::Node& n);
 // Text (JSON) forms, as they travel on the wire.
 std::string SerializeRequest(const DiscoveryRequest& r);
 std::string SerializeResponse(const DiscoveryResponse& r);
+// A response as pieces: the small per-stream envelope around the shared chunks' bytes,
+// so that writing one configuration to many streams copies nothing. Concatenating
+// pieces() gives SerializeResponse().
+class SerializedResponse {
+ public:
+  explicit SerializedResponse(const DiscoveryResponse& r);
+  const std::vector<std::string_view>& pieces() const { return pieces_; }
+  size_t size() const;
+
+ private:
+  std::string head_;
+  ResourceList resources_;  // keeps the chunks' bytes alive
+  std::vector<std::string_view> pieces_;
+};
 absl::StatusOr<DiscoveryRequest> ParseRequest(std::string_view json);
-absl::StatusOr<DiscoveryResponse> ParseResponse(std::string_view json);
+absl::StatusOr<ReceivedResponse> ParseResponse(std::string_view json);
 
 // Stable content hash of a set of resources (used as version_info): equal resources give
 // equal versions, so a push only happens when something changed.
 std::string ContentVersion(const std::vector<config::Node>& resources);
+std::string ContentVersion(const ResourceSet& resources);
 
 }  // namespace mesh::xds

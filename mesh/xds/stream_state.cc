@@ -52,7 +52,7 @@ std::optional<DiscoveryResponse> StreamState::PrepareResponse(const std::string&
   if (resources == t.sent_resources && !t.sent_version.empty() && !force) {
     return std::nullopt;
   }
-  std::string version = ContentVersion(*resources);
+  std::string version = resources->version();
   bool already = version == t.sent_version || (t.sent_version.empty() && version == t.acked_version);
   if (already && !force) {
     if (t.sent_version.empty()) {

@@ -54,7 +54,7 @@ class StreamSession : public std::enable_shared_from_this<StreamSession> {
   void OnRead(beast::error_code ec, std::size_t);
   void Handle(const DiscoveryRequest& req);
   void SendType(const std::string& type_url, bool force);
-  void Enqueue(std::string text);
+  void Enqueue(const std::string& type_url, std::shared_ptr<const SerializedResponse> message);
   void Write();
   void Publish();
   void Finish();
@@ -63,7 +63,15 @@ class StreamSession : public std::enable_shared_from_this<StreamSession> {
   ServerImpl* server_;
   uint64_t id_;
   beast::flat_buffer buffer_;
-  std::deque<std::string> queue_;
+  // Responses waiting to be written, at most one per type (a newer one replaces a
+  // waiting older one), so a slow proxy costs a bounded amount of memory. The bytes of
+  // the resources are shared with every other stream, not copied.
+  struct Outgoing {
+    std::string type_url;
+    std::shared_ptr<const SerializedResponse> message;
+  };
+  std::deque<Outgoing> queue_;
+  bool writing_ = false;
   StreamState state_;
   bool connected_reported_ = false;
   bool finished_ = false;
@@ -218,7 +226,7 @@ class ServerImpl : public XdsServer {
         // The caller's credential, as on a stream: the source decides what it may see.
         dr->node.authorization = std::string(req[http::field::authorization]);
         out.resources = source_->Generate(dr->node, type);
-        out.version_info = ContentVersion(*out.resources);
+        out.version_info = out.resources->version();
         out.nonce = "rest";
         res.body() = SerializeResponse(out);
       }
@@ -301,10 +309,9 @@ class ServerImpl : public XdsServer {
       Node dump = Node::Map();
       for (const auto& [type, resources] : p.sent) {
         Node list = Node::Sequence();
-        for (const Node& r : *resources) {
-          Node copy = r;
-          RedactKeys(copy);
-          list.Append(std::move(copy));
+        for (Node& r : resources->Decode()) {
+          RedactKeys(r);
+          list.Append(std::move(r));
         }
         dump.Set(type_url::ShortName(type), list);
       }
@@ -394,21 +401,35 @@ void StreamSession::Push() {
 void StreamSession::SendType(const std::string& type_url, bool force) {
   auto resp = state_.PrepareResponse(type_url, server_->source().Generate(state_.node(), type_url), force);
   if (resp) {
-    Enqueue(SerializeResponse(*resp));
+    Enqueue(type_url, std::make_shared<const SerializedResponse>(*resp));
   }
 }
 
-void StreamSession::Enqueue(std::string text) {
-  queue_.push_back(std::move(text));
-  if (queue_.size() == 1) {
+void StreamSession::Enqueue(const std::string& type_url, std::shared_ptr<const SerializedResponse> message) {
+  // The head of the queue may be on the wire already; later entries are not.
+  for (size_t i = writing_ ? 1 : 0; i < queue_.size(); ++i) {
+    if (queue_[i].type_url == type_url) {
+      queue_[i].message = std::move(message);
+      return;
+    }
+  }
+  queue_.push_back(Outgoing{type_url, std::move(message)});
+  if (!writing_) {
     Write();
   }
 }
 
 void StreamSession::Write() {
+  writing_ = true;
+  std::vector<net::const_buffer> buffers;
+  for (std::string_view piece : queue_.front().message->pieces()) {
+    buffers.emplace_back(piece.data(), piece.size());
+  }
   ws_.text(true);
-  ws_.async_write(net::buffer(queue_.front()), [self = shared_from_this()](beast::error_code ec, std::size_t) {
+  ws_.async_write(buffers, [self = shared_from_this()](beast::error_code ec, std::size_t) {
+    self->writing_ = false;
     if (ec) {
+      self->queue_.clear();
       self->Finish();
       return;
     }

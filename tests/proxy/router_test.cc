@@ -2,6 +2,7 @@
 
 #include "gtest/gtest.h"
 #include "mesh/proxy/access_log.h"
+#include "mesh/proxy/runtime.h"
 #include "mesh/proxy/stats.h"
 #include "mesh/proxy/tls_inspector.h"
 #include "mesh/proxyconfig/decode.h"
@@ -221,6 +222,36 @@ TEST(Stats, PrometheusHistogramIsCumulative) {
   EXPECT_NE(text.find("le=\"1000\"} 2"), std::string::npos);
   EXPECT_NE(text.find("istio_request_duration_milliseconds_sum{reporter=\"source\",response_code=\"200\",response_flags=\"-\"} 703"),
             std::string::npos);
+}
+
+TEST(Maglev, TableFollowsWeightsAndMovesFewKeysWhenAHostGoes) {
+  const uint64_t kSize = 65537;  // Envoy's default table size
+  std::vector<uint32_t> table = BuildMaglevTable({"a:1", "b:1", "c:1"}, {1, 1, 2}, kSize);
+  ASSERT_EQ(table.size(), kSize);
+  size_t count[3] = {0, 0, 0};
+  for (uint32_t host : table) {
+    ASSERT_LT(host, 3u);
+    ++count[host];
+  }
+  EXPECT_NEAR(static_cast<double>(count[0]), kSize / 4.0, 2);
+  EXPECT_NEAR(static_cast<double>(count[1]), kSize / 4.0, 2);
+  EXPECT_NEAR(static_cast<double>(count[2]), kSize / 2.0, 2);
+  // Without b, the slots of a and c mostly keep their host (a ring of 3 -> 2 keeps
+  // about 2/3 of all keys in place; Maglev's paper reports near-minimal disruption).
+  std::vector<uint32_t> without_b = BuildMaglevTable({"a:1", "c:1"}, {1, 2}, kSize);
+  size_t kept = 0, eligible = 0;
+  for (size_t i = 0; i < kSize; ++i) {
+    if (table[i] == 1) {
+      continue;
+    }
+    ++eligible;
+    uint32_t now = without_b[i] == 0 ? 0 : 2;
+    kept += now == table[i] ? 1 : 0;
+  }
+  EXPECT_GT(static_cast<double>(kept), 0.9 * eligible);
+  // Small prime tables work too; an empty host list gives an empty table.
+  EXPECT_EQ(BuildMaglevTable({"x:1"}, {1}, 7), std::vector<uint32_t>(7, 0));
+  EXPECT_TRUE(BuildMaglevTable({}, {}, kSize).empty());
 }
 
 }  // namespace

@@ -73,6 +73,12 @@ TEST(Decode, RejectsUnsupportedAndInvalidConfigNamingTheField) {
       {"no action", "route: {cluster: web, timeout: 2.5s}", "name: r", "exactly one of route, redirect, direct_response"},
       {"bad port", "port_value: 8080", "port_value: 70000", "must be <= 65535"},
       {"unknown top level", "static_resources:", "tracing: {}\nstatic_resources:", "tracing: unsupported field"},
+      {"maglev table not prime", "    connect_timeout: 0.25s",
+       "    connect_timeout: 0.25s\n    lb_policy: MAGLEV\n    maglev_lb_config: {table_size: 65536}",
+       "maglev_lb_config.table_size: expected a prime"},
+      {"retry budget over 100%", "    connect_timeout: 0.25s",
+       "    connect_timeout: 0.25s\n    circuit_breakers: {thresholds: [{retry_budget: {budget_percent: {value: 150}}}]}",
+       "retry_budget.budget_percent: expected {value: P}"},
   };
   for (const auto& c : cases) {
     std::string text = kMinimal;
