@@ -21,12 +21,28 @@ void FuzzXdsProtocol(std::string_view data) {
     }
     (void)req->IsNack();
   }
-  absl::StatusOr<xds::DiscoveryResponse> res = xds::ParseResponse(data);
+  absl::StatusOr<xds::ReceivedResponse> res = xds::ParseResponse(data);
   if (res.ok()) {
-    std::string text = xds::SerializeResponse(*res);
-    absl::StatusOr<xds::DiscoveryResponse> again = xds::ParseResponse(text);
-    if (!again.ok()) {
+    // What a control plane would send with the same content must parse again, whole.
+    xds::DiscoveryResponse out{.version_info = res->version_info,
+                               .resources = xds::MakeResourceList(*res->resources),
+                               .type_url = res->type_url,
+                               .nonce = res->nonce};
+    std::string text = xds::SerializeResponse(out);
+    absl::StatusOr<xds::ReceivedResponse> again = xds::ParseResponse(text);
+    if (!again.ok() || again->resources->size() != res->resources->size()) {
       std::fprintf(stderr, "response does not round-trip: %s\n%s\n", std::string(again.status().message()).c_str(),
+                   text.c_str());
+      std::abort();
+    }
+    // The zero-copy pieces a stream writes are the same bytes.
+    xds::SerializedResponse pieces(out);
+    std::string joined;
+    for (std::string_view p : pieces.pieces()) {
+      joined.append(p);
+    }
+    if (joined != text || pieces.size() != text.size()) {
+      std::fprintf(stderr, "SerializedResponse differs from SerializeResponse:\n%s\n%s\n", joined.c_str(),
                    text.c_str());
       std::abort();
     }
