@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <ostream>
 #include <algorithm>
 #include <functional>
 #include <sstream>
@@ -24,6 +25,8 @@ struct Target {
   const char* name;
   std::function<void(std::string_view)> entry;
 };
+
+void PrintTo(const Target& t, std::ostream* os) { *os << t.name; }
 
 std::vector<Target> Targets() {
   return {{"config_yaml", FuzzConfigYaml},       {"proxy_http1", FuzzProxyHttp1},
