@@ -45,6 +45,7 @@ esac
 cat <<TXT
 
 Both replicas answered through the gateway (TLS at the edge, mTLS to the sidecars).
+The dashboard (service graph, traffic, config, sync): http://127.0.0.1:$SCENARIO_CP_PORT/dashboard/
 Poke at it (in another terminal):
   export MESHCTL_STATE_DIR=$MESHCTL_STATE_DIR
   $MESHCTL proxy-status --control-plane 127.0.0.1:$SCENARIO_CP_PORT

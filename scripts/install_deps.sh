@@ -10,6 +10,12 @@ PACKAGES=(
   libyaml-dev libgtest-dev libgmock-dev libnghttp2-dev libre2-dev
   # tests: real clients and servers on loopback
   curl openssl python3 procps iproute2 prometheus nghttp2-client
+  # dashboard end-to-end test: a real headless browser (driven by playwright-core from npm)
+  chromium chromium-driver nodejs
+  # gRPC integration test (a tiny echo client and server, one test TU)
+  libgrpc++-dev protobuf-compiler protobuf-compiler-grpc
+  # meshctl proxy init (iptables-restore) and its network-namespace test
+  iptables
   # benchmarks
   wrk hyperfine nginx-light haproxy time
 )

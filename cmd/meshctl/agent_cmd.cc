@@ -16,12 +16,15 @@
 #include "mesh/common/signals.h"
 #include "mesh/common/strings.h"
 #include "mesh/config/yaml_loader.h"
+#include "mesh/inject/app_prober.h"
 #include "mesh/proxy/proxy.h"
 
 namespace meshctl {
 namespace {
 
 struct AgentFlags {
+  bool control_plane_tls = false;
+  std::string control_plane_root;  // PEM file; default <state-dir>/ca/root-cert.pem
   std::string workload;
   std::string ns = "default";
   std::string service_account = "default";
@@ -34,6 +37,8 @@ struct AgentFlags {
   std::string control_plane = "127.0.0.1:15010";
   std::string token;
   std::string token_file;
+  std::string instance_ip = "127.0.0.1";
+  uint16_t status_port = 0;
   mesh::proxy::ProxyOptions options;
 };
 
@@ -43,10 +48,18 @@ void AddCommonFlags(CLI::App* cmd, AgentFlags& f, CliContext& ctx) {
       ->capture_default_str();
   cmd->add_option("--labels", f.labels, "Workload labels, key=value (repeatable)");
   cmd->add_option("--control-plane", f.control_plane, "Control plane address host:port")->capture_default_str();
+  cmd->add_flag("--control-plane-tls", f.control_plane_tls,
+                "Reach the control plane over TLS (its --tls-port, Istio's 15012), verifying its certificate "
+                "for istiod.istio-system.svc");
+  cmd->add_option("--control-plane-root", f.control_plane_root,
+                  "Root certificate that signs the control plane's TLS certificate (implies --control-plane-tls; "
+                  "default: the local state dir's ca/root-cert.pem)");
   cmd->add_option("--token", f.token, "Bootstrap token (default: issued from the local state dir)");
   cmd->add_option("--token-file", f.token_file,
                   "File holding the token, re-read before each use (Kubernetes: the projected service-account "
                   "token, e.g. /var/run/secrets/tokens/istio-token)");
+  cmd->add_option("--instance-ip", f.instance_ip, "This workload's IP (a pod's IP in Kubernetes)")
+      ->capture_default_str();
   cmd->add_option("--concurrency", f.options.concurrency, "Worker threads")->capture_default_str();
   cmd->add_option("--admin-port", f.options.admin_port, "Admin port (0 disables)")->capture_default_str();
   cmd->add_option("--health-port", f.options.health_port, "Port of /healthz/ready (0 disables)")->capture_default_str();
@@ -95,6 +108,16 @@ int RunAgent(AgentFlags& f, const CliContext& ctx, const std::string& type) {
   o.token = *token;
   o.token_file = f.token_file;  // re-read on use: projected service-account tokens rotate
   o.identity = {"cluster.local", f.ns, f.service_account};
+  if (f.control_plane_tls || !f.control_plane_root.empty()) {
+    std::string root_file =
+        f.control_plane_root.empty() ? ResolveStateDir(ctx) + "/ca/root-cert.pem" : f.control_plane_root;
+    auto root = mesh::common::ReadFile(root_file);
+    if (!root.ok()) {
+      std::cerr << "Error: the control plane's root certificate: " << root.status().message() << "\n";
+      return kExitFailure;
+    }
+    o.control_plane_root_pem = *root;
+  }
   mesh::config::Node meta = mesh::config::Node::Map();
   auto str = [](const std::string& s) { return mesh::config::Node::Scalar(s, true); };
   auto num = [](uint32_t v) { return mesh::config::Node::Scalar(std::to_string(v)); };
@@ -112,6 +135,9 @@ int RunAgent(AgentFlags& f, const CliContext& ctx, const std::string& type) {
     labels.Set(kv.substr(0, eq), str(kv.substr(eq + 1)));
   }
   meta.Set("LABELS", labels);
+  if (f.options.stats_port > 0) {
+    meta.Set("STATS_PORT", num(static_cast<uint32_t>(f.options.stats_port)));  // where the dashboard scrapes
+  }
   if (type == "sidecar") {
     mesh::config::Node services = mesh::config::Node::Sequence();
     for (const std::string& s : f.services) {
@@ -121,7 +147,7 @@ int RunAgent(AgentFlags& f, const CliContext& ctx, const std::string& type) {
     meta.Set("INBOUND_PORT", num(f.inbound_port));
     meta.Set("OUTBOUND_PORT", num(f.outbound_port));
     meta.Set("APP_PORT", num(f.app_port));
-    meta.Set("INSTANCE_IP", str("127.0.0.1"));
+    meta.Set("INSTANCE_IP", str(f.instance_ip));
   } else {
     mesh::config::Node ports = mesh::config::Node::Map();
     for (const std::string& pm : f.port_map) {
@@ -134,8 +160,25 @@ int RunAgent(AgentFlags& f, const CliContext& ctx, const std::string& type) {
     }
     meta.Set("GATEWAY_PORTS", ports);
   }
-  o.node.id = fmt::format("{}~127.0.0.1~{}.{}~{}.svc.cluster.local", type, f.workload, f.ns, f.ns);
+  o.node.id = fmt::format("{}~{}~{}.{}~{}.svc.cluster.local", type, f.instance_ip, f.workload, f.ns, f.ns);
   o.node.metadata = meta;
+
+  // Kubelet's rewritten app probes (injected pods): answered by probing the app locally.
+  std::unique_ptr<mesh::inject::AppProber> prober;
+  if (f.status_port != 0) {
+    const char* probers_env = std::getenv("ISTIO_KUBE_APP_PROBERS");
+    auto probes = mesh::inject::ParseAppProbers(probers_env == nullptr ? "" : probers_env);
+    if (!probes.ok()) {
+      std::cerr << "Error: " << probes.status().message() << "\n";
+      return kExitUsage;
+    }
+    auto started = mesh::inject::StartAppProber({.port = f.status_port, .probes = std::move(*probes)});
+    if (!started.ok()) {
+      std::cerr << "Error: " << started.status().message() << "\n";
+      return kExitFailure;
+    }
+    prober = std::move(*started);
+  }
 
   f.options.on_quit = [] { ::kill(::getpid(), SIGTERM); };
   auto proxy = mesh::proxy::CreateProxy(f.options);
@@ -159,11 +202,14 @@ int RunAgent(AgentFlags& f, const CliContext& ctx, const std::string& type) {
     return kExitFailure;
   }
   std::cerr << "meshctl proxy " << type << ": " << o.node.id << " connected to " << f.control_plane
-            << " (identity spiffe://cluster.local/ns/" << f.ns << "/sa/" << f.service_account << ")\n";
+            << (o.control_plane_root_pem.empty() ? "" : " over TLS") << " (identity spiffe://cluster.local/ns/" << f.ns << "/sa/" << f.service_account << ")\n";
   mesh::common::WaitForTerminationSignal();
   std::cerr << "meshctl proxy " << type << ": draining\n";
   (*agent)->Stop();
   shared->Drain();
+  if (prober) {
+    prober->Stop();
+  }
   return kExitOk;
 }
 
@@ -184,6 +230,9 @@ void RegisterAgentCommands(CLI::App& app, CliContext& ctx) {
   sidecar->add_option("--service", sidecar_flags->services, "Service this workload serves (repeatable)");
   sidecar->add_option("--app-port", sidecar_flags->app_port, "Port the application listens on (127.0.0.1)")->required();
   sidecar->add_option("--inbound-port", sidecar_flags->inbound_port, "Port other proxies reach this workload on")
+      ->capture_default_str();
+  sidecar->add_option("--status-port", sidecar_flags->status_port,
+                      "Port answering kubelet's rewritten app probes (/app-health/...; ISTIO_KUBE_APP_PROBERS); 0: off")
       ->capture_default_str();
   sidecar->add_option("--outbound-port", sidecar_flags->outbound_port,
                       "Port the application uses as its HTTP proxy (routing by Host)")

@@ -32,5 +32,9 @@ void RegisterProxyCommand(CLI::App& app, CliContext& ctx);
 void RegisterControlPlaneCommand(CLI::App& app, CliContext& ctx);
 // agent_cmd.cc: proxy sidecar, proxy router (after RegisterProxyCommand).
 void RegisterAgentCommands(CLI::App& app, CliContext& ctx);
+// dashboard_cmd.cc: dashboard.
+void RegisterDashboardCommand(CLI::App& app, CliContext& ctx);
+// inject_cmd.cc: kube-inject, proxy init (after RegisterProxyCommand).
+void RegisterInjectCommands(CLI::App& app, CliContext& ctx);
 
 }  // namespace meshctl

@@ -1,6 +1,7 @@
 // `meshctl control-plane` (the istiod role), `meshctl proxy-status`, `meshctl
 // proxy-config`, and `meshctl x token` (bootstrap tokens for local workloads).
 
+#include <algorithm>
 #include <iostream>
 
 #include <boost/asio.hpp>
@@ -15,9 +16,12 @@
 #include "mesh/common/duration.h"
 #include "mesh/common/file_util.h"
 #include "mesh/common/signals.h"
+#include "mesh/common/strings.h"
 #include "mesh/config/emit.h"
 #include "mesh/config/yaml_loader.h"
 #include "mesh/controlplane/control_plane.h"
+#include "mesh/inject/ca_bundle.h"
+#include "mesh/inject/webhook_server.h"
 #include "mesh/kube/client.h"
 #include "mesh/kube/kubeconfig.h"
 #include "mesh/kubestore/kube_store.h"
@@ -27,6 +31,39 @@
 
 namespace meshctl {
 namespace {
+
+// "[rbac DENY, rbac ALLOW, router]": the filters of a listener's chains (first seen order),
+// so an authorization policy shows in the short output.
+std::string ListenerFilterSummary(const mesh::config::Node& listener) {
+  std::vector<std::string> seen;
+  auto add = [&](const mesh::config::Node& filter) {
+    std::string name = filter["name"].Str();
+    for (const char* prefix : {"envoy.filters.http.", "envoy.filters.network."}) {
+      if (name.rfind(prefix, 0) == 0) {
+        name = name.substr(std::string(prefix).size());
+      }
+    }
+    std::string action = filter.At({"typed_config", "rules", "action"}).Str();
+    if (!action.empty()) {
+      name += " " + action;
+    }
+    if (std::find(seen.begin(), seen.end(), name) == seen.end()) {
+      seen.push_back(name);
+    }
+  };
+  for (const auto& chain : listener["filter_chains"].items()) {
+    for (const auto& filter : chain["filters"].items()) {
+      if (filter["name"].Str() == "envoy.filters.network.http_connection_manager") {
+        for (const auto& hf : filter.At({"typed_config", "http_filters"}).items()) {
+          add(hf);
+        }
+      } else {
+        add(filter);
+      }
+    }
+  }
+  return seen.empty() ? "" : "[" + mesh::common::Join(seen, ", ") + "]";
+}
 
 mesh::xds::ResourceList Generate(const mesh::controlplane::ProxyIdentity& id, const mesh::pilot::PushContext& push,
                                  const std::string& type_url) {
@@ -121,17 +158,37 @@ void RegisterControlPlaneCommand(CLI::App& app, CliContext& ctx) {
   struct Flags {
     std::string address = "127.0.0.1";
     uint16_t port = 15010;
+    int tls_port = 0;
     std::string cert_ttl = "24h";
     int debounce_ms = 100;
+    std::string scrape_interval = "5s";
+    bool no_dashboard = false;
+    uint16_t webhook_port = 0;
+    bool patch_ca_bundle = false;
   };
   auto flags = std::make_shared<Flags>();
   auto* cmd = app.add_subcommand("control-plane",
                                  "Run the control plane (istiod's role): discovery for proxies, the CA, the store watch");
   cmd->add_option("--address", flags->address, "Listen address")->capture_default_str();
   cmd->add_option("--port", flags->port, "Discovery and CA port (Istio's 15010)")->capture_default_str();
+  cmd->add_option("--tls-port", flags->tls_port,
+                  "Also serve discovery and CA over TLS on this port (Istio's 15012; certificate for "
+                  "istiod.istio-system.svc from the mesh CA); 0: off")
+      ->check(CLI::Range(0, 65535))
+      ->capture_default_str();
   cmd->add_option("--cert-ttl", flags->cert_ttl, "Workload certificate lifetime (e.g. 24h, 90m, 30s)")
       ->capture_default_str();
   cmd->add_option("--debounce-ms", flags->debounce_ms, "Quiet time before a change is pushed")->capture_default_str();
+  cmd->add_option("--dashboard-scrape-interval", flags->scrape_interval,
+                  "How often the dashboard reads every proxy's metrics (history: 60 intervals)")
+      ->capture_default_str();
+  cmd->add_flag("--no-dashboard", flags->no_dashboard, "Do not serve /dashboard/ nor scrape the proxies");
+  cmd->add_option("--webhook-port", flags->webhook_port,
+                  "Serve the admission webhooks (/inject, /validate) over TLS on this port (Istio's 15017; 0: off)")
+      ->capture_default_str();
+  cmd->add_flag("--webhook-patch-ca-bundle", flags->patch_ca_bundle,
+                "Write the webhook CA into our Mutating/ValidatingWebhookConfigurations in the cluster "
+                "(kubeconfig or in-cluster config)");
   AddStateDirFlag(cmd, ctx);
   auto kube = std::make_shared<KubeFlags>();
   cmd->add_flag("--kube", kube->enabled,
@@ -167,10 +224,14 @@ void RegisterControlPlaneCommand(CLI::App& app, CliContext& ctx) {
       }
       o.store = std::shared_ptr<mesh::store::ConfigStore>(std::move(*store));
     }
+    std::shared_ptr<const mesh::store::ConfigStore> store_view = o.store;
     o.ca_dir = dir + "/ca";
     o.token_key_file = dir + "/token-key";
     o.address = flags->address;
     o.port = flags->port;
+    if (flags->tls_port > 0) {
+      o.tls_port = static_cast<uint16_t>(flags->tls_port);
+    }
     auto ttl = mesh::common::ParseGoDuration(flags->cert_ttl);
     if (!ttl.ok() || ttl->count() < 2000) {
       std::cerr << "Error: --cert-ttl must be a duration of at least 2s, got \"" << flags->cert_ttl << "\"\n";
@@ -180,16 +241,69 @@ void RegisterControlPlaneCommand(CLI::App& app, CliContext& ctx) {
     o.workload_cert_ttl = std::chrono::duration_cast<std::chrono::seconds>(*ttl);
     o.debounce_quiet = std::chrono::milliseconds(flags->debounce_ms);
     o.generator = Generate;
+    auto scrape = mesh::common::ParseGoDuration(flags->scrape_interval);
+    if (!scrape.ok() || scrape->count() < 200) {
+      std::cerr << "Error: --dashboard-scrape-interval must be a duration of at least 200ms, got \""
+                << flags->scrape_interval << "\"\n";
+      ctx.exit_code = kExitUsage;
+      return;
+    }
+    o.dashboard_enabled = !flags->no_dashboard;
+    o.dashboard.scrape_interval = std::chrono::duration_cast<std::chrono::milliseconds>(*scrape);
     auto cp = mesh::controlplane::StartControlPlane(std::move(o));
     if (!cp.ok()) {
       std::cerr << "Error: " << cp.status().message() << "\n";
       ctx.exit_code = kExitFailure;
       return;
     }
+    if ((*cp)->tls_port() != 0) {
+      std::cout << "control plane serving discovery and CA over TLS on " << flags->address << ":" << (*cp)->tls_port()
+                << " (server name istiod.istio-system.svc, root " << dir << "/ca/root-cert.pem)" << std::endl;
+    }
+
     std::cout << "control plane serving discovery and CA on " << flags->address << ":" << (*cp)->port()
               << (kube_store ? " (configuration from Kubernetes, CA in " + dir + "/ca)" : " (state " + dir + ")")
               << std::endl;
+    if (!flags->no_dashboard) {
+      std::cout << "dashboard: http://" << flags->address << ":" << (*cp)->port() << "/dashboard/" << std::endl;
+    }
+    std::unique_ptr<mesh::inject::WebhookServer> webhook;
+    if (flags->webhook_port != 0) {
+      mesh::inject::AdmissionWebhookOptions w;
+      w.address = flags->address;
+      w.port = flags->webhook_port;
+      w.ca_dir = dir + "/ca";
+      w.store = store_view;
+      auto started = mesh::inject::StartAdmissionWebhook(w);
+      if (!started.ok()) {
+        std::cerr << "Error: " << started.status().message() << "\n";
+        (*cp)->Stop();
+        if (kube_store) {
+          kube_store->Stop();
+        }
+        ctx.exit_code = kExitFailure;
+        return;
+      }
+      webhook = std::move(started->server);
+      std::cout << "admission webhooks /inject and /validate on https://" << flags->address << ":" << webhook->port()
+                << " (certificate for istiod.istio-system.svc, CA " << dir << "/ca/root-cert.pem)" << std::endl;
+      if (flags->patch_ca_bundle) {
+        mesh::kube::KubeconfigOptions where;
+        where.kubeconfig_path = kube->kubeconfig;
+        where.context = kube->context;
+        auto patched = mesh::inject::PatchWebhookCaBundlesFromKubeconfig(started->ca_bundle_pem, where);
+        if (patched.ok()) {
+          std::cout << "caBundle written to " << patched->patched << " webhook configurations (" << patched->unchanged
+                    << " already had it)" << std::endl;
+        } else {
+          std::cerr << "Warning: caBundle not written: " << patched.status().message() << "\n";
+        }
+      }
+    }
     mesh::common::WaitForTerminationSignal();
+    if (webhook) {
+      webhook->Stop();
+    }
     (*cp)->Stop();
     if (kube_store) {
       kube_store->Stop();
@@ -273,7 +387,8 @@ void RegisterControlPlaneCommand(CLI::App& app, CliContext& ctx) {
       for (const auto& [name, list] : selected.entries()) {
         for (const auto& r : list.items()) {
           std::string id = r["name"].Str().empty() ? r["cluster_name"].Str() : r["name"].Str();
-          std::cout << fmt::format("{:<10} {}\n", name, id);
+          std::string filters = name == "listeners" ? ListenerFilterSummary(r) : "";
+          std::cout << fmt::format("{:<10} {}{}\n", name, id, filters.empty() ? "" : "  " + filters);
         }
       }
     }

@@ -20,7 +20,9 @@ int main(int argc, char** argv) {
   meshctl::RegisterStateCommand(app, ctx);
   meshctl::RegisterProxyCommand(app, ctx);
   meshctl::RegisterAgentCommands(app, ctx);
+  meshctl::RegisterInjectCommands(app, ctx);
   meshctl::RegisterControlPlaneCommand(app, ctx);
+  meshctl::RegisterDashboardCommand(app, ctx);
 
   try {
     app.parse(argc, argv);

@@ -16,6 +16,7 @@
 #include "mesh/config/yaml_loader.h"
 #include "mesh/proxyconfig/decode.h"
 #include "mesh/xds/server.h"
+#include "mesh/xds/tls_tunnel.h"
 
 namespace mesh::agent {
 namespace {
@@ -39,6 +40,27 @@ class AgentImpl : public ProxyAgent, public xds::XdsClientCallbacks, public std:
  public:
   AgentImpl(AgentOptions o, std::shared_ptr<proxy::Proxy> p, proxyconfig::Bootstrap b)
       : options_(std::move(o)), proxy_(std::move(p)), bootstrap_(std::move(b)) {}
+
+  // With a control plane root: every request to the control plane goes through a TLS
+  // tunnel whose loopback end replaces the configured address from here on.
+  absl::Status Init() {
+    if (options_.control_plane_root_pem.empty()) {
+      return absl::OkStatus();
+    }
+    xds::TlsOriginatorOptions to;
+    to.host = options_.control_plane_host;
+    to.port = options_.control_plane_port;
+    to.root_pem = options_.control_plane_root_pem;
+    to.server_name = options_.control_plane_server_name;
+    auto tunnel = xds::StartTlsOriginator(to);
+    if (!tunnel.ok()) {
+      return tunnel.status();
+    }
+    tls_ = std::move(*tunnel);
+    options_.control_plane_host = "127.0.0.1";
+    options_.control_plane_port = tls_->port();
+    return absl::OkStatus();
+  }
 
   absl::Status FetchFirstCertificate(std::chrono::milliseconds timeout) {
     auto deadline = std::chrono::steady_clock::now() + timeout;
@@ -92,6 +114,9 @@ class AgentImpl : public ProxyAgent, public xds::XdsClientCallbacks, public std:
       rotation_.join();
     }
     client_.reset();  // the client holds the agent as its callbacks: break the cycle
+    if (tls_) {
+      tls_->Stop();
+    }
   }
   ~AgentImpl() override { Stop(); }
 
@@ -288,6 +313,7 @@ class AgentImpl : public ProxyAgent, public xds::XdsClientCallbacks, public std:
   AgentOptions options_;
   std::shared_ptr<proxy::Proxy> proxy_;
   proxyconfig::Bootstrap bootstrap_;
+  std::unique_ptr<xds::TlsTunnel> tls_;  // to the control plane's TLS port, when enabled
   std::unique_ptr<xds::XdsClient> client_;
   std::thread rotation_;
   mutable std::mutex mu_;
@@ -344,6 +370,9 @@ absl::StatusOr<std::unique_ptr<ProxyAgent>> StartProxyAgent(AgentOptions options
                                                             proxyconfig::Bootstrap bootstrap,
                                                             std::chrono::milliseconds first_certificate_timeout) {
   auto agent = std::make_shared<AgentImpl>(std::move(options), std::move(proxy), std::move(bootstrap));
+  if (auto st = agent->Init(); !st.ok()) {
+    return st;
+  }
   if (auto st = agent->FetchFirstCertificate(first_certificate_timeout); !st.ok()) {
     return st;
   }

@@ -20,6 +20,11 @@ namespace mesh::agent {
 struct AgentOptions {
   std::string control_plane_host = "127.0.0.1";
   uint16_t control_plane_port = 15010;
+  // Non-empty: reach the control plane over TLS (its 15012 port), verifying its
+  // certificate against this root and `control_plane_server_name`. Discovery and the
+  // CSR then go through an in-process TLS tunnel (mesh/xds/tls_tunnel.h).
+  std::string control_plane_root_pem;
+  std::string control_plane_server_name = "istiod.istio-system.svc";
   std::string token;  // bootstrap token for this workload
   // When set, the token is re-read from this file before every certificate request and
   // discovery (re)connect: Kubernetes projected service-account tokens rotate.

@@ -224,6 +224,53 @@ class LocalCa : public CertificateAuthority {
 
   const std::string& RootCertPem() const override { return root_pem_; }
 
+  absl::StatusOr<ServingCertificate> IssueServingCertificate(const std::vector<std::string>& dns_names,
+                                                             std::chrono::seconds ttl) override {
+    if (dns_names.empty()) {
+      return absl::InvalidArgumentError("a serving certificate needs at least one DNS name");
+    }
+    std::string san = "critical";
+    for (const std::string& name : dns_names) {
+      if (name.empty() || name.find_first_of(",: ") != std::string::npos) {
+        return absl::InvalidArgumentError(common::StrCat("bad DNS name \"", name, "\""));
+      }
+      san += ",DNS:" + name;
+    }
+    auto key = NewEcKey();
+    if (!key.ok()) {
+      return key.status();
+    }
+    X509Ptr cert(X509_new());
+    X509_set_version(cert.get(), 2);
+    auto now = time_ ? time_->SystemNow() : std::chrono::system_clock::now();
+    if (auto st = SetSerialAndValidity(cert.get(), now, ttl); !st.ok()) {
+      return st;
+    }
+    X509_set_pubkey(cert.get(), key->get());
+    X509_set_issuer_name(cert.get(), X509_get_subject_name(cert_.get()));
+    X509_NAME* subject = X509_get_subject_name(cert.get());
+    X509_NAME_add_entry_by_txt(subject, "CN", MBSTRING_ASC,
+                               reinterpret_cast<const unsigned char*>(dns_names.front().c_str()), -1, -1, 0);
+    for (auto [nid, value] : std::initializer_list<std::pair<int, std::string>>{
+             {NID_basic_constraints, "critical,CA:FALSE"},
+             {NID_key_usage, "critical,digitalSignature,keyEncipherment"},
+             {NID_ext_key_usage, "serverAuth"},
+             {NID_subject_alt_name, san},
+             {NID_authority_key_identifier, "keyid:always"}}) {
+      if (auto st = AddExtension(cert.get(), cert_.get(), nid, value); !st.ok()) {
+        return st;
+      }
+    }
+    if (X509_sign(cert.get(), key_.get(), EVP_sha256()) == 0) {
+      return absl::InternalError(OpenSslError("sign serving certificate"));
+    }
+    ServingCertificate out;
+    out.key_pem = KeyToPem(key->get());
+    out.chain_pem = CertToPem(cert.get()) + chain_pem_;
+    out.root_cert_pem = root_pem_;
+    return out;
+  }
+
  private:
   KeyPtr key_;
   X509Ptr cert_;

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "mesh/common/time_source.h"
@@ -50,6 +51,12 @@ struct SignedCertificate {
   std::string root_cert_pem;   // trust anchor for peers
 };
 
+struct ServingCertificate {
+  std::string key_pem;
+  std::string chain_pem;      // leaf + the CA's chain
+  std::string root_cert_pem;  // what clients trust (the webhook's caBundle)
+};
+
 class CertificateAuthority {
  public:
   virtual ~CertificateAuthority() = default;
@@ -59,6 +66,15 @@ class CertificateAuthority {
   virtual absl::StatusOr<SignedCertificate> Sign(const std::string& csr_pem, const SpiffeId& identity,
                                                  std::chrono::seconds ttl) = 0;
   virtual const std::string& RootCertPem() const = 0;
+  // A TLS serving certificate for the control plane's own servers (the admission
+  // webhook): a fresh key, DNS SANs, serverAuth only. The key is made here because the
+  // server runs in the CA's process.
+  virtual absl::StatusOr<ServingCertificate> IssueServingCertificate(const std::vector<std::string>& dns_names,
+                                                                     std::chrono::seconds ttl) {
+    (void)dns_names;
+    (void)ttl;
+    return absl::UnimplementedError("this CA does not issue serving certificates");
+  }
 };
 
 struct LocalCaOptions {

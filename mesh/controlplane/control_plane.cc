@@ -3,15 +3,21 @@
 #include <atomic>
 #include <condition_variable>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include "mesh/common/strings.h"
 #include "mesh/config/emit.h"
 #include "mesh/config/yaml_loader.h"
+#include "mesh/pilot/authz.h"
 #include "mesh/xds/stream_state.h"
+#include "mesh/xds/tls_tunnel.h"
 
 namespace mesh::controlplane {
 namespace {
+
+// Renewed at every start; a year outlives any local-mode control plane.
+constexpr std::chrono::seconds kServingCertTtl{365 * 24 * 3600};
 
 using Clock = std::chrono::steady_clock;
 
@@ -54,6 +60,9 @@ class ControlPlaneImpl : public ControlPlane {
     if (auto st = Rebuild(); !st.ok()) {
       return st;
     }
+    if (options_.dashboard_enabled) {
+      CreateDashboard();  // before the server thread exists, which reads dashboard_
+    }
     xds::XdsServerOptions xo;
     xo.address = options_.address;
     xo.port = options_.port;
@@ -63,12 +72,41 @@ class ControlPlaneImpl : public ControlPlane {
       return server.status();
     }
     server_ = std::move(*server);
+    server_for_dashboard_ = server_.get();
+    if (dashboard_) {
+      dashboard_->Start();
+    }
     loop_ = std::thread([this] { Loop(); });
+    if (options_.tls_port) {
+      return StartTls();  // on error the caller's destructor runs Stop()
+    }
+    return absl::OkStatus();
+  }
+
+  // The TLS port: a serving certificate from our own CA (a fresh key, kept in memory),
+  // terminated in front of the plaintext discovery listener.
+  absl::Status StartTls() {
+    auto cert = ca_->IssueServingCertificate(options_.tls_dns_names, kServingCertTtl);
+    if (!cert.ok()) {
+      return cert.status();
+    }
+    xds::TlsTerminatorOptions to;
+    to.address = options_.address;
+    to.port = *options_.tls_port;
+    to.cert_chain_pem = cert->chain_pem;
+    to.key_pem = cert->key_pem;
+    to.backend_port = server_->port();
+    auto tunnel = xds::StartTlsTerminator(to);
+    if (!tunnel.ok()) {
+      return tunnel.status();
+    }
+    tls_ = std::move(*tunnel);
     return absl::OkStatus();
   }
 
   // mesh::controlplane::ControlPlane
   uint16_t port() const override { return server_->port(); }
+  uint16_t tls_port() const override { return tls_ ? tls_->port() : 0; }
   xds::XdsServer& xds() override { return *server_; }
   ControlPlaneStats Stats() const override {
     std::lock_guard<std::mutex> lock(mu_);
@@ -95,8 +133,14 @@ class ControlPlaneImpl : public ControlPlane {
     if (loop_.joinable()) {
       loop_.join();
     }
+    if (dashboard_) {
+      dashboard_->Stop();
+    }
     if (server_) {
       server_->Stop();
+    }
+    if (tls_) {
+      tls_->Stop();
     }
   }
   ~ControlPlaneImpl() override { Stop(); }
@@ -169,7 +213,34 @@ class ControlPlaneImpl : public ControlPlane {
     return absl::OkStatus();
   }
 
+  void CreateDashboard() {
+    dashboard::DashboardSources sources;
+    sources.proxies = [this] {
+      xds::XdsServer* server = server_for_dashboard_.load();
+      return server ? server->Snapshot() : std::vector<xds::ProxySyncInfo>{};
+    };
+    std::shared_ptr<store::ConfigStore> store = options_.store;
+    sources.config_generation = [store] { return store->Generation(); };
+    sources.config = [store]() -> absl::StatusOr<std::vector<config::Resource>> {
+      auto objects = store->List({});
+      if (!objects.ok()) {
+        return objects.status();
+      }
+      std::vector<config::Resource> resources;
+      for (store::StoredObject& o : *objects) {
+        if (auto r = config::Resource::FromNode(std::move(o.object), {}); r.ok()) {
+          resources.push_back(std::move(*r));
+        }
+      }
+      return resources;
+    };
+    dashboard_ = dashboard::CreateDashboard(options_.dashboard, std::move(sources));
+  }
+
   void HandleHttp(xds::HttpExchange& ex) {
+    if (dashboard_ && dashboard_->HandleHttp(ex)) {
+      return;
+    }
     if (ex.method == "GET" && ex.target == "/debug/ca") {
       std::lock_guard<std::mutex> lock(mu_);
       ex.status = 200;
@@ -235,6 +306,18 @@ class ControlPlaneImpl : public ControlPlane {
                                  ", \"rootCert\": ", config::JsonQuote(signed_cert->root_cert_pem), "}");
   }
 
+  // What AuthorizationPolicies ask for and meshctl cannot enforce; each line once.
+  void ReportAuthorizationWarnings(const pilot::PushContext& push) {
+    std::vector<std::string> warnings = pilot::AuthorizationWarnings(push);
+    std::set<std::string> now(warnings.begin(), warnings.end());
+    for (const std::string& w : warnings) {
+      if (!authz_warnings_.count(w)) {
+        std::fprintf(stderr, "control-plane: warning: %s\n", w.c_str());
+      }
+    }
+    authz_warnings_ = std::move(now);  // only the Loop thread rebuilds
+  }
+
   absl::Status Rebuild() {
     auto objects = options_.store->List({});
     if (!objects.ok()) {
@@ -256,6 +339,7 @@ class ControlPlaneImpl : public ControlPlane {
       workloads = registry_.Workloads();
     }
     auto push = pilot::PushContext::Build(std::move(resources), std::move(workloads), options_.mesh);
+    ReportAuthorizationWarnings(*push);
     std::lock_guard<std::mutex> lock(mu_);
     push_ = std::move(push);
     return absl::OkStatus();
@@ -306,6 +390,8 @@ class ControlPlaneImpl : public ControlPlane {
   std::unique_ptr<ca::CertificateAuthority> ca_;
   std::shared_ptr<ca::Authenticator> authenticator_;
   std::unique_ptr<xds::XdsServer> server_;
+  std::unique_ptr<dashboard::Dashboard> dashboard_;
+  std::atomic<xds::XdsServer*> server_for_dashboard_{nullptr};  // set once the server runs
   std::thread loop_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
@@ -313,6 +399,8 @@ class ControlPlaneImpl : public ControlPlane {
   std::map<std::string, std::string> authenticated_;  // node id -> the credential that authenticated it
   xds::Debouncer debouncer_;
   std::shared_ptr<const pilot::PushContext> push_;
+  std::set<std::string> authz_warnings_;  // touched by Rebuild() only (Start, then the Loop thread)
+  std::unique_ptr<xds::TlsTunnel> tls_;    // the TLS discovery port, when enabled
   ControlPlaneStats stats_;
   bool dirty_ = false;
   bool force_rebuild_ = false;

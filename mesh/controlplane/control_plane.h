@@ -8,6 +8,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -16,6 +17,7 @@
 #include "mesh/ca/ca.h"
 #include "mesh/ca/token.h"
 #include "mesh/controlplane/registry.h"
+#include "mesh/dashboard/dashboard.h"
 #include "mesh/pilot/push_context.h"
 #include "mesh/store/store.h"
 #include "mesh/xds/server.h"
@@ -41,6 +43,11 @@ struct ControlPlaneOptions {
   WorkloadDiscovery workload_discovery;  // null: workloads register by connecting
   std::string address = "127.0.0.1";
   uint16_t port = 15010;  // 0: pick one
+  // Discovery and CA also over TLS (Istio's 15012), with a serving certificate from the
+  // mesh CA for `tls_dns_names`; nullopt: off, 0: pick a port.
+  std::optional<uint16_t> tls_port;
+  std::vector<std::string> tls_dns_names = {"istiod.istio-system.svc", "istiod.istio-system.svc.cluster.local",
+                                            "istiod", "localhost"};
   std::chrono::milliseconds debounce_quiet{100};
   std::chrono::milliseconds debounce_max{1000};
   std::chrono::milliseconds store_poll{100};
@@ -48,6 +55,9 @@ struct ControlPlaneOptions {
   std::chrono::seconds workload_cert_ttl{24 * 3600};
   pilot::MeshSettings mesh;
   Generator generator;
+  // The web dashboard on the same port (/dashboard/): scrapes the proxies' metrics.
+  bool dashboard_enabled = true;
+  dashboard::DashboardOptions dashboard;
 };
 
 struct ControlPlaneStats {
@@ -61,6 +71,8 @@ class ControlPlane {
  public:
   virtual ~ControlPlane() = default;
   virtual uint16_t port() const = 0;
+  // The TLS discovery port; 0 when TLS is off.
+  virtual uint16_t tls_port() const = 0;
   virtual xds::XdsServer& xds() = 0;
   virtual ControlPlaneStats Stats() const = 0;
   // Rebuild and push now (tests; normally the store watch does it).

@@ -16,6 +16,7 @@
 #include "mesh/install/data/manifests_templates_base_yaml.h"
 #include "mesh/install/data/manifests_templates_pilot_yaml.h"
 #include "mesh/install/data/manifests_templates_gateway_yaml.h"
+#include "mesh/install/data/manifests_templates_sidecar_injection_yaml.h"
 
 namespace mesh::install {
 
@@ -40,6 +41,7 @@ constexpr EmbeddedEntry kEntries[] = {
     {"manifests/templates/base.yaml", k_manifests_templates_base_yaml},
     {"manifests/templates/pilot.yaml", k_manifests_templates_pilot_yaml},
     {"manifests/templates/gateway.yaml", k_manifests_templates_gateway_yaml},
+    {"manifests/templates/sidecar-injection.yaml", k_manifests_templates_sidecar_injection_yaml},
 };
 }  // namespace
 

@@ -278,6 +278,25 @@ Node InjectorConfig(const Node& values) {
   Node templates = Node::Sequence();
   templates.Append(StringNode("sidecar"));
   cfg.Set("defaultTemplates", w["defaultTemplates"].size() > 0 ? w["defaultTemplates"] : templates);
+  // What our injector adds (mesh/inject), with the install-time fields filled in.
+  std::string sidecar(EmbeddedFile("manifests/templates/sidecar-injection.yaml"));
+  if (sidecar.rfind("---\n", 0) == 0) {
+    sidecar.erase(0, 4);  // the embedding's document separator
+  }
+  std::string rev = values["revision"].Str().empty() ? "default" : values["revision"].Str();
+  std::string istio_ns = values["global"]["istioNamespace"].Str().empty() ? "istio-system"
+                                                                           : values["global"]["istioNamespace"].Str();
+  for (const auto& [field, value] : std::vector<std::pair<std::string, std::string>>{
+           {"{{ .ProxyImage }}", Image(values, Node(), values["global"]["proxy"]["image"].Str())},
+           {"{{ .ControlPlaneAddress }}",
+            common::StrCat(rev == "default" ? "istiod" : "istiod-" + rev, ".", istio_ns, ".svc:15010")}}) {
+    for (size_t at = sidecar.find(field); at != std::string::npos; at = sidecar.find(field, at + value.size())) {
+      sidecar.replace(at, field.size(), value);
+    }
+  }
+  Node named = Node::Map();
+  named.Set("sidecar", StringNode(sidecar));
+  cfg.Set("templates", std::move(named));
   return cfg;
 }
 

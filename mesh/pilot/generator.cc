@@ -10,6 +10,7 @@
 #include "mesh/proxyconfig/decode.h"
 #include "mesh/proxyconfig/encode.h"
 #include "mesh/xds/protocol.h"
+#include "mesh/pilot/authz.h"  // ApplyAuthorization (translation of AuthorizationPolicy)
 
 namespace mesh::pilot {
 namespace {
@@ -488,6 +489,33 @@ struct Translation {
 
   // ---- sidecars -------------------------------------------------------------------
 
+  // Whether a Service port of this workload that targets the app port is HTTP/2 (port
+  // name or appProtocol grpc*, http2*, h2c), as Istio decides the inbound protocol.
+  bool AppPortSpeaksHttp2(const WorkloadInstance& w) const {
+    for (const Service& s : push.services()) {
+      if (s.ns != w.ns) {
+        continue;
+      }
+      bool member = std::find(w.services.begin(), w.services.end(), s.name) != w.services.end();
+      if (!member && !s.selector.empty()) {
+        member = std::all_of(s.selector.begin(), s.selector.end(), [&](const auto& kv) {
+          auto it = w.labels.find(kv.first);
+          return it != w.labels.end() && it->second == kv.second;
+        });
+      }
+      if (!member) {
+        continue;
+      }
+      for (const ServicePort& p : s.ports) {
+        uint32_t target = p.target_port != 0 ? p.target_port : p.port;
+        if (target == proxy.app_port && (p.protocol == "GRPC" || p.protocol == "HTTP2")) {
+          return true;
+        }
+      }
+    }
+    return false;
+  }
+
   void SidecarInbound() {
     const WorkloadInstance& w = proxy.workload;
     if (w.default_endpoint_port == 0 || proxy.app_port == 0) {
@@ -503,6 +531,9 @@ struct Translation {
     lle.lb_endpoints.push_back(pc::LbEndpoint{{"127.0.0.1", proxy.app_port}});
     cla.endpoints.push_back(lle);
     app.load_assignment = cla;
+    if (AppPortSpeaksHttp2(w)) {
+      app.http2 = pc::Http2ProtocolOptions();  // gRPC/h2c apps get HTTP/2 from the sidecar
+    }
     out.clusters.push_back(app);
 
     pc::RouteConfiguration rc;
@@ -837,6 +868,12 @@ struct Translation {
     }
     std::vector<Endpoint> endpoints = push.EndpointsFor(*svc, sp, subset_labels);
     ApplyTrafficPolicy(c, policy, *svc, subset, endpoints);
+    if (sp.protocol == "GRPC" || sp.protocol == "HTTP2") {
+      c.http2 = pc::Http2ProtocolOptions();
+      if (c.tls && c.tls->common_tls_context.alpn_protocols == std::vector<std::string>{"istio-http/1.1", "istio"}) {
+        c.tls->common_tls_context.alpn_protocols = {"istio-h2", "istio", "h2"};  // Istio's ALPN for h2 mTLS
+      }
+    }
     pc::LocalityLbEndpoints lle;
     for (const Endpoint& e : endpoints) {
       lle.lb_endpoints.push_back(pc::LbEndpoint{{e.address, e.port}});
@@ -867,6 +904,7 @@ pc::Resources GenerateResources(const ProxyRole& proxy, const PushContext& push)
     t.SidecarOutbound();
   }
   t.Clusters();
+  ApplyAuthorization(proxy, push, t.out);  // authz.cc
   t.out.version_info = std::to_string(push.version());
   return std::move(t.out);
 }

@@ -51,6 +51,12 @@ std::optional<std::string> Command(std::string_view cmd, const AccessLogRecord& 
   if (cmd == "RESPONSE_FLAGS") {
     return dash(r.response_flags);
   }
+  if (cmd == "RESPONSE_CODE_DETAILS") {
+    if (!r.response_code_details.empty()) {
+      return r.response_code_details;
+    }
+    return r.response_code > 0 ? std::string("via_upstream") : std::string("-");
+  }
   if (cmd == "BYTES_RECEIVED") {
     return std::to_string(r.bytes_received);
   }
@@ -71,6 +77,9 @@ std::optional<std::string> Command(std::string_view cmd, const AccessLogRecord& 
   }
   if (cmd == "ROUTE_NAME") {
     return dash(r.route_name);
+  }
+  if (cmd == "GRPC_STATUS") {  // Envoy prints the status name; meshctl prints the number
+    return dash(r.grpc_status);
   }
   if (cmd.size() > 5 && cmd.substr(0, 4) == "REQ(" && cmd.back() == ')') {
     return dash(Header(r.request_header, cmd.substr(4, cmd.size() - 5)).value_or(""));

@@ -25,6 +25,7 @@ struct AccessLogRecord {
   std::string protocol = "HTTP/1.1";
   int response_code = 0;
   std::string response_flags;  // "" renders as "-"
+  std::string response_code_details;  // %RESPONSE_CODE_DETAILS%: "via_upstream" when empty
   uint64_t bytes_received = 0;
   uint64_t bytes_sent = 0;
   int64_t duration_ms = 0;
@@ -32,6 +33,7 @@ struct AccessLogRecord {
   std::string upstream_cluster;
   std::string downstream_remote_address;
   std::string route_name;
+  std::string grpc_status;  // gRPC requests: from trailers or a trailers-only response
   // Lower-case names; ":method", ":path", ":authority" are answered too.
   std::function<std::optional<std::string>(std::string_view)> request_header;
   std::function<std::optional<std::string>(std::string_view)> response_header;

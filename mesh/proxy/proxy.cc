@@ -21,6 +21,7 @@
 #include <list>
 #include <random>
 #include <span>
+#include <sstream>
 #include <thread>
 
 #include "mesh/common/status_macros.h"
@@ -28,7 +29,9 @@
 #include "mesh/config/emit.h"
 #include "mesh/proxy/access_log.h"
 #include "mesh/proxy/http1_check.h"
+#include "mesh/proxy/http2_codec.h"
 #include "mesh/proxy/router.h"
+#include "mesh/proxy/rbac.h"
 #include "mesh/proxy/runtime.h"
 #include "mesh/proxy/stats.h"
 #include "mesh/proxy/tls_inspector.h"
@@ -139,6 +142,8 @@ struct UpstreamConn {
 };
 using UpstreamPtr = std::unique_ptr<UpstreamConn>;
 
+struct H2ClientConn;  // HTTP/2 upstream connection (http2_proxy.inc)
+
 struct SessionHandle {
   bool idle = true;
   std::function<void()> cancel;
@@ -165,6 +170,7 @@ struct Worker {
   std::thread thread;
   RuntimePtr runtime;  // touched only on this worker's thread
   std::unordered_map<std::string, std::vector<UpstreamPtr>> pools;
+  std::unordered_map<std::string, std::vector<std::shared_ptr<H2ClientConn>>> h2_pools;
   std::map<std::string, std::shared_ptr<Acceptor>> acceptors;
   std::list<SessionHandle*> sessions;
   bool draining = false;
@@ -436,11 +442,27 @@ struct RequestContext {
   std::string remote_address;
   int policy = 0;  // 0 none, 1 mutual_tls, 2 unknown
   std::string peer_principal;
+  bool authenticated = false;  // the peer's certificate verified
+  std::string local_ip;
+  uint32_t local_port = 0;
 };
+
+// The RBAC filters' view of a connection (the request fields are filled in by the caller).
+RbacInput ConnectionRbacInput(const RequestContext& ctx) {
+  RbacInput in;
+  in.direct_remote_ip = ctx.remote_ip;
+  in.remote_ip = ctx.remote_ip;
+  in.destination_ip = ctx.local_ip;
+  in.destination_port = ctx.local_port;
+  in.authenticated = ctx.authenticated;
+  in.principal = ctx.peer_principal;
+  return in;
+}
 
 struct Outcome {
   int status = 0;
   std::string flags;
+  std::string details;  // response code details (set for local replies such as RBAC denials)
   std::string fault_flags;  // DI / FI, kept across retries
   std::string upstream_host;
   std::string cluster;
@@ -748,6 +770,15 @@ void WriteAccessLogs(const ChainRuntime& chain, const AccessLogRecord& record) {
   }
 }
 
+// ---- HTTP/2 (begin) -------------------------------------------------------------------
+// GCC flags coroutine frames of templates from an included file that hold types of this
+// anonymous namespace (-Wsubobject-linkage); everything here is one translation unit.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wsubobject-linkage"
+#include "mesh/proxy/http2_proxy.inc"
+#pragma GCC diagnostic pop
+// ---- HTTP/2 (end) ---------------------------------------------------------------------
+
 // ---------------------------------------------------------------------------------------
 // The HTTP connection manager: one coroutine per downstream connection.
 
@@ -867,6 +898,33 @@ class HttpSession {
     }
 
     std::string method(req.method_string());
+    if (!hcm.rbac.empty()) {
+      RbacInput in = ConnectionRbacInput(ctx_);
+      in.is_http = true;
+      in.method = method;
+      in.path = target;
+      in.authority = authority;
+      in.header = [&req](std::string_view name) -> std::optional<std::string_view> {
+        auto it = req.find(beast::string_view(name.data(), name.size()));
+        if (it == req.end()) {
+          return std::nullopt;
+        }
+        return std::string_view(it->value().data(), it->value().size());
+      };
+      RbacDecision decision = EvaluateRbac(hcm.rbac, in);
+      w_.stats.Add(chain.stat_prefix + (decision.allowed ? "rbac.allowed" : "rbac.denied"));
+      if (!decision.allowed) {
+        out.status = 403;
+        out.flags = "RBAC";
+        out.details = std::move(decision.details);
+        bool body_pending = parser.chunked() || (parser.content_length() && *parser.content_length() > 0);
+        out.keep_alive = out.keep_alive && !body_pending;
+        co_await WriteLocal(stream_, 403, kRbacDeniedBody, out.keep_alive, client_version, {}, nullptr, nullptr,
+                            nullptr, head, out.bytes_sent);
+        Finish(chain, req, out, start, start_wall, nullptr, "");
+        co_return out.keep_alive;
+      }
+    }
     RequestView view{method, target, authority, [&req](std::string_view name) -> std::optional<std::string_view> {
                        auto it = req.find(beast::string_view(name.data(), name.size()));
                        if (it == req.end()) {
@@ -1086,6 +1144,17 @@ class HttpSession {
     }
 
     const RetryPolicy* retry = action.retry_policy ? &*action.retry_policy : (vh->retry_policy ? &*vh->retry_policy : nullptr);
+    if (cluster.cluster->http2 && !upgrade) {  // HTTP/1.1 -> HTTP/2 (http2_proxy.inc)
+      auto h2_deadline = action.timeout.count() > 0 ? std::optional(start + action.timeout) : std::nullopt;
+      bool keep = co_await ForwardH1ToH2(w_, stream_, buffer, parser, up_req, cluster, hash, retry, h2_deadline, head,
+                                         client_version, out);
+      cluster.rq_total->fetch_add(1, std::memory_order_relaxed);
+      if (out.status > 0) {
+        cluster.rq_class[std::clamp(out.status / 100, 1, 5)]->fetch_add(1, std::memory_order_relaxed);
+      }
+      Finish(chain, req, out, start, start_wall, route, request_id);
+      co_return keep && !w_.draining;
+    }
     // A small request body (Content-Length up to 64 KiB) is read whole before the first
     // try when a retry policy applies, so that retries can replay it.
     const bool buffered = retry && has_body && !upgrade && !parser.chunked() && parser.content_length() &&
@@ -1584,6 +1653,7 @@ class HttpSession {
     r.protocol = client_version_ == 10 ? "HTTP/1.0" : "HTTP/1.1";
     r.response_code = out.status;
     r.response_flags = flags;
+    r.response_code_details = out.details;
     r.bytes_received = out.bytes_received;
     r.bytes_sent = out.bytes_sent;
     r.duration_ms = static_cast<int64_t>(ms);
@@ -1679,6 +1749,26 @@ awaitable<void> ServeTcp(Worker& w, Stream& down, beast::flat_buffer& initial, R
   }
 }
 
+// envoy.filters.network.rbac: false when the connection must be closed.
+bool NetworkRbacAllows(Worker& w, const ListenerRuntime& lr, const ChainRuntime& chain, const RequestContext& ctx) {
+  const auto& filters = chain.chain->network_rbac;
+  if (filters.empty()) {
+    return true;
+  }
+  RbacDecision decision = EvaluateRbac(filters, ConnectionRbacInput(ctx));
+  w.stats.Add(lr.stat_prefix + (decision.allowed ? "rbac.allowed" : "rbac.denied"));
+  if (!decision.allowed && !chain.logs.empty()) {
+    AccessLogRecord r;
+    r.start_time = std::chrono::system_clock::now();
+    r.protocol = "";
+    r.response_flags = "RBAC";
+    r.response_code_details = decision.details;
+    r.downstream_remote_address = ctx.remote_address;
+    WriteAccessLogs(chain, r);
+  }
+  return decision.allowed;
+}
+
 // Picks the filter chain for a connection given what the ClientHello said.
 int SelectChain(const ListenerRuntime& lr, bool is_tls, const std::string& sni) {
   int best = -1, best_score = -1;
@@ -1730,6 +1820,9 @@ awaitable<void> HandleConnection(Worker& w, Socket socket, std::string listener_
   auto remote = socket.remote_endpoint(ec);
   ctx.remote_ip = ec ? "" : remote.address().to_string();
   ctx.remote_address = ec ? "" : StrCat(ctx.remote_ip, ":", remote.port());
+  auto local = socket.local_endpoint(ec);
+  ctx.local_ip = ec ? "" : local.address().to_string();
+  ctx.local_port = ec ? 0 : local.port();
   ctx.policy = lr.reporter == 1 ? 0 : 2;
   w.stats.Add(lr.stat_prefix + "downstream_cx_total");
   TcpStream stream(std::move(socket));
@@ -1774,9 +1867,19 @@ awaitable<void> HandleConnection(Worker& w, Socket socket, std::string listener_
       if (peer != nullptr) {
         ctx.policy = lr.reporter == 1 ? 1 : 2;
         ctx.peer_principal = PeerUriSan(tls.native_handle());
+        ctx.authenticated = true;
       }
     }
-    if (chain.hcm) {
+    if (!NetworkRbacAllows(w, lr, chain, ctx)) {
+      co_return;  // closes the connection
+    }
+    const unsigned char* alpn = nullptr;
+    unsigned int alpn_len = 0;
+    SSL_get0_alpn_selected(tls.native_handle(), &alpn, &alpn_len);
+    if (chain.hcm && alpn_len == 2 && std::memcmp(alpn, "h2", 2) == 0) {  // HTTP/2 by ALPN
+      H2ServerConn<ssl::stream<TcpStream>> h2(w, tls, rt, listener_name, chain_index, ctx);
+      co_await h2.Run(buffer);
+    } else if (chain.hcm) {
       HttpSession<ssl::stream<TcpStream>> session(w, tls, rt, listener_name, chain_index, ctx);
       co_await session.Run(buffer);
       tls.next_layer().expires_after(1s);
@@ -1787,6 +1890,17 @@ awaitable<void> HandleConnection(Worker& w, Socket socket, std::string listener_
     co_return;
   }
   ctx.scheme = "http";
+  if (!NetworkRbacAllows(w, lr, chain, ctx)) {
+    co_return;
+  }
+  if (chain.hcm && chain.hcm->codec_type != "HTTP1") {  // HTTP/2 with prior knowledge
+    Expire(stream, chain.hcm->idle_timeout);
+    if (co_await SniffH2Preface(stream, buffer)) {
+      H2ServerConn<TcpStream> h2(w, stream, rt, listener_name, chain_index, ctx);
+      co_await h2.Run(buffer);
+      co_return;
+    }
+  }
   if (chain.hcm) {
     HttpSession<TcpStream> session(w, stream, rt, listener_name, chain_index, ctx);
     co_await session.Run(buffer);

@@ -333,6 +333,35 @@ absl::StatusOr<SslCtxPtr> BuildSslContext(const CommonTlsContext& common, const 
   return ctx;
 }
 
+// Server-side ALPN selection: the first of our preferences the client offers.
+int SelectAlpnFrom(const unsigned char** out, unsigned char* outlen, const unsigned char* in, unsigned int inlen,
+                   bool allow_h2) {
+  static const std::string_view kPrefs[] = {"h2", "http/1.1"};
+  for (size_t p = allow_h2 ? 0 : 1; p < 2; ++p) {
+    for (unsigned int i = 0; i < inlen;) {
+      unsigned int len = in[i];
+      if (i + 1 + len > inlen) {
+        break;
+      }
+      if (std::string_view(reinterpret_cast<const char*>(in + i + 1), len) == kPrefs[p]) {
+        *out = in + i + 1;
+        *outlen = static_cast<unsigned char>(len);
+        return SSL_TLSEXT_ERR_OK;
+      }
+      i += 1 + len;
+    }
+  }
+  return SSL_TLSEXT_ERR_NOACK;
+}
+int SelectAlpnH2(SSL*, const unsigned char** out, unsigned char* outlen, const unsigned char* in, unsigned int inlen,
+                 void*) {
+  return SelectAlpnFrom(out, outlen, in, inlen, true);
+}
+int SelectAlpnHttp11(SSL*, const unsigned char** out, unsigned char* outlen, const unsigned char* in,
+                     unsigned int inlen, void*) {
+  return SelectAlpnFrom(out, outlen, in, inlen, false);
+}
+
 std::string ServiceFromCluster(const std::string& name) {
   // Istio names: "outbound|80||reviews.default.svc.cluster.local".
   auto parts = common::Split(name, '|');
@@ -453,6 +482,10 @@ absl::StatusOr<RuntimePtr> CompileRuntime(ConfigSnapshotPtr snapshot, SharedStat
       MESH_ASSIGN_OR_RETURN(cr.tls, BuildSslContext(c.tls->common_tls_context, res, false, false,
                                                     StrCat("cluster \"", c.name, "\"")));
       cr.sni = c.tls->sni;
+      if (c.http2) {  // HTTP/2 clusters offer only h2 (Istio's mTLS carries h2 the same way)
+        static const unsigned char kH2Alpn[] = {2, 'h', '2'};
+        SSL_CTX_set_alpn_protos(cr.tls.get(), kH2Alpn, sizeof(kH2Alpn));
+      }
     }
     BuildLabels(node, ServiceFromCluster(c.name), cr.labels);
     rt->clusters.emplace(c.name, std::move(cr));
@@ -500,6 +533,11 @@ absl::StatusOr<RuntimePtr> CompileRuntime(ConfigSnapshotPtr snapshot, SharedStat
         MESH_ASSIGN_OR_RETURN(cr.tls, BuildSslContext(fc.tls->common_tls_context, res, true,
                                                       fc.tls->require_client_certificate,
                                                       StrCat("listener \"", l.name, "\"")));
+        // ALPN: h2 for HTTP connection managers that allow it, else http/1.1.
+        if (cr.hcm != nullptr) {
+          bool allow_h2 = cr.hcm->codec_type != "HTTP1";
+          SSL_CTX_set_alpn_select_cb(cr.tls.get(), allow_h2 ? &SelectAlpnH2 : &SelectAlpnHttp11, nullptr);
+        }
       }
       if (fc.tls || !fc.filter_chain_match.server_names.empty() || !fc.filter_chain_match.transport_protocol.empty()) {
         lr.inspect = true;

@@ -113,6 +113,36 @@ std::string LabelsById(uint32_t id) {
   return id < InternTable().size() ? InternTable()[id] : std::string();
 }
 
+uint32_t GrpcLabels(uint32_t labels, std::string_view grpc_status) {
+  static std::mutex mu;
+  static auto* cache = new std::map<std::pair<uint32_t, std::string>, uint32_t>();
+  std::pair<uint32_t, std::string> key(labels, std::string(grpc_status));
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    auto it = cache->find(key);
+    if (it != cache->end()) {
+      return it->second;
+    }
+  }
+  std::string rendered = LabelsById(labels);
+  static constexpr std::string_view kHttp = "request_protocol=\"http\",grpc_response_status=\"\"";
+  auto pos = rendered.find(kHttp);
+  if (pos != std::string::npos) {
+    std::string status;
+    for (char c : grpc_status) {
+      if (c >= '0' && c <= '9') {
+        status.push_back(c);  // digits only: no escaping needed
+      }
+    }
+    rendered.replace(pos, kHttp.size(),
+                     common::StrCat("request_protocol=\"grpc\",grpc_response_status=\"", status, "\""));
+  }
+  uint32_t id = InternLabels(rendered);
+  std::lock_guard<std::mutex> lock(mu);
+  cache->emplace(std::move(key), id);
+  return id;
+}
+
 void Histogram::Observe(const std::vector<double>& bounds, double value) {
   if (buckets.size() != bounds.size()) {
     buckets.assign(bounds.size(), 0);

@@ -8,6 +8,7 @@
 #include <map>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -20,6 +21,9 @@ std::string RenderLabels(const std::vector<std::pair<std::string, std::string>>&
 // Label sets are interned once per snapshot so the per-request key is a small integer.
 uint32_t InternLabels(const std::string& rendered);
 std::string LabelsById(uint32_t id);
+// The same label set with request_protocol="grpc" and grpc_response_status=`status`
+// (istio_requests_total for gRPC requests); interned and cached.
+uint32_t GrpcLabels(uint32_t labels, std::string_view grpc_status);
 
 struct Histogram {
   std::vector<uint64_t> buckets;  // cumulative counts are computed when rendering

@@ -419,7 +419,11 @@ absl::StatusOr<RetryPolicy> DecodeRetryPolicy(const Node& node, const std::strin
   MESH_RETURN_IF_ERROR(ReadString(o, "retry_on", retry_on));
   static const std::set<std::string> kKnown = {"5xx", "gateway-error", "connect-failure", "reset",
                                                "retriable-4xx", "refused-stream",
-                                               "retriable-status-codes"};
+                                               "retriable-status-codes",
+                                               // gRPC status codes (HTTP/2 requests): grpc-status in
+                                               // response headers or a trailers-only response.
+                                               "cancelled", "deadline-exceeded", "internal",
+                                               "resource-exhausted", "unavailable"};
   for (auto& c : common::Split(retry_on, ',', true)) {
     std::string cond(common::StripWhitespace(c));
     if (!kKnown.count(cond)) {
@@ -827,15 +831,276 @@ absl::StatusOr<AccessLog> DecodeAccessLog(const Node& node, const std::string& p
   return log;
 }
 
+// ---- RBAC (envoy.filters.http.rbac / envoy.filters.network.rbac) ---------------------
+
+absl::StatusOr<CidrRange> DecodeCidr(const Node& node, const std::string& path) {
+  MESH_ASSIGN_OR_RETURN(Obj o, Obj::Open(node, path));
+  CidrRange c;
+  MESH_RETURN_IF_ERROR(ReadString(o, "address_prefix", c.address_prefix));
+  MESH_RETURN_IF_ERROR(ReadUint(o, "prefix_len", c.prefix_len));
+  MESH_RETURN_IF_ERROR(o.Done());
+  auto range = MakeCidrRange(c.address_prefix, c.prefix_len);
+  if (!range) {
+    return FieldError(node, path,
+                      StrCat("\"", c.address_prefix, "/", c.prefix_len, "\" is not a valid IPv4 or IPv6 range"));
+  }
+  return *range;
+}
+
+// Reads the one field of a oneof-shaped object; errors unless exactly one is set.
+absl::Status ExactlyOne(const Node& node, const std::string& path, int set, std::string_view names) {
+  if (set != 1) {
+    return FieldError(node, path, StrCat("exactly one of ", names, " is required"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<RbacPermission> DecodeRbacPermission(const Node& node, const std::string& path) {
+  MESH_ASSIGN_OR_RETURN(Obj o, Obj::Open(node, path));
+  RbacPermission p;
+  int set = 0;
+  auto rule_set = [&](std::string_view field, RbacPermission::Kind kind) -> absl::Status {
+    const Node* n = o.Get(field);
+    if (n == nullptr) {
+      return absl::OkStatus();
+    }
+    ++set;
+    p.kind = kind;
+    MESH_ASSIGN_OR_RETURN(Obj so, Obj::Open(*n, o.Path(field)));
+    MESH_RETURN_IF_ERROR(ReadList(so, "rules", [&](const Node& r, const std::string& rp) -> absl::Status {
+      MESH_ASSIGN_OR_RETURN(auto sub, DecodeRbacPermission(r, rp));
+      p.rules.push_back(std::move(sub));
+      return absl::OkStatus();
+    }));
+    return so.Done();
+  };
+  MESH_RETURN_IF_ERROR(rule_set("and_rules", RbacPermission::Kind::kAndRules));
+  MESH_RETURN_IF_ERROR(rule_set("or_rules", RbacPermission::Kind::kOrRules));
+  if (const Node* n = o.Get("not_rule")) {
+    ++set;
+    p.kind = RbacPermission::Kind::kNotRule;
+    MESH_ASSIGN_OR_RETURN(auto sub, DecodeRbacPermission(*n, o.Path("not_rule")));
+    p.rules.push_back(std::move(sub));
+  }
+  if (const Node* n = o.Get("any")) {
+    ++set;
+    p.kind = RbacPermission::Kind::kAny;
+    if (n->Bool() != std::optional<bool>(true)) {
+      return FieldError(*n, o.Path("any"), "must be true");
+    }
+  }
+  if (const Node* n = o.Get("header")) {
+    ++set;
+    p.kind = RbacPermission::Kind::kHeader;
+    MESH_ASSIGN_OR_RETURN(p.header, DecodeHeaderMatcher(*n, o.Path("header")));
+  }
+  if (const Node* n = o.Get("url_path")) {
+    ++set;
+    p.kind = RbacPermission::Kind::kUrlPath;
+    MESH_ASSIGN_OR_RETURN(Obj po, Obj::Open(*n, o.Path("url_path")));
+    const Node* m = po.Get("path");
+    if (m == nullptr) {
+      return FieldError(*n, po.Path("path"), "required");
+    }
+    MESH_ASSIGN_OR_RETURN(p.path, DecodeStringMatcher(*m, po.Path("path")));
+    MESH_RETURN_IF_ERROR(po.Done());
+  }
+  if (o.node().Find("destination_port") != nullptr || o.node().Find("destinationPort") != nullptr) {
+    ++set;
+    p.kind = RbacPermission::Kind::kDestinationPort;
+    MESH_RETURN_IF_ERROR(ReadUint(o, "destination_port", p.port));
+    if (p.port == 0 || p.port > 65535) {
+      return FieldError(node, o.Path("destination_port"), "must be 1..65535");
+    }
+  }
+  if (const Node* n = o.Get("destination_ip")) {
+    ++set;
+    p.kind = RbacPermission::Kind::kDestinationIp;
+    MESH_ASSIGN_OR_RETURN(p.cidr, DecodeCidr(*n, o.Path("destination_ip")));
+  }
+  MESH_RETURN_IF_ERROR(o.Done());
+  MESH_RETURN_IF_ERROR(ExactlyOne(node, path, set,
+                                  "and_rules, or_rules, not_rule, any, header, url_path, destination_port, "
+                                  "destination_ip"));
+  return p;
+}
+
+absl::StatusOr<RbacPrincipal> DecodeRbacPrincipal(const Node& node, const std::string& path) {
+  MESH_ASSIGN_OR_RETURN(Obj o, Obj::Open(node, path));
+  RbacPrincipal p;
+  int set = 0;
+  auto id_set = [&](std::string_view field, RbacPrincipal::Kind kind) -> absl::Status {
+    const Node* n = o.Get(field);
+    if (n == nullptr) {
+      return absl::OkStatus();
+    }
+    ++set;
+    p.kind = kind;
+    MESH_ASSIGN_OR_RETURN(Obj so, Obj::Open(*n, o.Path(field)));
+    MESH_RETURN_IF_ERROR(ReadList(so, "ids", [&](const Node& r, const std::string& rp) -> absl::Status {
+      MESH_ASSIGN_OR_RETURN(auto sub, DecodeRbacPrincipal(r, rp));
+      p.ids.push_back(std::move(sub));
+      return absl::OkStatus();
+    }));
+    return so.Done();
+  };
+  MESH_RETURN_IF_ERROR(id_set("and_ids", RbacPrincipal::Kind::kAndIds));
+  MESH_RETURN_IF_ERROR(id_set("or_ids", RbacPrincipal::Kind::kOrIds));
+  if (const Node* n = o.Get("not_id")) {
+    ++set;
+    p.kind = RbacPrincipal::Kind::kNotId;
+    MESH_ASSIGN_OR_RETURN(auto sub, DecodeRbacPrincipal(*n, o.Path("not_id")));
+    p.ids.push_back(std::move(sub));
+  }
+  if (const Node* n = o.Get("any")) {
+    ++set;
+    p.kind = RbacPrincipal::Kind::kAny;
+    if (n->Bool() != std::optional<bool>(true)) {
+      return FieldError(*n, o.Path("any"), "must be true");
+    }
+  }
+  if (const Node* n = o.Get("authenticated")) {
+    ++set;
+    p.kind = RbacPrincipal::Kind::kAuthenticated;
+    MESH_ASSIGN_OR_RETURN(Obj ao, Obj::Open(*n, o.Path("authenticated")));
+    if (const Node* m = ao.Get("principal_name")) {
+      MESH_ASSIGN_OR_RETURN(p.principal_name, DecodeStringMatcher(*m, ao.Path("principal_name")));
+    }
+    MESH_RETURN_IF_ERROR(ao.Done());
+  }
+  for (const char* field : {"source_ip", "direct_remote_ip"}) {
+    if (const Node* n = o.Get(field)) {
+      ++set;
+      p.kind = RbacPrincipal::Kind::kDirectRemoteIp;
+      MESH_ASSIGN_OR_RETURN(p.cidr, DecodeCidr(*n, o.Path(field)));
+    }
+  }
+  if (const Node* n = o.Get("remote_ip")) {
+    ++set;
+    p.kind = RbacPrincipal::Kind::kRemoteIp;
+    MESH_ASSIGN_OR_RETURN(p.cidr, DecodeCidr(*n, o.Path("remote_ip")));
+  }
+  if (const Node* n = o.Get("header")) {
+    ++set;
+    p.kind = RbacPrincipal::Kind::kHeader;
+    MESH_ASSIGN_OR_RETURN(p.header, DecodeHeaderMatcher(*n, o.Path("header")));
+  }
+  MESH_RETURN_IF_ERROR(o.Done());
+  MESH_RETURN_IF_ERROR(ExactlyOne(node, path, set,
+                                  "and_ids, or_ids, not_id, any, authenticated, source_ip, direct_remote_ip, "
+                                  "remote_ip, header"));
+  return p;
+}
+
+// The HTTP and the network filter share this shape; `type_url` tells them apart.
+absl::StatusOr<RbacConfig> DecodeRbac(const Node& node, const std::string& path, std::string_view type_url) {
+  MESH_ASSIGN_OR_RETURN(Obj o, Obj::Open(node, path));
+  MESH_RETURN_IF_ERROR(CheckType(o, type_url));
+  RbacConfig c;
+  if (type_url == kNetworkRbacType) {
+    MESH_RETURN_IF_ERROR(ReadString(o, "stat_prefix", c.stat_prefix));
+  }
+  if (const Node* r = o.Get("rules")) {
+    MESH_ASSIGN_OR_RETURN(Obj ro, Obj::Open(*r, o.Path("rules")));
+    RbacRules rules;
+    MESH_RETURN_IF_ERROR(ReadEnum<RbacRules::Action>(
+        ro, "action", {{"ALLOW", RbacRules::Action::kAllow}, {"DENY", RbacRules::Action::kDeny}}, rules.action));
+    if (const Node* ps = ro.Get("policies")) {
+      if (!ps->IsMap()) {
+        return FieldError(*ps, ro.Path("policies"), "expected an object (policy name -> policy)");
+      }
+      for (const auto& [name, pn] : ps->entries()) {
+        std::string pp = StrCat(ro.Path("policies"), ".", name);
+        MESH_ASSIGN_OR_RETURN(Obj po, Obj::Open(pn, pp));
+        RbacPolicy policy;
+        MESH_RETURN_IF_ERROR(ReadList(po, "permissions", [&](const Node& n, const std::string& p) -> absl::Status {
+          MESH_ASSIGN_OR_RETURN(auto perm, DecodeRbacPermission(n, p));
+          policy.permissions.push_back(std::move(perm));
+          return absl::OkStatus();
+        }));
+        MESH_RETURN_IF_ERROR(ReadList(po, "principals", [&](const Node& n, const std::string& p) -> absl::Status {
+          MESH_ASSIGN_OR_RETURN(auto principal, DecodeRbacPrincipal(n, p));
+          policy.principals.push_back(std::move(principal));
+          return absl::OkStatus();
+        }));
+        MESH_RETURN_IF_ERROR(po.Done());
+        if (policy.permissions.empty() || policy.principals.empty()) {
+          return FieldError(pn, pp, "permissions and principals must each list at least one entry");
+        }
+        rules.policies[name] = std::move(policy);
+      }
+    }
+    MESH_RETURN_IF_ERROR(ro.Done());
+    c.rules = std::move(rules);
+  }
+  MESH_RETURN_IF_ERROR(o.Done());
+  return c;
+}
+
 absl::StatusOr<VirtualHost> DecodeVirtualHost(const Node& node, const std::string& path);
+
+absl::StatusOr<Http2ProtocolOptions> DecodeHttp2Options(const Node& node, const std::string& path) {
+  MESH_ASSIGN_OR_RETURN(Obj o, Obj::Open(node, path));
+  Http2ProtocolOptions h;
+  MESH_RETURN_IF_ERROR(ReadUint(o, "max_concurrent_streams", h.max_concurrent_streams));
+  MESH_RETURN_IF_ERROR(ReadUint(o, "initial_stream_window_size", h.initial_stream_window_size));
+  MESH_RETURN_IF_ERROR(ReadUint(o, "initial_connection_window_size", h.initial_connection_window_size));
+  for (const char* ignored : {"hpack_table_size", "allow_connect", "override_stream_error_on_invalid_http_message"}) {
+    o.Get(ignored);  // accepted; nghttp2 defaults apply
+  }
+  MESH_RETURN_IF_ERROR(o.Done());
+  // RFC 9113 bounds (Envoy enforces the same ranges).
+  if (h.max_concurrent_streams < 1 || h.max_concurrent_streams > 2147483647u) {
+    return FieldError(node, o.Path("max_concurrent_streams"), "must be in [1, 2147483647]");
+  }
+  if (h.initial_stream_window_size < 65535 || h.initial_stream_window_size > 2147483647u) {
+    return FieldError(node, o.Path("initial_stream_window_size"), "must be in [65535, 2147483647]");
+  }
+  if (h.initial_connection_window_size < 65535 || h.initial_connection_window_size > 2147483647u) {
+    return FieldError(node, o.Path("initial_connection_window_size"), "must be in [65535, 2147483647]");
+  }
+  return h;
+}
+
+// typed_extension_protocol_options: only HttpProtocolOptions, and within it the
+// protocol choice (explicit HTTP/1 or HTTP/2; use_downstream_protocol_config picks by
+// the downstream protocol, which meshctl treats as HTTP/1 upstream).
+absl::Status DecodeProtocolOptions(const Node& node, const std::string& path, Cluster& c) {
+  MESH_ASSIGN_OR_RETURN(Obj o, Obj::Open(node, path));
+  for (const auto& [key, value] : node.entries()) {
+    std::string p = o.Path(key);
+    if (key != "envoy.extensions.upstreams.http.v3.HttpProtocolOptions") {
+      return FieldError(value, p, "unsupported extension (only envoy.extensions.upstreams.http.v3.HttpProtocolOptions)");
+    }
+    o.Get(key);
+    MESH_ASSIGN_OR_RETURN(Obj po, Obj::Open(value, p));
+    MESH_RETURN_IF_ERROR(CheckType(po, kHttpProtocolOptionsType));
+    if (const Node* ex = po.Get("explicit_http_config")) {
+      MESH_ASSIGN_OR_RETURN(Obj eo, Obj::Open(*ex, po.Path("explicit_http_config")));
+      if (const Node* h2 = eo.Get("http2_protocol_options")) {
+        MESH_ASSIGN_OR_RETURN(c.http2, DecodeHttp2Options(*h2, eo.Path("http2_protocol_options")));
+      }
+      eo.Get("http_protocol_options");
+      MESH_RETURN_IF_ERROR(eo.Done());
+    }
+    po.Get("use_downstream_protocol_config");
+    po.Get("common_http_protocol_options");
+    po.Get("upstream_http_protocol_options");
+    MESH_RETURN_IF_ERROR(po.Done());
+  }
+  return o.Done();
+}
 
 absl::StatusOr<HttpConnectionManager> DecodeHcm(const Node& node, const std::string& path) {
   MESH_ASSIGN_OR_RETURN(Obj o, Obj::Open(node, path));
   MESH_RETURN_IF_ERROR(CheckType(o, kHcmType));
   HttpConnectionManager h;
   MESH_RETURN_IF_ERROR(ReadString(o, "stat_prefix", h.stat_prefix));
-  std::string codec = "AUTO";
-  MESH_RETURN_IF_ERROR(ReadEnum<std::string>(o, "codec_type", {{"AUTO", "AUTO"}, {"HTTP1", "HTTP1"}}, codec));
+  MESH_RETURN_IF_ERROR(ReadEnum<std::string>(o, "codec_type", {{"AUTO", "AUTO"}, {"HTTP1", "HTTP1"}, {"HTTP2", "HTTP2"}},
+                                             h.codec_type));
+  if (const Node* h2 = o.Get("http2_protocol_options")) {
+    MESH_ASSIGN_OR_RETURN(h.http2, DecodeHttp2Options(*h2, o.Path("http2_protocol_options")));
+  }
   if (const Node* rc = o.Get("route_config")) {
     MESH_ASSIGN_OR_RETURN(h.route_config, DecodeRouteConfiguration(*rc, o.Path("route_config")));
   }
@@ -884,6 +1149,12 @@ absl::StatusOr<HttpConnectionManager> DecodeHcm(const Node& node, const std::str
       }
     } else if (name == "envoy.filters.http.cors") {
       // CORS policies live on routes and virtual hosts.
+    } else if (name == kHttpRbacFilter) {
+      if (tc == nullptr) {
+        return FieldError(n, fo.Path("typed_config"), "required");
+      }
+      MESH_ASSIGN_OR_RETURN(auto rbac, DecodeRbac(*tc, fo.Path("typed_config"), kHttpRbacType));
+      h.rbac.push_back(std::move(rbac));
     } else {
       return FieldError(n, fo.Path("name"), StrCat("unsupported HTTP filter \"", name, "\""));
     }
@@ -940,10 +1211,17 @@ absl::StatusOr<FilterChain> DecodeFilterChain(const Node& node, const std::strin
     if (tc == nullptr) {
       return FieldError(n, fo.Path("typed_config"), "required");
     }
+    if (filters > 0) {
+      return FieldError(n, p, "no filter may follow http_connection_manager or tcp_proxy");
+    }
     if (name == "envoy.filters.network.http_connection_manager") {
       MESH_ASSIGN_OR_RETURN(fc.filter, DecodeHcm(*tc, fo.Path("typed_config")));
     } else if (name == "envoy.filters.network.tcp_proxy") {
       MESH_ASSIGN_OR_RETURN(fc.filter, DecodeTcpProxy(*tc, fo.Path("typed_config")));
+    } else if (name == kNetworkRbacFilter) {
+      MESH_ASSIGN_OR_RETURN(auto rbac, DecodeRbac(*tc, fo.Path("typed_config"), kNetworkRbacType));
+      fc.network_rbac.push_back(std::move(rbac));
+      return absl::OkStatus();
     } else {
       return FieldError(n, fo.Path("name"), StrCat("unsupported network filter \"", name, "\""));
     }
@@ -952,7 +1230,8 @@ absl::StatusOr<FilterChain> DecodeFilterChain(const Node& node, const std::strin
   }));
   if (filters != 1) {
     return FieldError(node, o.Path("filters"),
-                      "exactly one filter (http_connection_manager or tcp_proxy) is supported");
+                      "exactly one terminal filter (http_connection_manager or tcp_proxy) is supported, "
+                      "optionally after envoy.filters.network.rbac filters");
   }
   if (const Node* ts = o.Get("transport_socket")) {
     MESH_ASSIGN_OR_RETURN(fc.tls, DecodeDownstreamTls(*ts, o.Path("transport_socket")));
@@ -1298,6 +1577,12 @@ absl::StatusOr<Cluster> DecodeCluster(const Node& node, const std::string& path)
   }
   if (const Node* ts = o.Get("transport_socket")) {
     MESH_ASSIGN_OR_RETURN(c.tls, DecodeUpstreamTls(*ts, o.Path("transport_socket")));
+  }
+  if (const Node* h2 = o.Get("http2_protocol_options")) {  // deprecated in Envoy, still common
+    MESH_ASSIGN_OR_RETURN(c.http2, DecodeHttp2Options(*h2, o.Path("http2_protocol_options")));
+  }
+  if (const Node* tp = o.Get("typed_extension_protocol_options")) {
+    MESH_RETURN_IF_ERROR(DecodeProtocolOptions(*tp, o.Path("typed_extension_protocol_options"), c));
   }
   MESH_RETURN_IF_ERROR(ReadList(o, "health_checks", [&](const Node& n, const std::string& p) -> absl::Status {
     MESH_ASSIGN_OR_RETURN(auto h, DecodeHealthCheck(n, p));

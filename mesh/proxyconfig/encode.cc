@@ -159,6 +159,144 @@ Node Cors(const CorsPolicy& c) {
   return n;
 }
 
+Node HeaderMatch(const HeaderMatcher& h) {
+  Node hn = Node::Map();
+  hn.Set("name", S(h.name));
+  if (h.string_match) {
+    hn.Set("string_match", StringMatch(*h.string_match));
+  } else {
+    hn.Set("present_match", B(true));
+  }
+  if (h.invert_match) {
+    hn.Set("invert_match", B(true));
+  }
+  return hn;
+}
+
+Node Cidr(const CidrRange& c) {
+  Node n = Node::Map();
+  n.Set("address_prefix", S(c.address_prefix));
+  n.Set("prefix_len", N(c.prefix_len));
+  return n;
+}
+
+Node Permission(const RbacPermission& p) {
+  Node n = Node::Map();
+  auto set_of = [&](const char* field) {
+    Node rules = Node::Sequence();
+    for (const auto& r : p.rules) {
+      rules.Append(Permission(r));
+    }
+    Node wrapper = Node::Map();
+    wrapper.Set("rules", std::move(rules));
+    n.Set(field, std::move(wrapper));
+  };
+  switch (p.kind) {
+    case RbacPermission::Kind::kAny:
+      n.Set("any", B(true));
+      break;
+    case RbacPermission::Kind::kAndRules:
+      set_of("and_rules");
+      break;
+    case RbacPermission::Kind::kOrRules:
+      set_of("or_rules");
+      break;
+    case RbacPermission::Kind::kNotRule:
+      n.Set("not_rule", p.rules.empty() ? Node::Map() : Permission(p.rules.front()));
+      break;
+    case RbacPermission::Kind::kHeader:
+      n.Set("header", HeaderMatch(*p.header));
+      break;
+    case RbacPermission::Kind::kUrlPath: {
+      Node up = Node::Map();
+      up.Set("path", StringMatch(*p.path));
+      n.Set("url_path", std::move(up));
+      break;
+    }
+    case RbacPermission::Kind::kDestinationPort:
+      n.Set("destination_port", N(p.port));
+      break;
+    case RbacPermission::Kind::kDestinationIp:
+      n.Set("destination_ip", Cidr(p.cidr));
+      break;
+  }
+  return n;
+}
+
+Node Principal(const RbacPrincipal& p) {
+  Node n = Node::Map();
+  auto set_of = [&](const char* field) {
+    Node ids = Node::Sequence();
+    for (const auto& r : p.ids) {
+      ids.Append(Principal(r));
+    }
+    Node wrapper = Node::Map();
+    wrapper.Set("ids", std::move(ids));
+    n.Set(field, std::move(wrapper));
+  };
+  switch (p.kind) {
+    case RbacPrincipal::Kind::kAny:
+      n.Set("any", B(true));
+      break;
+    case RbacPrincipal::Kind::kAndIds:
+      set_of("and_ids");
+      break;
+    case RbacPrincipal::Kind::kOrIds:
+      set_of("or_ids");
+      break;
+    case RbacPrincipal::Kind::kNotId:
+      n.Set("not_id", p.ids.empty() ? Node::Map() : Principal(p.ids.front()));
+      break;
+    case RbacPrincipal::Kind::kAuthenticated: {
+      Node a = Node::Map();
+      if (p.principal_name) {
+        a.Set("principal_name", StringMatch(*p.principal_name));
+      }
+      n.Set("authenticated", std::move(a));
+      break;
+    }
+    case RbacPrincipal::Kind::kDirectRemoteIp:
+      n.Set("direct_remote_ip", Cidr(p.cidr));
+      break;
+    case RbacPrincipal::Kind::kRemoteIp:
+      n.Set("remote_ip", Cidr(p.cidr));
+      break;
+    case RbacPrincipal::Kind::kHeader:
+      n.Set("header", HeaderMatch(*p.header));
+      break;
+  }
+  return n;
+}
+
+Node Rbac(const RbacConfig& c, const char* type_url) {
+  Node n = Any(type_url);
+  if (c.rules) {
+    Node rules = Node::Map();
+    rules.Set("action", S(c.rules->action == RbacRules::Action::kAllow ? "ALLOW" : "DENY"));
+    Node policies = Node::Map();
+    for (const auto& [name, policy] : c.rules->policies) {
+      Node pn = Node::Map();
+      Node perms = Node::Sequence();
+      for (const auto& p : policy.permissions) {
+        perms.Append(Permission(p));
+      }
+      Node principals = Node::Sequence();
+      for (const auto& p : policy.principals) {
+        principals.Append(Principal(p));
+      }
+      pn.Set("permissions", std::move(perms));
+      pn.Set("principals", std::move(principals));
+      policies.Set(name, std::move(pn));
+    }
+    rules.Set("policies", std::move(policies));
+    n.Set("rules", std::move(rules));
+  }
+  if (!c.stat_prefix.empty() || std::string_view(type_url) == kNetworkRbacType) {
+    n.Set("stat_prefix", S(c.stat_prefix));
+  }
+  return n;
+}
+
 Node Match(const RouteMatch& m) {
   Node n = Node::Map();
   switch (m.path_kind) {
@@ -181,17 +319,7 @@ Node Match(const RouteMatch& m) {
   if (!m.headers.empty()) {
     Node list = Node::Sequence();
     for (const auto& h : m.headers) {
-      Node hn = Node::Map();
-      hn.Set("name", S(h.name));
-      if (h.string_match) {
-        hn.Set("string_match", StringMatch(*h.string_match));
-      } else {
-        hn.Set("present_match", B(true));
-      }
-      if (h.invert_match) {
-        hn.Set("invert_match", B(true));
-      }
-      list.Append(std::move(hn));
+      list.Append(HeaderMatch(h));
     }
     n.Set("headers", std::move(list));
   }
@@ -441,6 +569,14 @@ Node AccessLogs(const std::vector<AccessLog>& logs) {
   return list;
 }
 
+Node Http2Options(const Http2ProtocolOptions& o) {
+  Node n = Node::Map();
+  n.Set("max_concurrent_streams", N(o.max_concurrent_streams));
+  n.Set("initial_stream_window_size", N(o.initial_stream_window_size));
+  n.Set("initial_connection_window_size", N(o.initial_connection_window_size));
+  return n;
+}
+
 Node Hcm(const HttpConnectionManager& h) {
   Node n = Any(kHcmType);
   n.Set("stat_prefix", S(h.stat_prefix));
@@ -450,6 +586,14 @@ Node Hcm(const HttpConnectionManager& h) {
     Node rds = Node::Map();
     rds.Set("route_config_name", S(h.rds_route_config_name));
     n.Set("rds", std::move(rds));
+  }
+  if (h.codec_type != "AUTO") {
+    n.Set("codec_type", S(h.codec_type));
+  }
+  if (h.http2.max_concurrent_streams != Http2ProtocolOptions().max_concurrent_streams ||
+      h.http2.initial_stream_window_size != Http2ProtocolOptions().initial_stream_window_size ||
+      h.http2.initial_connection_window_size != Http2ProtocolOptions().initial_connection_window_size) {
+    n.Set("http2_protocol_options", Http2Options(h.http2));
   }
   n.Set("stream_idle_timeout", D(h.stream_idle_timeout));
   if (h.request_timeout.count() > 0) {
@@ -473,10 +617,13 @@ Node Hcm(const HttpConnectionManager& h) {
     n.Set("access_log", AccessLogs(h.access_log));
   }
   Node filters = Node::Sequence();
+  size_t rbac_index = 0;
   for (const auto& f : h.http_filters) {
     Node fn = Node::Map();
     fn.Set("name", S(f));
-    if (f == "envoy.filters.http.router") {
+    if (f == kHttpRbacFilter && rbac_index < h.rbac.size()) {
+      fn.Set("typed_config", Rbac(h.rbac[rbac_index++], kHttpRbacType));
+    } else if (f == "envoy.filters.http.router") {
       fn.Set("typed_config", Any(kRouterType));
     } else if (f == "envoy.filters.http.fault" && h.fault) {
       fn.Set("typed_config", Fault(*h.fault));
@@ -577,6 +724,12 @@ config::Node EncodeListener(const Listener& l) {
       filter.Set("typed_config", std::move(tc));
     }
     Node filters = Node::Sequence();
+    for (const auto& rbac : fc.network_rbac) {
+      Node rn = Node::Map();
+      rn.Set("name", S(kNetworkRbacFilter));
+      rn.Set("typed_config", Rbac(rbac, kNetworkRbacType));
+      filters.Append(std::move(rn));
+    }
     filters.Append(std::move(filter));
     c.Set("filters", std::move(filters));
     if (fc.tls) {
@@ -688,6 +841,15 @@ config::Node EncodeCluster(const Cluster& c) {
     Node cb = Node::Map();
     cb.Set("thresholds", std::move(list));
     n.Set("circuit_breakers", std::move(cb));
+  }
+  if (c.http2) {
+    Node explicit_config = Node::Map();
+    explicit_config.Set("http2_protocol_options", Http2Options(*c.http2));
+    Node po = Any(kHttpProtocolOptionsType);
+    po.Set("explicit_http_config", std::move(explicit_config));
+    Node typed = Node::Map();
+    typed.Set("envoy.extensions.upstreams.http.v3.HttpProtocolOptions", std::move(po));
+    n.Set("typed_extension_protocol_options", std::move(typed));
   }
   if (c.outlier_detection) {
     const auto& d = *c.outlier_detection;

@@ -23,6 +23,8 @@ using Duration = std::chrono::milliseconds;
 inline constexpr char kListenerType[] = "type.googleapis.com/envoy.config.listener.v3.Listener";
 inline constexpr char kRouteConfigurationType[] =
     "type.googleapis.com/envoy.config.route.v3.RouteConfiguration";
+inline constexpr char kHttpProtocolOptionsType[] =
+    "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions";
 inline constexpr char kClusterType[] = "type.googleapis.com/envoy.config.cluster.v3.Cluster";
 inline constexpr char kClusterLoadAssignmentType[] =
     "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment";
@@ -45,6 +47,11 @@ inline constexpr char kFileAccessLogType[] =
     "type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog";
 inline constexpr char kStdoutAccessLogType[] =
     "type.googleapis.com/envoy.extensions.access_loggers.stream.v3.StdoutAccessLog";
+inline constexpr char kHttpRbacType[] = "type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBAC";
+inline constexpr char kNetworkRbacType[] =
+    "type.googleapis.com/envoy.extensions.filters.network.rbac.v3.RBAC";
+inline constexpr char kHttpRbacFilter[] = "envoy.filters.http.rbac";
+inline constexpr char kNetworkRbacFilter[] = "envoy.filters.network.rbac";
 
 struct SocketAddress {
   std::string address = "0.0.0.0";
@@ -104,7 +111,9 @@ struct WeightedCluster {
 };
 
 struct RetryPolicy {
-  std::vector<std::string> retry_on;  // 5xx, gateway-error, connect-failure, reset, retriable-4xx
+  // 5xx, gateway-error, connect-failure, reset, retriable-4xx; gRPC: cancelled,
+  // deadline-exceeded, internal, resource-exhausted, unavailable.
+  std::vector<std::string> retry_on;
   uint32_t num_retries = 1;
   Duration per_try_timeout{0};  // 0: the route timeout applies
   Duration base_interval{25};
@@ -185,10 +194,73 @@ struct RouteConfiguration {
   HeaderMutations headers;
 };
 
+// envoy.config.core.v3.CidrRange, parsed: `network` holds the masked address bytes (4 or
+// 16) so matching is a byte compare.
+struct CidrRange {
+  std::string address_prefix;
+  uint32_t prefix_len = 0;
+  std::vector<uint8_t> network;
+
+  // `ip` is a textual IPv4/IPv6 address; false when it does not parse or the family differs.
+  bool Contains(std::string_view ip) const;
+};
+
+// Validates and masks; nullopt for a bad address or a prefix longer than the address.
+std::optional<CidrRange> MakeCidrRange(const std::string& address_prefix, uint32_t prefix_len);
+
+// envoy.config.rbac.v3.Permission (the subset Istio generates).
+struct RbacPermission {
+  enum class Kind { kAny, kAndRules, kOrRules, kNotRule, kHeader, kUrlPath, kDestinationPort, kDestinationIp };
+  Kind kind = Kind::kAny;
+  std::vector<RbacPermission> rules;  // and_rules / or_rules; not_rule holds one
+  std::optional<HeaderMatcher> header;
+  std::optional<StringMatcher> path;  // url_path.path: the path without the query
+  uint32_t port = 0;
+  CidrRange cidr;
+};
+
+// envoy.config.rbac.v3.Principal (the subset Istio generates).
+struct RbacPrincipal {
+  enum class Kind { kAny, kAndIds, kOrIds, kNotId, kAuthenticated, kDirectRemoteIp, kRemoteIp, kHeader };
+  Kind kind = Kind::kAny;
+  std::vector<RbacPrincipal> ids;  // and_ids / or_ids; not_id holds one
+  // authenticated.principal_name; none: any authenticated peer (a verified certificate).
+  std::optional<StringMatcher> principal_name;
+  CidrRange cidr;  // direct_remote_ip (source_ip is its deprecated name) / remote_ip
+  std::optional<HeaderMatcher> header;
+};
+
+struct RbacPolicy {
+  std::vector<RbacPermission> permissions;  // any of them
+  std::vector<RbacPrincipal> principals;    // any of them
+};
+
+struct RbacRules {
+  enum class Action { kAllow, kDeny };
+  Action action = Action::kAllow;
+  std::map<std::string, RbacPolicy> policies;  // ALLOW with no policy denies everything
+};
+
+// envoy.extensions.filters.{http,network}.rbac.v3.RBAC. Without `rules` the filter lets
+// everything through (Envoy's semantics).
+struct RbacConfig {
+  std::optional<RbacRules> rules;
+  std::string stat_prefix;  // network filter only
+};
+
 struct AccessLog {
   std::string path;  // "" = stdout
   std::string text_format;  // used when json_format is empty
   std::vector<std::pair<std::string, std::string>> json_format;
+};
+
+// Envoy's Http2ProtocolOptions (config.core.v3), the subset that changes behaviour.
+// Defaults are smaller than Envoy's (2^31-1 streams, 256 MiB windows) so that one
+// connection cannot pin much memory; see docs/PROXY.md.
+struct Http2ProtocolOptions {
+  uint32_t max_concurrent_streams = 1024;
+  uint32_t initial_stream_window_size = 1 << 20;      // 1 MiB
+  uint32_t initial_connection_window_size = 1 << 22;  // 4 MiB
 };
 
 struct HttpConnectionManager {
@@ -207,7 +279,11 @@ struct HttpConnectionManager {
   std::string server_name = "meshctl";
   std::vector<AccessLog> access_log;
   std::vector<std::string> http_filters;  // names, in order; the router is last
+  // One per envoy.filters.http.rbac entry of http_filters, in the same order.
+  std::vector<RbacConfig> rbac;
   std::optional<FaultPolicy> fault;  // from an envoy.filters.http.fault filter
+  std::string codec_type = "AUTO";    // AUTO, HTTP1 or HTTP2
+  Http2ProtocolOptions http2;         // downstream HTTP/2 limits (http2_protocol_options)
 };
 
 struct TcpProxy {
@@ -269,6 +345,8 @@ struct FilterChainMatch {
 struct FilterChain {
   std::string name;
   FilterChainMatch filter_chain_match;
+  // envoy.filters.network.rbac filters, in order, before the terminal filter.
+  std::vector<RbacConfig> network_rbac;
   std::variant<HttpConnectionManager, TcpProxy> filter;
   std::optional<DownstreamTlsContext> tls;  // transport_socket
 };
@@ -349,6 +427,10 @@ struct Cluster {
   std::optional<UpstreamTlsContext> tls;  // transport_socket
   std::vector<HealthCheck> health_checks;
   uint64_t maglev_table_size = 65537;  // maglev_lb_config.table_size (a prime)
+  // Set when the cluster speaks HTTP/2 upstream (typed_extension_protocol_options
+  // HttpProtocolOptions.explicit_http_config.http2_protocol_options, or the legacy
+  // http2_protocol_options field).
+  std::optional<Http2ProtocolOptions> http2;
 };
 
 struct Secret {

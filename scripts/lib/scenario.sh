@@ -82,25 +82,28 @@ scenario_start() {
 
   scenario_log "meshctl control-plane (discovery + CA on 127.0.0.1:$SCENARIO_CP_PORT)"
   scenario_bg control-plane "$MESHCTL" control-plane --port "$SCENARIO_CP_PORT" --debounce-ms 50 \
-    ${SCENARIO_CERT_TTL:+--cert-ttl "$SCENARIO_CERT_TTL"}
+    ${SCENARIO_CERT_TTL:+--cert-ttl "$SCENARIO_CERT_TTL"} \
+    ${SCENARIO_SCRAPE_INTERVAL:+--dashboard-scrape-interval "$SCENARIO_SCRAPE_INTERVAL"}
   scenario_wait 10 curl -sf "http://127.0.0.1:$SCENARIO_CP_PORT/debug/syncz" ||
     { echo "control plane did not start; see $SCENARIO_DIR/logs/control-plane.log" >&2; return 1; }
 
   local i
   for i in 1 2; do
-    local app inbound outbound
+    local app inbound outbound stats
     app=$(free_port)
     inbound=$(free_port)
     outbound=$(free_port)
-    eval "SCENARIO_APP_PORT_$i=$app SCENARIO_INBOUND_PORT_$i=$inbound SCENARIO_OUTBOUND_PORT_$i=$outbound"
+    stats=$(free_port)
+    eval "SCENARIO_APP_PORT_$i=$app SCENARIO_INBOUND_PORT_$i=$inbound SCENARIO_OUTBOUND_PORT_$i=$outbound SCENARIO_STATS_PORT_$i=$stats"
     scenario_log "helloworld-$i: meshctl x echo on 127.0.0.1:$app, sidecar inbound :$inbound (mTLS), outbound proxy :$outbound"
     scenario_bg "helloworld-$i" "$MESHCTL" x echo --port "$app" --name "helloworld-$i" --version "v$i"
     scenario_bg "sidecar-$i" "$MESHCTL" proxy sidecar --workload "helloworld-$i" -n devops \
       --service-account helloworld --service helloworldsvc --labels app=helloworld --labels "version=v$i" \
       --app-port "$app" --inbound-port "$inbound" --outbound-port "$outbound" \
-      --control-plane "127.0.0.1:$SCENARIO_CP_PORT" --admin-port 0 --health-port 0 --stats-port 0
+      --control-plane "127.0.0.1:$SCENARIO_CP_PORT" --admin-port 0 --health-port 0 --stats-port "$stats"
   done
   export SCENARIO_INBOUND_PORT_1 SCENARIO_INBOUND_PORT_2 SCENARIO_OUTBOUND_PORT_1 SCENARIO_OUTBOUND_PORT_2
+  export SCENARIO_STATS_PORT_1 SCENARIO_STATS_PORT_2 SCENARIO_GW_STATS_PORT
 
   scenario_log "istio-ingressgateway: meshctl proxy router (Gateway port 443 on :$SCENARIO_HTTPS_PORT, /healthz/ready on :$SCENARIO_HEALTH_PORT)"
   scenario_bg ingressgateway "$MESHCTL" proxy router --port-map "443:$SCENARIO_HTTPS_PORT" \

@@ -174,3 +174,28 @@ TEST(TokenAuthority, IssuesVerifiesAndRejectsTampering) {
 
 }  // namespace
 }  // namespace mesh::ca
+
+namespace mesh::ca {
+namespace {
+
+TEST(LocalCaServing, IssuesDnsNamedServerCertificatesThatChainToTheRoot) {
+  testing::TempDir dir;
+  auto ca = OpenLocalCa({dir.path() + "/ca"});
+  ASSERT_TRUE(ca.ok()) << ca.status();
+  auto cert = (*ca)->IssueServingCertificate({"istiod.istio-system.svc", "localhost"}, std::chrono::hours(1));
+  ASSERT_TRUE(cert.ok()) << cert.status();
+  auto info = InspectCertificate(cert->chain_pem);
+  ASSERT_TRUE(info.ok());
+  EXPECT_EQ(info->dns_sans, (std::vector<std::string>{"istiod.istio-system.svc", "localhost"}));
+  EXPECT_TRUE(info->uri_sans.empty());
+  EXPECT_NE(cert->key_pem.find("PRIVATE KEY"), std::string::npos);
+  std::string chain_file = dir.Write("chain.pem", cert->chain_pem);
+  std::string root_file = dir.Write("root.pem", cert->root_cert_pem);
+  auto verify = testing::RunCommand("openssl verify -CAfile " + root_file + " " + chain_file);
+  EXPECT_EQ(verify.exit_code, 0) << verify.out << verify.err;
+  EXPECT_FALSE((*ca)->IssueServingCertificate({}, std::chrono::hours(1)).ok());
+  EXPECT_FALSE((*ca)->IssueServingCertificate({"a,URI:spiffe://x"}, std::chrono::hours(1)).ok());
+}
+
+}  // namespace
+}  // namespace mesh::ca

@@ -181,5 +181,25 @@ TEST_F(ControlPlaneTest, SignsCertificatesForTheTokensIdentityOnly) {
   EXPECT_EQ(cp_->Stats().certificates, 1u);
 }
 
+TEST_F(ControlPlaneTest, ServesTheDashboardAndMetricsOnItsPort) {
+  std::string base = "http://127.0.0.1:" + std::to_string(cp_->port());
+  auto rec = std::make_shared<Recorder>();
+  auto client = xds::StartXdsClient(Client(token_), rec);
+  ASSERT_TRUE(rec->WaitFor([&] { return rec->updates > 0; }));
+  auto page = mesh::testing::RunCommand("curl -sf " + base + "/dashboard/");
+  ASSERT_EQ(page.exit_code, 0);
+  EXPECT_NE(page.out.find("<title>meshctl dashboard</title>"), std::string::npos);
+  auto proxies = mesh::testing::RunCommand("curl -sf " + base + "/dashboard/api/proxies");
+  EXPECT_NE(proxies.out.find("\"workload\": \"hw-1\""), std::string::npos) << proxies.out;
+  auto services = mesh::testing::RunCommand("curl -sf " + base + "/dashboard/api/services");
+  EXPECT_NE(services.out.find("\"fqdn\": \"helloworldsvc.devops.svc.cluster.local\""), std::string::npos)
+      << services.out;
+  auto metrics = mesh::testing::RunCommand("curl -sf " + base + "/metrics");
+  EXPECT_NE(metrics.out.find("\npilot_xds 1\n"), std::string::npos) << metrics.out;
+  // The control plane's other endpoints are still its own.
+  EXPECT_EQ(mesh::testing::RunCommand("curl -sf " + base + "/debug/ca").exit_code, 0);
+  client->Stop();
+}
+
 }  // namespace
 }  // namespace mesh::controlplane

@@ -405,9 +405,9 @@ TEST(Render, ImagesFromGlobalAndPerComponentHubTag) {
   auto image = [&](const std::string& name) {
     return Find(m, "Deployment", name)->object["spec"]["template"]["spec"]["containers"].items()[0]["image"].Str();
   };
-  EXPECT_EQ(image("istiod"), "pilot.io/pilot:1.30-dev-distroless");
-  EXPECT_EQ(image("istio-ingressgateway"), "my.registry/istio/proxyv2:1.30-dev-distroless");
-  EXPECT_EQ(image("istio-egressgateway"), "my.registry/istio/proxyv2:9-distroless");
+  EXPECT_EQ(image("istiod"), "pilot.io/meshctl:1.30-dev-distroless");
+  EXPECT_EQ(image("istio-ingressgateway"), "my.registry/istio/meshctl:1.30-dev-distroless");
+  EXPECT_EQ(image("istio-egressgateway"), "my.registry/istio/meshctl:9-distroless");
 }
 
 }  // namespace

@@ -296,5 +296,40 @@ TEST(Generator, UnknownDestinationGetsAnEmptyCluster) {
   EXPECT_EQ(r.listeners[0].name, "0.0.0.0_8080");
 }
 
+TEST(Generator, GrpcAndHttp2PortsGetHttp2ClustersWithH2AlpnOnMtls) {
+  // Ports by name ("grpc") and by appProtocol ("h2c") are HTTP/2; "http-x" stays HTTP/1.1.
+  std::string text = kScenario;
+  text.replace(text.find("  - {name: http, port: 80, targetPort: 8080}"), 44,
+               "  - {name: grpc, port: 80, targetPort: 9001}\n  - {name: web, port: 81, targetPort: 8081, appProtocol: h2c}\n"
+               "  - {name: http-x, port: 82, targetPort: 8082}");
+  auto loaded = config::LoadText(text, "scenario.yaml");
+  ASSERT_TRUE(loaded.errors.empty());
+  WorkloadInstance pod;
+  pod.name = "hw-1";
+  pod.ns = "devops";
+  pod.service_account = "helloworld";
+  pod.labels = {{"app", "helloworld"}, {"version", "v1"}};
+  pod.default_endpoint_port = 15101;
+  auto push = PushContext::Build(std::move(loaded.resources), {pod});
+  proxyconfig::Resources r = GenerateResources(Sidecar(), *push);
+  const proxyconfig::Cluster* grpc = r.FindCluster("outbound|80||helloworldsvc.devops.svc.cluster.local");
+  const proxyconfig::Cluster* h2c = r.FindCluster("outbound|81||helloworldsvc.devops.svc.cluster.local");
+  const proxyconfig::Cluster* http = r.FindCluster("outbound|82||helloworldsvc.devops.svc.cluster.local");
+  ASSERT_NE(grpc, nullptr);
+  ASSERT_NE(h2c, nullptr);
+  ASSERT_NE(http, nullptr);
+  EXPECT_TRUE(grpc->http2.has_value());
+  EXPECT_TRUE(h2c->http2.has_value());
+  EXPECT_FALSE(http->http2.has_value());
+  ASSERT_TRUE(grpc->tls.has_value());  // auto mTLS: the endpoint has a sidecar
+  EXPECT_EQ(grpc->tls->common_tls_context.alpn_protocols, (std::vector<std::string>{"istio-h2", "istio", "h2"}));
+  EXPECT_EQ(http->tls->common_tls_context.alpn_protocols, (std::vector<std::string>{"istio-http/1.1", "istio"}));
+  // The sidecar's inbound cluster to the app (port 9001, the grpc port's target) is HTTP/2.
+  const proxyconfig::Cluster* inbound = r.FindCluster("inbound|9001||");
+  ASSERT_NE(inbound, nullptr);
+  EXPECT_TRUE(inbound->http2.has_value());
+  ExpectProxyAccepts(Sidecar(), *push);
+}
+
 }  // namespace
 }  // namespace mesh::pilot

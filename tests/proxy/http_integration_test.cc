@@ -244,7 +244,9 @@ TEST_F(HttpProxyTest, StreamsLargeBodiesWithBoundedMemory) {
   auto pos = status.find("VmHWM:");
   ASSERT_NE(pos, std::string::npos);
   long hwm_kb = std::stol(status.substr(pos + 6));
-  if (kCheckRss) EXPECT_LT(hwm_kb, 64 * 1024) << "peak RSS " << hwm_kb << " kB";
+  if (kCheckRss) {
+    EXPECT_LT(hwm_kb, 64 * 1024) << "peak RSS " << hwm_kb << " kB";
+  }
 }
 
 TEST_F(HttpProxyTest, RejectsSmugglingShapesAndHeaderLimits) {

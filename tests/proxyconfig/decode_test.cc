@@ -79,6 +79,18 @@ TEST(Decode, RejectsUnsupportedAndInvalidConfigNamingTheField) {
       {"retry budget over 100%", "    connect_timeout: 0.25s",
        "    connect_timeout: 0.25s\n    circuit_breakers: {thresholds: [{retry_budget: {budget_percent: {value: 150}}}]}",
        "retry_budget.budget_percent: expected {value: P}"},
+      {"http2 window too small", "    connect_timeout: 0.25s",
+       "    connect_timeout: 0.25s\n    http2_protocol_options: {initial_stream_window_size: 100}",
+       "http2_protocol_options.initial_stream_window_size: must be in [65535, 2147483647]"},
+      {"unknown protocol options extension", "    connect_timeout: 0.25s",
+       "    connect_timeout: 0.25s\n    typed_extension_protocol_options: {envoy.extensions.upstreams.tcp.v3.TcpProtocolOptions: {}}",
+       "unsupported extension"},
+      {"unknown http2 option", "    connect_timeout: 0.25s",
+       "    connect_timeout: 0.25s\n    http2_protocol_options: {max_outbound_frames: 5}",
+       "http2_protocol_options.max_outbound_frames: unsupported field"},
+      {"unknown codec", "statPrefix: in", "statPrefix: in\n          codec_type: HTTP3", "codec_type"},
+      {"unknown retry condition", "route: {cluster: web, timeout: 2.5s}",
+       "route: {cluster: web, retry_policy: {retry_on: \"unavailable,not-a-code\"}}", "not-a-code"},
   };
   for (const auto& c : cases) {
     std::string text = kMinimal;
@@ -91,6 +103,40 @@ TEST(Decode, RejectsUnsupportedAndInvalidConfigNamingTheField) {
         << c.name << ": " << b.status().message();
     EXPECT_EQ(std::string(b.status().message()).rfind("boot.yaml:", 0), 0u) << b.status().message();
   }
+}
+
+TEST(Decode, Http2ProtocolOptions) {
+  std::string text = kMinimal;
+  text.replace(text.find("statPrefix: in"), 14, R"(statPrefix: in
+          codec_type: AUTO
+          http2_protocol_options: {max_concurrent_streams: 7, initial_stream_window_size: 65535})");
+  text += R"(    typed_extension_protocol_options:
+      envoy.extensions.upstreams.http.v3.HttpProtocolOptions:
+        "@type": type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions
+        explicit_http_config:
+          http2_protocol_options: {max_concurrent_streams: 3}
+  - name: legacy
+    http2_protocol_options: {}
+    load_assignment: {cluster_name: legacy}
+)";
+  auto b = LoadBootstrapText(text, "boot.yaml");
+  ASSERT_TRUE(b.ok()) << b.status();
+  const auto& clusters = b->static_resources.clusters;
+  ASSERT_EQ(clusters.size(), 2u);
+  ASSERT_TRUE(clusters[0].http2.has_value());
+  EXPECT_EQ(clusters[0].http2->max_concurrent_streams, 3u);
+  EXPECT_EQ(clusters[0].http2->initial_stream_window_size, Http2ProtocolOptions().initial_stream_window_size);
+  ASSERT_TRUE(clusters[1].http2.has_value());
+  EXPECT_EQ(clusters[1].http2->max_concurrent_streams, Http2ProtocolOptions().max_concurrent_streams);
+  const auto& hcm = std::get<HttpConnectionManager>(b->static_resources.listeners[0].filter_chains[0].filter);
+  EXPECT_EQ(hcm.http2.max_concurrent_streams, 7u);
+  EXPECT_EQ(hcm.http2.initial_stream_window_size, 65535u);
+  // The dump decodes back to the same options.
+  config::Node encoded = EncodeBootstrap(*b);
+  auto again = DecodeBootstrap(encoded);
+  ASSERT_TRUE(again.ok()) << again.status() << "\n" << config::EmitJson(encoded);
+  ASSERT_TRUE(again->static_resources.clusters[0].http2.has_value());
+  EXPECT_EQ(again->static_resources.clusters[0].http2->max_concurrent_streams, 3u);
 }
 
 TEST(Decode, ErrorCarriesLineAndColumn) {
@@ -182,6 +228,121 @@ static_resources:
   auto bad = LoadBootstrapText(missing_secret, "tls.yaml");
   ASSERT_FALSE(bad.ok());
   EXPECT_NE(std::string(bad.status().message()).find("unknown secret \"other\""), std::string::npos);
+}
+
+}  // namespace
+}  // namespace mesh::proxyconfig
+
+namespace mesh::proxyconfig {
+namespace {
+
+constexpr char kRbacListener[] = R"(
+name: inbound
+address: {socket_address: {address: 127.0.0.1, port_value: 15006}}
+filter_chains:
+- filters:
+  - name: envoy.filters.network.rbac
+    typed_config:
+      "@type": type.googleapis.com/envoy.extensions.filters.network.rbac.v3.RBAC
+      stat_prefix: tcp.
+      rules:
+        action: ALLOW
+        policies:
+          from-mesh:
+            permissions: [{destinationPort: 15006}]
+            principals:
+            - orIds:
+                ids:
+                - authenticated: {principalName: {safeRegex: {regex: ".*/ns/devops/.*"}}}
+                - remoteIp: {addressPrefix: "2001:db8::", prefixLen: 32}
+  - name: envoy.filters.network.tcp_proxy
+    typed_config:
+      "@type": type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy
+      cluster: app
+- filters:
+  - name: envoy.filters.network.http_connection_manager
+    typed_config:
+      "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
+      rds: {route_config_name: r}
+      http_filters:
+      - name: envoy.filters.http.rbac
+        typed_config:
+          "@type": type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBAC
+          rules:
+            action: DENY
+            policies:
+              ns[devops]-policy[p]-rule[0]:
+                permissions:
+                - or_rules: {rules: [{url_path: {path: {exact: /blocked}}}, {header: {name: X-Debug, present_match: true}}]}
+                principals: [{any: true}]
+      - name: envoy.filters.http.rbac
+        typed_config:
+          "@type": type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBAC
+          rules: {}
+      - name: envoy.filters.http.router
+)";
+
+TEST(DecodeRbac, HttpAndNetworkFiltersRoundTrip) {
+  auto node = config::ParseYamlNode(kRbacListener, "l.yaml");
+  ASSERT_TRUE(node.ok()) << node.status();
+  auto l = DecodeListener(*node, "listener");
+  ASSERT_TRUE(l.ok()) << l.status();
+  const FilterChain& tcp = l->filter_chains[0];
+  ASSERT_EQ(tcp.network_rbac.size(), 1u);
+  const RbacRules& net = *tcp.network_rbac[0].rules;
+  EXPECT_EQ(net.action, RbacRules::Action::kAllow);
+  const RbacPolicy& p = net.policies.at("from-mesh");
+  EXPECT_EQ(p.permissions[0].kind, RbacPermission::Kind::kDestinationPort);
+  EXPECT_EQ(p.permissions[0].port, 15006u);
+  EXPECT_EQ(p.principals[0].ids[1].kind, RbacPrincipal::Kind::kRemoteIp);
+  EXPECT_TRUE(p.principals[0].ids[1].cidr.Contains("2001:db8:1::5"));
+  EXPECT_FALSE(p.principals[0].ids[1].cidr.Contains("2001:db9::5"));
+  EXPECT_FALSE(p.principals[0].ids[1].cidr.Contains("10.0.0.1"));
+  const auto& hcm = std::get<HttpConnectionManager>(l->filter_chains[1].filter);
+  ASSERT_EQ(hcm.rbac.size(), 2u);
+  EXPECT_EQ(hcm.http_filters.size(), 3u);
+  EXPECT_EQ(hcm.rbac[0].rules->action, RbacRules::Action::kDeny);
+  // `rules: {}` is an ALLOW filter with no policy (denies everything), not "no rules".
+  ASSERT_TRUE(hcm.rbac[1].rules.has_value());
+  EXPECT_TRUE(hcm.rbac[1].rules->policies.empty());
+  EXPECT_EQ(hcm.rbac[0].rules->policies.begin()->second.permissions[0].rules[1].header->name, "x-debug");
+
+  config::Node encoded = EncodeListener(*l);
+  auto again = DecodeListener(encoded, "listener");
+  ASSERT_TRUE(again.ok()) << again.status() << "\n" << config::EmitYaml(encoded);
+  EXPECT_EQ(config::EmitJson(EncodeListener(*again)), config::EmitJson(encoded));
+}
+
+TEST(DecodeRbac, ErrorsNameTheField) {
+  auto decode = [](std::string text) {
+    auto node = config::ParseYamlNode(text, "l.yaml");
+    EXPECT_TRUE(node.ok());
+    auto l = DecodeListener(*node, "listener");
+    return l.ok() ? std::string("ok") : std::string(l.status().message());
+  };
+  std::string base = kRbacListener;
+  auto with = [&](const std::string& from, const std::string& to) {
+    std::string t = base;
+    size_t at = t.find(from);
+    EXPECT_NE(at, std::string::npos) << from;
+    return t.replace(at, from.size(), to);
+  };
+  EXPECT_EQ(decode(base), "ok");
+  EXPECT_NE(decode(with("permissions: [{destinationPort: 15006}]", "permissions: [{requested_server_name: {exact: a}}]"))
+                .find("filter_chains[0].filters[0].typed_config.rules.policies.from-mesh.permissions[0]."
+                      "requested_server_name: unsupported field"),
+            std::string::npos);
+  EXPECT_NE(decode(with("action: DENY", "action: LOG")).find("rules.action: unsupported value \"LOG\""),
+            std::string::npos);
+  EXPECT_NE(decode(with("prefixLen: 32", "prefixLen: 129")).find("is not a valid IPv4 or IPv6 range"),
+            std::string::npos);
+  EXPECT_NE(decode(with("principals: [{any: true}]", "principals: []")).find("at least one entry"), std::string::npos);
+  std::string shadow = with("          rules: {}\n", "          rules: {}\n          shadow_rules: {}\n");
+  EXPECT_NE(decode(shadow).find("typed_config.shadow_rules: unsupported field"), std::string::npos) << decode(shadow);
+  // A network RBAC filter after the terminal filter is refused.
+  std::string rbac_last = with("      cluster: app\n", "      cluster: app\n  - name: envoy.filters.network.rbac\n"
+                               "    typed_config: {\"@type\": type.googleapis.com/envoy.extensions.filters.network.rbac.v3.RBAC}\n");
+  EXPECT_NE(decode(rbac_last).find("no filter may follow"), std::string::npos) << decode(rbac_last);
 }
 
 }  // namespace
