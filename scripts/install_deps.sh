@@ -10,6 +10,8 @@ PACKAGES=(
   libyaml-dev libgtest-dev libgmock-dev libnghttp2-dev libre2-dev
   # tests: real clients and servers on loopback
   curl openssl python3 procps iproute2 prometheus nghttp2-client
+  # fault drills: TLS configuration scan of the gateway (tests/integration/scenario_test.sh)
+  sslscan
   # dashboard end-to-end test: a real headless browser (driven by playwright-core from npm)
   chromium chromium-driver nodejs
   # gRPC integration test (a tiny echo client and server, one test TU)

@@ -39,7 +39,11 @@ std::string FormatTime(std::chrono::system_clock::time_point t) {
 class AgentImpl : public ProxyAgent, public xds::XdsClientCallbacks, public std::enable_shared_from_this<AgentImpl> {
  public:
   AgentImpl(AgentOptions o, std::shared_ptr<proxy::Proxy> p, proxyconfig::Bootstrap b)
-      : options_(std::move(o)), proxy_(std::move(p)), bootstrap_(std::move(b)) {}
+      : options_(std::move(o)), proxy_(std::move(p)), bootstrap_(std::move(b)) {
+    if (!options_.time_source) {
+      options_.time_source = std::make_shared<common::RealTimeSource>();
+    }
+  }
 
   // With a control plane root: every request to the control plane goes through a TLS
   // tunnel whose loopback end replaces the configured address from here on.
@@ -272,7 +276,7 @@ class AgentImpl : public ProxyAgent, public xds::XdsClientCallbacks, public std:
     root_pem_ = reply->second;
     // Rotate at the fraction of the lifetime that is left from now: certificates are
     // backdated for clock skew, which would otherwise make short lifetimes rotate at once.
-    auto now = std::chrono::system_clock::now();
+    auto now = options_.time_source->SystemNow();
     auto remaining = info->not_after - now;
     rotate_at_ = now + std::max<std::chrono::system_clock::duration>(
                            std::chrono::duration_cast<std::chrono::system_clock::duration>(
@@ -292,12 +296,19 @@ class AgentImpl : public ProxyAgent, public xds::XdsClientCallbacks, public std:
   void RotationLoop() {
     std::unique_lock<std::mutex> lock(mu_);
     while (!stopping_) {
+      // Bounded waits on the real clock, the rotation point checked on the injected one:
+      // a jump of the wall clock is noticed within clock_check_interval.
       auto wait_until = rotate_at_;
-      cv_.wait_until(lock, wait_until, [&] { return stopping_ || rotate_at_ != wait_until; });
+      auto now = options_.time_source->SystemNow();
+      if (now < wait_until) {
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(wait_until - now);
+        cv_.wait_for(lock, std::min(left + std::chrono::milliseconds(1), options_.clock_check_interval),
+                     [&] { return stopping_ || rotate_at_ != wait_until; });
+      }
       if (stopping_) {
         return;
       }
-      if (std::chrono::system_clock::now() < rotate_at_) {
+      if (options_.time_source->SystemNow() < rotate_at_) {
         continue;
       }
       lock.unlock();
@@ -305,7 +316,7 @@ class AgentImpl : public ProxyAgent, public xds::XdsClientCallbacks, public std:
       lock.lock();
       if (!st.ok()) {
         // Keep the current certificate and try again shortly.
-        rotate_at_ = std::chrono::system_clock::now() + options_.retry_interval;
+        rotate_at_ = options_.time_source->SystemNow() + options_.retry_interval;
       }
     }
   }

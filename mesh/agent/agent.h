@@ -12,6 +12,7 @@
 
 #include "absl/status/statusor.h"
 #include "mesh/ca/ca.h"
+#include "mesh/common/time_source.h"
 #include "mesh/proxy/proxy.h"
 #include "mesh/xds/protocol.h"
 
@@ -33,6 +34,11 @@ struct AgentOptions {
   ca::SpiffeId identity;
   double rotation_fraction = 0.8;
   std::chrono::milliseconds retry_interval{500};
+  // Wall clock for certificate lifetimes (null: the real one). The rotation loop re-reads
+  // it at least every `clock_check_interval`, so a clock jump (suspend/resume, NTP step)
+  // past the rotation point or past expiry triggers a rotation promptly.
+  std::shared_ptr<const common::TimeSource> time_source;
+  std::chrono::milliseconds clock_check_interval{1000};
 };
 
 struct AgentStatus {

@@ -872,6 +872,24 @@ class HttpSession {
     bool has_te = req.find(http::field::transfer_encoding) != req.end();
     std::string authority(req[http::field::host]);
     std::string target(req.target());
+    // Absolute-form targets (clients using this listener as their http_proxy) are routed by
+    // the URI's authority, which wins over Host (RFC 9112 3.2.2), and forwarded in origin form.
+    if (target.size() > 7 && mesh::common::ToLower(std::string_view(target).substr(0, 7)) == "http://" &&
+        req.method() != http::verb::connect) {
+      std::string rest = target.substr(7);
+      size_t end = rest.find_first_of("/?#");
+      std::string uri_authority = rest.substr(0, end);
+      std::string path = end == std::string::npos ? "/" : rest.substr(end);
+      if (path[0] != '/') {
+        path.insert(0, "/");
+      }
+      if (!uri_authority.empty() && uri_authority.find('@') == std::string::npos) {
+        authority = uri_authority;
+        target = path;
+        req.set(http::field::host, authority);
+        req.target(target);
+      }
+    }
     orig_target_ = target;
     orig_authority_ = authority;
     out.status = RequestShapeStatus({.field_count = field_count,
@@ -1396,6 +1414,12 @@ class HttpSession {
           timeout = std::max(left, Duration(1));
         }
       }
+      // No route timeout: the stream idle timeout still bounds the wait for the response
+      // (Envoy's behaviour: 504 with SI), so an upstream that never answers cannot pin it.
+      const bool idle_bounded = timeout.count() == 0;
+      if (idle_bounded) {
+        timeout = hcm.stream_idle_timeout;
+      }
       if (!send_ec) {
         Expire(conn->lowest(), timeout);
         for (;;) {
@@ -1429,7 +1453,7 @@ class HttpSession {
         }
         RecordOutcome(cluster, *host, timed_out ? 504 : 503, true);
         out.status = timed_out ? 504 : 503;
-        out.flags = timed_out ? "UT" : "UC";
+        out.flags = timed_out ? (idle_bounded ? "SI" : "UT") : "UC";
         if (timed_out) {
           w_.stats.Add(cluster.stat_prefix + "upstream_rq_timeout");
         }

@@ -5,6 +5,7 @@
 
 #include "mesh/agent/agent.h"
 
+#include <atomic>
 #include <mutex>
 #include <thread>
 
@@ -222,6 +223,95 @@ TEST(ProxyAgent, ReReadsTheTokenFileBeforeEachCertificateRequest) {
   }
   dir.Write("istio-token", "revoked\n");
   EXPECT_EQ((*agent)->RotateNow().code(), absl::StatusCode::kUnauthenticated);
+  (*agent)->Stop();
+  proxy->Stop();
+  (*server)->Stop();
+}
+
+
+// Fault drill: the wall clock jumps (suspend/resume, NTP step) past the rotation point,
+// then past the certificate's expiry. The agent notices within its clock check interval
+// and rotates each time, so the proxy's certificate is valid at the (new) current time.
+class JumpingClock : public common::TimeSource {
+ public:
+  std::chrono::system_clock::time_point SystemNow() const override {
+    return std::chrono::system_clock::now() + offset_.load();
+  }
+  std::chrono::steady_clock::time_point MonotonicNow() const override { return std::chrono::steady_clock::now(); }
+  void Jump(std::chrono::seconds by) { offset_ = offset_.load() + by; }
+
+ private:
+  std::atomic<std::chrono::seconds> offset_{std::chrono::seconds(0)};
+};
+
+TEST(ProxyAgent, ClockJumpsPastRenewalAndExpiryTriggerRotation) {
+  testing::TempDir dir;
+  auto ca = ca::OpenLocalCa({dir.path() + "/ca"});
+  ASSERT_TRUE(ca.ok());
+  auto clock = std::make_shared<JumpingClock>();
+  std::mutex ca_mu;
+  xds::XdsServerOptions so;
+  so.port = 0;
+  so.extra_http = [&](xds::HttpExchange& ex) {
+    auto body = config::ParseYamlNode(ex.body, "req").value();
+    std::lock_guard<std::mutex> lock(ca_mu);
+    // The CA shares the jumped clock: one hour from the agent's "now".
+    auto ttl = std::chrono::duration_cast<std::chrono::seconds>(clock->SystemNow() - std::chrono::system_clock::now()) +
+               std::chrono::hours(1);
+    auto cert = (*ca)->Sign(body["csr"].Str(), {"cluster.local", "test", "app"}, ttl);
+    ASSERT_TRUE(cert.ok());
+    ex.status = 200;
+    ex.response = common::StrCat("{\"certChain\": ", config::JsonQuote(cert->chain_pem),
+                                 ", \"rootCert\": ", config::JsonQuote(cert->root_cert_pem), "}");
+  };
+  auto source = std::make_shared<ScriptedSource>(FreePort());
+  auto server = xds::StartXdsServer(so, source);
+  ASSERT_TRUE(server.ok());
+  proxy::ProxyOptions po;
+  po.admin_port = po.health_port = po.stats_port = 0;
+  auto created = proxy::CreateProxy(po);
+  ASSERT_TRUE(created.ok());
+  std::shared_ptr<proxy::Proxy> proxy(std::move(*created));
+  ASSERT_TRUE(proxy->Start().ok());
+
+  AgentOptions ao;
+  ao.control_plane_port = (*server)->port();
+  ao.node.id = "sidecar~test";
+  ao.identity = {"cluster.local", "test", "app"};
+  ao.token = "t";
+  ao.time_source = clock;
+  ao.clock_check_interval = 50ms;
+  auto agent = StartProxyAgent(ao, proxy, {}, 5s);
+  ASSERT_TRUE(agent.ok()) << agent.status();
+  auto valid_now = [&] {
+    // not_after (RFC 3339, UTC) is later than the jumped clock's now.
+    std::string not_after = (*agent)->Status().certificate_serial_hint;
+    time_t now = std::chrono::system_clock::to_time_t(clock->SystemNow());
+    struct tm tm {};
+    gmtime_r(&now, &tm);
+    char buf[32];
+    std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return not_after > std::string(buf);
+  };
+  ASSERT_TRUE(valid_now());
+  std::string first = (*agent)->Status().certificate_serial_hint;
+
+  // Before the rotation point (80 % of 1 h = 48 min): nothing happens.
+  clock->Jump(std::chrono::minutes(30));
+  std::this_thread::sleep_for(300ms);
+  EXPECT_EQ((*agent)->Status().rotations, 0u);
+  // Past the rotation point: rotated.
+  clock->Jump(std::chrono::minutes(20));
+  ASSERT_TRUE(Eventually([&] { return (*agent)->Status().rotations == 1; }));
+  EXPECT_NE((*agent)->Status().certificate_serial_hint, first);
+  EXPECT_TRUE(valid_now());
+  // Past the current certificate's expiry (3 h ahead): rotated again, valid again.
+  clock->Jump(std::chrono::hours(3));
+  ASSERT_TRUE(Eventually([&] { return (*agent)->Status().rotations == 2; }));
+  EXPECT_TRUE(valid_now()) << (*agent)->Status().certificate_serial_hint;
+  std::this_thread::sleep_for(300ms);
+  EXPECT_EQ((*agent)->Status().rotations, 2u) << "rotates in a loop";
+
   (*agent)->Stop();
   proxy->Stop();
   (*server)->Stop();

@@ -249,6 +249,34 @@ TEST_F(HttpProxyTest, StreamsLargeBodiesWithBoundedMemory) {
   }
 }
 
+// A client using the listener as its http_proxy sends absolute-form targets: routing
+// follows the URI's authority and the upstream gets origin form with that Host.
+TEST_F(HttpProxyTest, AbsoluteFormTargetsAreRoutedByTheirAuthority) {
+  Upstream app("app");
+  Upstream other("other");
+  std::string vhosts = R"(
+            - name: app
+              domains: ["app.example", "app.example:*"]
+              routes:
+              - {match: {prefix: /}, route: {cluster: app}}
+            - name: rest
+              domains: ["*"]
+              routes:
+              - {match: {prefix: /}, route: {cluster: other}}
+)";
+  TestProxy p(Bootstrap(vhosts, ClusterYaml("app", {app.port()}) + ClusterYaml("other", {other.port()}), log_path()));
+  ASSERT_TRUE(p.ok()) << p.status();
+  std::string proxy = StrCat("-x http://127.0.0.1:", p.port("http"), " ");
+  std::string out = Curl(proxy + "'http://app.example/a/b?c=1'");
+  EXPECT_NE(out.find("\"upstream\": \"app\""), std::string::npos) << out;
+  EXPECT_NE(out.find("\"path\": \"/a/b?c=1\""), std::string::npos) << out;
+  out = Curl(proxy + "http://elsewhere.example:8080");
+  EXPECT_NE(out.find("\"upstream\": \"other\""), std::string::npos) << out;
+  EXPECT_NE(out.find("\"path\": \"/\""), std::string::npos) << out;
+  std::string seen = app.Requests();
+  EXPECT_NE(seen.find("app.example /a/b?c=1"), std::string::npos) << seen;
+}
+
 TEST_F(HttpProxyTest, RejectsSmugglingShapesAndHeaderLimits) {
   Upstream up("u");
   std::string vhosts = R"(

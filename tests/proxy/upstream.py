@@ -6,6 +6,9 @@ Prints its port on stdout, then serves HTTP/1.1 with keep-alive:
   /delay/MS      sleep MS milliseconds, then 200
   /bytes/N       N bytes of 'x' (chunked with ?chunked=1)
   /upgrade       101 Switching Protocols, then echo raw bytes
+  /hang          read the request, never answer (until the process stops)
+  /close-early   read the request, close without answering
+  /close-mid     200 announcing 100000 bytes, send 1000, then close
   /__requests    JSON list of "host path" seen so far
   --fail         answer 500 to everything
   anything else  200 with a JSON echo of method, path, headers, body length
@@ -106,6 +109,20 @@ class Handler(BaseHTTPRequestHandler):
                     part = block[: min(left, len(block))]
                     self.wfile.write(part)
                     left -= len(part)
+        elif path.startswith("/hang"):
+            time.sleep(3600)
+        elif path.startswith("/close-early"):
+            self.connection.shutdown(socket.SHUT_RDWR)
+            self.close_connection = True
+        elif path.startswith("/close-mid"):
+            self.send_response(200)
+            self.send_header("x-upstream", NAME)
+            self.send_header("Content-Length", "100000")
+            self.end_headers()
+            self.wfile.write(b"x" * 1000)
+            self.wfile.flush()
+            self.connection.shutdown(socket.SHUT_RDWR)
+            self.close_connection = True
         elif path.startswith("/upgrade"):
             self.send_response(101)
             self.send_header("Connection", "Upgrade")
