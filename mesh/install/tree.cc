@@ -95,7 +95,10 @@ absl::StatusOr<std::vector<PathElement>> SplitPath(std::string_view path) {
         }
         if (numeric) {
           el.kind = PathElement::Kind::kIndex;
-          std::from_chars(digits.data(), digits.data() + digits.size(), el.index);
+          // An index too large for size_t would otherwise be read as 0.
+          if (std::from_chars(digits.data(), digits.data() + digits.size(), el.index).ec != std::errc()) {
+            return absl::InvalidArgumentError(common::StrCat("invalid list index [", inner, "] in path ", path));
+          }
         } else {
           el.kind = PathElement::Kind::kValue;
           el.value = std::string(inner);

@@ -382,10 +382,13 @@ absl::StatusOr<std::chrono::system_clock::time_point> ParseRfc3339(const std::st
   if (*rest == 'Z' || *rest == 'z') {
     ++rest;
   } else if (*rest == '+' || *rest == '-') {
-    int hh = 0, mm = 0;
-    if (std::sscanf(rest + 1, "%2d:%2d", &hh, &mm) != 2) {
+    // Exactly "+hh:mm": a shorter offset ("+1:2") must not move `rest` past the end.
+    auto digit = [](char c) { return c >= '0' && c <= '9'; };
+    if (!digit(rest[1]) || !digit(rest[2]) || rest[3] != ':' || !digit(rest[4]) || !digit(rest[5])) {
       return absl::InvalidArgumentError(StrCat("invalid RFC 3339 offset in \"", text, "\""));
     }
+    int hh = (rest[1] - '0') * 10 + (rest[2] - '0');
+    int mm = (rest[4] - '0') * 10 + (rest[5] - '0');
     offset_seconds = (hh * 3600L + mm * 60L) * (*rest == '+' ? 1 : -1);
     rest += 6;
   } else {
@@ -395,6 +398,14 @@ absl::StatusOr<std::chrono::system_clock::time_point> ParseRfc3339(const std::st
     return absl::InvalidArgumentError(StrCat("trailing text in RFC 3339 time \"", text, "\""));
   }
   time_t t = timegm(&tm) - offset_seconds;
+  // system_clock counts nanoseconds in 64 bits: years 1678 to 2261 only (converting a
+  // time outside that overflows).
+  using Seconds = std::chrono::seconds;
+  constexpr auto kMin = std::chrono::duration_cast<Seconds>(std::chrono::system_clock::duration::min()).count() + 1;
+  constexpr auto kMax = std::chrono::duration_cast<Seconds>(std::chrono::system_clock::duration::max()).count() - 1;
+  if (t < kMin || t > kMax) {
+    return absl::InvalidArgumentError(StrCat("RFC 3339 time out of range (years 1678 to 2261): \"", text, "\""));
+  }
   return std::chrono::system_clock::from_time_t(t);
 }
 

@@ -28,6 +28,7 @@
 #include "mesh/common/strings.h"
 #include "mesh/config/emit.h"
 #include "mesh/proxy/access_log.h"
+#include "mesh/proxy/http1_check.h"
 #include "mesh/proxy/http2_codec.h"
 #include "mesh/proxy/load_balancer.h"
 #include "mesh/proxy/router.h"
@@ -784,12 +785,15 @@ class HttpSession {
     }
     orig_target_ = target;
     orig_authority_ = authority;
-    if (field_count > hcm.max_headers_count) {
-      out.status = 431;
-    } else if (content_lengths > 1 || (has_te && !parser.chunked()) || (client_version == 11 && authority.empty()) ||
-               target.empty() || (target[0] != '/' && target != "*" && req.method() != http::verb::connect)) {
-      out.status = 400;
-    }
+    out.status = RequestShapeStatus({.field_count = field_count,
+                                     .content_lengths = content_lengths,
+                                     .has_transfer_encoding = has_te,
+                                     .chunked = parser.chunked(),
+                                     .version = client_version,
+                                     .authority = authority,
+                                     .target = target,
+                                     .is_connect = req.method() == http::verb::connect},
+                                    hcm.max_headers_count);
     if (out.status != 0) {
       co_await WriteLocal(stream_, out.status, out.status == 431 ? "too many headers" : "bad request", false,
                           client_version, {}, nullptr, nullptr, nullptr, head, out.bytes_sent);

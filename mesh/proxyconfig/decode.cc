@@ -1417,8 +1417,15 @@ absl::StatusOr<Duration> ParseDuration(const std::string& text) {
   char* end = nullptr;
   std::string num(s);
   double seconds = std::strtod(num.c_str(), &end);
-  if (end != num.c_str() + num.size() || seconds < 0) {
+  if (end != num.c_str() + num.size() || !(seconds >= 0)) {  // also NaN
     return absl::InvalidArgumentError(StrCat("invalid duration \"", text, "\" (expected e.g. \"1.5s\")"));
+  }
+  // proto3's Duration range (10000 years); larger values (and "inf") do not fit in
+  // milliseconds as int64 either.
+  constexpr double kMaxSeconds = 315576000000.0;
+  if (seconds > kMaxSeconds) {
+    return absl::InvalidArgumentError(
+        StrCat("invalid duration \"", text, "\": more than ", static_cast<int64_t>(kMaxSeconds), "s"));
   }
   return Duration(static_cast<int64_t>(seconds * 1000 + 0.5));
 }
@@ -1539,7 +1546,7 @@ absl::StatusOr<Cluster> DecodeCluster(const Node& node, const std::string& path)
           // envoy.type.v3.Percent: {value: 20.0}
           const Node* v = bp->IsMap() && bp->size() == 1 ? &(*bp)["value"] : bp;
           auto d = v->Double();
-          if (!d || *d < 0 || *d > 100) {
+          if (!d || !(*d >= 0 && *d <= 100)) {  // NaN too
             return FieldError(*bp, ro.Path("budget_percent"), "expected {value: P} with 0 <= P <= 100");
           }
           budget.budget_percent = *d;

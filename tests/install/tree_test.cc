@@ -55,6 +55,7 @@ TEST(SplitPath, KeysIndexesSelectorsAndEscapes) {
   EXPECT_EQ((*p)[1].value, "30m");
   EXPECT_FALSE(SplitPath("a.[x").ok());
   EXPECT_FALSE(SplitPath("a.[-1]").ok());
+  EXPECT_FALSE(SplitPath("a[99999999999999999999999]").ok());  // does not wrap to index 0
   EXPECT_FALSE(SplitPath("").ok());
 }
 

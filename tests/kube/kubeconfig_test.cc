@@ -253,5 +253,17 @@ TEST(KubeconfigTest, ExecPluginFailureAndBadOutput) {
       << t.status();
 }
 
+TEST(Rfc3339Test, OffsetsAndRange) {
+  EXPECT_EQ(*ParseRfc3339("2030-01-01T01:30:00+01:30"), *ParseRfc3339("2030-01-01T00:00:00Z"));
+  EXPECT_EQ(*ParseRfc3339("2029-12-31T23:00:00.25-01:00"), *ParseRfc3339("2030-01-01T00:00:00Z"));
+  EXPECT_FALSE(ParseRfc3339("2030-01-01T00:00:00+1:2").ok());  // short offset: no read past the end
+  EXPECT_FALSE(ParseRfc3339("2030-01-01T00:00:00+01").ok());
+  // Fuzz finding: a year outside system_clock's range overflowed the conversion (UB).
+  auto old = ParseRfc3339("1013-11-27T01:02:03.5+01:00");
+  ASSERT_FALSE(old.ok());
+  EXPECT_NE(old.status().message().find("out of range"), std::string_view::npos);
+  EXPECT_FALSE(ParseRfc3339("9999-12-31T23:59:59Z").ok());
+}
+
 }  // namespace
 }  // namespace mesh::kube

@@ -153,6 +153,10 @@ TEST(Decode, Durations) {
   EXPECT_EQ(*ParseDuration("0.001s"), Duration(1));
   EXPECT_FALSE(ParseDuration("1").ok());
   EXPECT_FALSE(ParseDuration("-1s").ok());
+  EXPECT_FALSE(ParseDuration("nans").ok());
+  EXPECT_FALSE(ParseDuration("infs").ok());
+  EXPECT_FALSE(ParseDuration("1e300s").ok());  // fuzz finding: overflowed the int64 cast
+  EXPECT_TRUE(ParseDuration("315576000000s").ok());
   EXPECT_EQ(FormatDuration(Duration(1500)), "1.500s");
   EXPECT_EQ(FormatDuration(Duration(3000)), "3s");
 }
