@@ -1200,6 +1200,9 @@ xds::ResourceList GenerationCache::Get(const ProxyRole& proxy, const PushContext
       std::shared_ptr<const Scope> scope = ScopeFor(proxy, push);
       Translation t{push, proxy, {}, {}};
       t.SidecarInbound();
+      // Authorization is per workload: it goes on the inbound listener, never on the
+      // scope's shared outbound part.
+      ApplyAuthorization(proxy, push, t.out);
       std::map<std::string, std::vector<Node>> own;
       for (const pc::Listener& l : t.out.listeners) {
         own[xds::type_url::kListener].push_back(pc::EncodeListener(l));
