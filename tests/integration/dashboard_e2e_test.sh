@@ -64,7 +64,9 @@ grep -q "no dashboard at" <<<"$err" || { echo "FAIL: unclear error: $err"; exit 
 relay_pid=$!
 scenario_wait 10 grep -q "^dashboard: " "$SCENARIO_DIR/relay.out" || { cat "$SCENARIO_DIR/relay.out"; exit 1; }
 relay_url=$(sed -n 's/^dashboard: //p' "$SCENARIO_DIR/relay.out")
-curl -sf "${relay_url}api/status" | grep -q '"proxies": 3' || { echo "FAIL: relay $relay_url does not reach the API"; exit 1; }
+relay_status() { curl -sf "${relay_url}api/status" | grep -q '"proxies": 3'; }
+# The relay's first request can race the relay's own start-up on a loaded machine: retry.
+scenario_wait 15 relay_status || { echo "FAIL: relay $relay_url does not reach the API"; curl -s "${relay_url}api/status"; exit 1; }
 kill -TERM "$relay_pid"
 wait "$relay_pid" || { echo "FAIL: the relay did not stop cleanly"; exit 1; }
 echo "meshctl dashboard --port 0 relayed $relay_url to the control plane"
