@@ -110,8 +110,14 @@ scenario_start() {
     --control-plane "127.0.0.1:$SCENARIO_CP_PORT" --admin-port "$SCENARIO_GW_ADMIN_PORT" \
     --health-port "$SCENARIO_HEALTH_PORT" --stats-port "$SCENARIO_GW_STATS_PORT"
 
-  scenario_wait 20 curl -sf "http://127.0.0.1:$SCENARIO_HEALTH_PORT/healthz/ready" ||
-    { echo "gateway not ready; see $SCENARIO_DIR/logs/ingressgateway.log" >&2; return 1; }
+  # 45 s: under a fully loaded CI machine the first push has been seen to take over 20 s.
+  scenario_wait 45 curl -sf "http://127.0.0.1:$SCENARIO_HEALTH_PORT/healthz/ready" || {
+    echo "gateway not ready; see $SCENARIO_DIR/logs/ingressgateway.log" >&2
+    # What the gateway and the control plane think, for the investigation.
+    curl -s "http://127.0.0.1:$SCENARIO_HEALTH_PORT/healthz/ready" >&2
+    "$MESHCTL" proxy-status --control-plane "127.0.0.1:$SCENARIO_CP_PORT" >&2 || true
+    return 1
+  }
   # Both replicas' endpoints reach the gateway after the control plane's debounce.
   scenario_wait 20 bash -c "for n in 1 2 3 4 5 6; do curl -s --max-time 5 --resolve helloworld.panamaxil.com:$SCENARIO_HTTPS_PORT:127.0.0.1 --cacert $c/ca.crt https://helloworld.panamaxil.com:$SCENARIO_HTTPS_PORT/; done | grep -q Hostname=helloworld-1 && for n in 1 2 3 4 5 6; do curl -s --max-time 5 --resolve helloworld.panamaxil.com:$SCENARIO_HTTPS_PORT:127.0.0.1 --cacert $c/ca.crt https://helloworld.panamaxil.com:$SCENARIO_HTTPS_PORT/; done | grep -q Hostname=helloworld-2" ||
     { echo "the gateway does not reach both replicas; see $SCENARIO_DIR/logs/" >&2; return 1; }
