@@ -1511,6 +1511,15 @@ class HttpSession {
       std::tie(up_ec, down_ec) = co_await Relay(*conn->tcp, conn->buffer, *up_parser, stream_, head_buf_, chunked_out,
                                                 send_body, chunk, hcm.stream_idle_timeout, out.bytes_sent);
     }
+    if (up_ec && !down_ec && out.bytes_sent == 0) {
+      // The upstream went away before the proxy wrote anything downstream (headers go out
+      // with the first body bytes): the client still gets an answer, 503 UC, not a bare close.
+      out.status = code = 503;
+      out.keep_alive = false;
+      co_await WriteLocal(stream_, 503,
+                          "upstream connect error or disconnect/reset before headers. reset reason: connection termination",
+                          false, client_version, {}, rc_mut, vh_mut, route_mut, head, out.bytes_sent);
+    }
     cluster.rq_class[std::clamp(code / 100, 1, 5)]->fetch_add(1, std::memory_order_relaxed);
     cluster.rq_total->fetch_add(1, std::memory_order_relaxed);
     if (up_ec) {
