@@ -227,6 +227,7 @@ void RegisterControlPlaneCommand(CLI::App& app, CliContext& ctx) {
     std::shared_ptr<const mesh::store::ConfigStore> store_view = o.store;
     o.ca_dir = dir + "/ca";
     o.token_key_file = dir + "/token-key";
+    o.registry_file = dir + "/workloads.json";
     o.address = flags->address;
     o.port = flags->port;
     if (flags->tls_port > 0) {

@@ -6,6 +6,7 @@
 #include <set>
 #include <thread>
 
+#include "mesh/common/file_util.h"
 #include "mesh/common/strings.h"
 #include "mesh/config/emit.h"
 #include "mesh/config/yaml_loader.h"
@@ -57,6 +58,7 @@ class ControlPlaneImpl : public ControlPlane {
       }
       authenticator_ = std::make_shared<ca::BootstrapTokenAuthenticator>(std::move(*tokens));
     }
+    RestoreRegistry();
     if (auto st = Rebuild(); !st.ok()) {
       return st;
     }
@@ -178,7 +180,7 @@ class ControlPlaneImpl : public ControlPlane {
     }
     std::lock_guard<std::mutex> lock(mu_);
     authenticated_[node.id] = node.authorization;
-    if (registry_.Connect(node.id, *identity)) {
+    if (registry_.Connect(node.id, *identity, node.metadata)) {
       debouncer_.OnChange(Clock::now());
       dirty_ = true;
       cv_.notify_all();
@@ -383,7 +385,36 @@ class ControlPlaneImpl : public ControlPlane {
         lock.lock();
         ++stats_.pushes;
       }
+      if (!options_.registry_file.empty() && registry_.version() != saved_registry_version_) {
+        saved_registry_version_ = registry_.version();
+        std::string text = registry_.Save();
+        lock.unlock();
+        if (auto st = common::WriteFileAtomic(options_.registry_file, text, 0600); !st.ok()) {
+          std::fprintf(stderr, "control-plane: saving the workload registry failed: %s\n",
+                       std::string(st.message()).c_str());
+        }
+        lock.lock();
+      }
     }
+  }
+
+  // A restarted control plane starts from the proxies the last one knew, as disconnected:
+  // gateways that reconnect before the sidecars still get their endpoints, and proxies
+  // that do not come back expire after the grace period.
+  void RestoreRegistry() {
+    if (options_.registry_file.empty() || options_.workload_discovery) {
+      return;
+    }
+    absl::StatusOr<std::string> text = common::ReadFile(options_.registry_file);
+    if (!text.ok()) {
+      return;  // first start
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    if (auto st = registry_.RestoreDisconnected(*text, Clock::now()); !st.ok()) {
+      std::fprintf(stderr, "control-plane: ignoring the saved workload registry %s: %s\n",
+                   options_.registry_file.c_str(), std::string(st.message()).c_str());
+    }
+    saved_registry_version_ = registry_.version();
   }
 
   ControlPlaneOptions options_;
@@ -396,6 +427,7 @@ class ControlPlaneImpl : public ControlPlane {
   mutable std::mutex mu_;
   std::condition_variable cv_;
   WorkloadRegistry registry_;
+  uint64_t saved_registry_version_ = 0;
   std::map<std::string, std::string> authenticated_;  // node id -> the credential that authenticated it
   xds::Debouncer debouncer_;
   std::shared_ptr<const pilot::PushContext> push_;

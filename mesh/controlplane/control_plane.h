@@ -52,6 +52,10 @@ struct ControlPlaneOptions {
   std::chrono::milliseconds debounce_max{1000};
   std::chrono::milliseconds store_poll{100};
   std::chrono::milliseconds workload_grace{10000};
+  // Where the workload registry is saved (<state-dir>/workloads.json) so a restarted
+  // control plane keeps serving the endpoints of proxies that are still reconnecting;
+  // "": not saved. Unused with workload_discovery.
+  std::string registry_file;
   std::chrono::seconds workload_cert_ttl{24 * 3600};
   pilot::MeshSettings mesh;
   Generator generator;
