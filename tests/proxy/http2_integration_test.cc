@@ -53,8 +53,9 @@ int64_t StatValue(int admin_port, const std::string& name) {
   return 0;
 }
 
-// A raw HTTP/2 client (nghttp2) that sends its preface and SETTINGS, runs `then`, and
-// reads until the proxy closes the connection or `timeout_ms` passes.
+// A raw HTTP/2 client (nghttp2) that sends its preface and SETTINGS, runs `then` once the
+// proxy's first frames arrived (the connection is being served), and reads until the
+// proxy closes the connection or `timeout_ms` passes.
 struct GoawayWatch {
   bool goaway = false;
   uint32_t error = 0xffffffff;
@@ -90,9 +91,7 @@ GoawayWatch WatchForGoaway(int port, int timeout_ms, const std::function<void()>
   while ((n = nghttp2_session_mem_send(session, &data)) > 0) {
     (void)::send(fd, data, static_cast<size_t>(n), MSG_NOSIGNAL);
   }
-  if (then) {
-    then();
-  }
+  bool served = false;
   auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
   while (std::chrono::steady_clock::now() < until) {
     pollfd p{fd, POLLIN, 0};
@@ -106,6 +105,10 @@ GoawayWatch WatchForGoaway(int port, int timeout_ms, const std::function<void()>
       break;
     }
     nghttp2_session_mem_recv(session, reinterpret_cast<uint8_t*>(buf), static_cast<size_t>(got));
+    if (!served && then) {
+      then();
+    }
+    served = true;
   }
   nghttp2_session_del(session);
   ::close(fd);
@@ -600,10 +603,8 @@ TEST_F(Http2ProxyTest, DrainSendsGoawayToIdleHttp2Connections) {
   TestProxy proxy(Bootstrap(Cluster(up.port())));
   ASSERT_TRUE(proxy.ok()) << proxy.status();
   std::thread drain;
-  GoawayWatch w = WatchForGoaway(proxy.port("h2c"), 5000, [&] {
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));  // the proxy has accepted it
-    drain = std::thread([&] { proxy.proxy().Drain(); });
-  });
+  GoawayWatch w = WatchForGoaway(proxy.port("h2c"), 5000, [&] { drain = std::thread([&] { proxy.proxy().Drain(); }); });
+  ASSERT_TRUE(drain.joinable());
   drain.join();
   EXPECT_TRUE(w.goaway);
   EXPECT_EQ(w.error, static_cast<uint32_t>(NGHTTP2_NO_ERROR));
