@@ -462,8 +462,8 @@ TEST_F(Http2ProxyTest, H2cUpgradeFromHttp11) {
   EXPECT_NE(log.find("HTTP/1.1 POST /with-body 200"), std::string::npos) << log;
 }
 
-// CORS, request mirroring and hash policies (header, cookie, source IP) on HTTP/2
-// streams, with the same results as on HTTP/1.1.
+// CORS, request mirroring and hash policies (header, cookie, source IP; ring hash and
+// maglev) on HTTP/2 streams, with the same results as on HTTP/1.1.
 TEST_F(Http2ProxyTest, CorsMirroringAndHashPoliciesOnHttp2Streams) {
   Upstream a("a"), b("b"), c("c"), shadow("s");
   std::string route = StrCat(
@@ -512,6 +512,21 @@ TEST_F(Http2ProxyTest, CorsMirroringAndHashPoliciesOnHttp2Streams) {
   EXPECT_EQ(sessions.size(), 1u);  // the session cookie, found in the second cookie field
   EXPECT_GE(cookie_users.size(), 2u);
   EXPECT_EQ(no_key.size(), 1u);  // source IP: always 127.0.0.1
+
+  // The same header policy on a maglev cluster.
+  TestProxy maglev(Bootstrap(Clusters({a.port(), b.port(), c.port()}, "    lb_policy: MAGLEV\n"),
+                             ", hash_policy: [{header: {header_name: x-user}}]"));
+  ASSERT_TRUE(maglev.ok()) << maglev.status();
+  std::set<std::string> maglev_bob, maglev_users;
+  for (int i = 0; i < 6; ++i) {
+    maglev_bob.insert(UpstreamOf(Curl(StrCat(h2, "-H 'x-user: bob' ", Plain(maglev), "/m"))));
+  }
+  for (int i = 0; i < 24; ++i) {
+    maglev_users.insert(UpstreamOf(Curl(StrCat(h2, "-H 'x-user: user", i, "' ", Plain(maglev), "/m"))));
+  }
+  EXPECT_EQ(maglev_bob.size(), 1u);
+  EXPECT_EQ(maglev_bob.count("?"), 0u);
+  EXPECT_GE(maglev_users.size(), 2u);
 
   // Mirroring: the shadow cluster gets a copy with the authority suffixed -shadow.
   EXPECT_EQ(Curl(StrCat(h2, "-o /dev/null -w '%{http_code}' -H 'Host: app.test' ", Plain(proxy), "/mirror/1")), "200");
@@ -579,6 +594,38 @@ TEST_F(Http2ProxyTest, CircuitBreakersApplyToHttp2Streams) {
   std::string log = ReadFile(dir_.path() + "/access.log");
   EXPECT_NE(log.find("HTTP/2 GET /fast 503 UO"), std::string::npos) << log;
   EXPECT_NE(log.find("HTTP/2 GET /status/503 503 URX"), std::string::npos) << log;
+}
+
+// max_connections on an HTTP/2 cluster: with one stream per connection and one connection
+// allowed (none pending), a second concurrent stream would need a new connection: 503 UO.
+TEST_F(Http2ProxyTest, CircuitBreakersLimitHttp2UpstreamConnections) {
+  Upstream up("u1");
+  TestProxy inner(Bootstrap(Cluster(up.port())));
+  ASSERT_TRUE(inner.ok()) << inner.status();
+  std::string opts = R"(    typed_extension_protocol_options:
+      envoy.extensions.upstreams.http.v3.HttpProtocolOptions:
+        "@type": type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions
+        explicit_http_config:
+          http2_protocol_options: {max_concurrent_streams: 1}
+    circuit_breakers: {thresholds: [{max_connections: 1, max_pending_requests: 0}]}
+)";
+  TestProxy outer(Bootstrap(Cluster(inner.port("h2c"), opts), "", "", "/outer-local"));
+  ASSERT_TRUE(outer.ok()) << outer.status();
+  std::string slow;
+  std::thread t([&] {
+    slow = Curl(StrCat("--http2-prior-knowledge -o /dev/null -w '%{http_code}' ", Plain(outer), "/delay/1500"));
+  });
+  for (int i = 0; i < 100 && up.Requests().find("/delay/1500") == std::string::npos; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_EQ(Curl(StrCat("--http2-prior-knowledge -o /dev/null -w '%{http_code}' ", Plain(outer), "/second")), "503");
+  t.join();
+  EXPECT_EQ(slow, "200");
+  EXPECT_EQ(Curl(StrCat("--http2-prior-knowledge -o /dev/null -w '%{http_code}' ", Plain(outer), "/third")), "200");
+  EXPECT_GE(StatValue(outer.admin_port(), "cluster.up.upstream_rq_pending_overflow"), 1);
+  EXPECT_EQ(up.Requests().find("/second"), std::string::npos) << up.Requests();
+  std::string log = ReadFile(dir_.path() + "/access.log");
+  EXPECT_NE(log.find("HTTP/2 GET /second 503 UO"), std::string::npos) << log;
 }
 
 // idle_timeout applies to HTTP/2 connections: without streams for that long they get
