@@ -62,6 +62,12 @@ struct XdsServerOptions {
   // Called (on the server thread) for requests the discovery server does not handle;
   // it fills in status and response. Must not block for long.
   std::function<void(HttpExchange&)> extra_http;
+  // Streams older than this (plus up to 10% jitter) are closed so their proxies
+  // reconnect, spreading them over the replicas behind a Service (istiod's
+  // --keepaliveMaxServerConnectionAge); 0: never.
+  std::chrono::milliseconds max_connection_age{0};
+  // Plain HTTP only (debug and monitoring ports): no discovery streams are accepted.
+  bool http_only = false;
 };
 
 class XdsServer {
