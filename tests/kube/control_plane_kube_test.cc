@@ -4,9 +4,7 @@
 // starts, syncs, wins the Lease, publishes istio-ca-root-cert, patches the webhook's
 // caBundle, answers its readiness probe and metrics, and releases the Lease on SIGTERM.
 
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -31,21 +29,6 @@ namespace {
 using common::StrCat;
 using config::Node;
 
-int FreePort() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof(a);
-  int port = 0;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0 &&
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0) {
-    port = ntohs(a.sin_port);
-  }
-  ::close(fd);
-  return port;
-}
-
 std::string Base64(const std::string& in) {
   std::string out(4 * ((in.size() + 2) / 3) + 1, '\0');
   int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
@@ -55,13 +38,7 @@ std::string Base64(const std::string& in) {
 }
 
 bool Eventually(const std::function<bool()>& pred) {
-  for (int i = 0; i < 1000; ++i) {  // up to 20 s on a loaded machine
-    if (pred()) {
-      return true;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return pred();
+  return testing::Eventually(pred, std::chrono::seconds(20));  // a full control plane start on a loaded machine
 }
 
 TEST(ControlPlaneInCluster, RenderedIstiodCommandRunsAgainstTheApiServer) {
@@ -107,7 +84,7 @@ TEST(ControlPlaneInCluster, RenderedIstiodCommandRunsAgainstTheApiServer) {
   for (std::string& a : args) {
     for (const char* flag : {"--port=", "--tls-port=", "--webhook-port=", "--debug-port=", "--monitoring-port="}) {
       if (a.rfind(flag, 0) == 0) {
-        ports[flag] = FreePort();
+        ports[flag] = testing::FreeLoopbackPort();
         a = StrCat(flag, ports[flag]);
       }
     }

@@ -12,6 +12,7 @@
 #include "gtest/gtest.h"
 #include "mesh/common/strings.h"
 #include "mesh/config/yaml_loader.h"
+#include "tests/common/test_util.h"
 #include "tests/kube/fake_apiserver.h"
 
 namespace mesh::kubestore {
@@ -74,10 +75,7 @@ TEST(LeaderDuties, OnlyTheLeaseHolderWritesAndTheOtherTakesOver) {
     return o;
   };
   auto a = LeaderDuties::Start(options("cp-a", writes_a));
-  for (int i = 0; i < 500 && writes_a == 0; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  ASSERT_GT(writes_a.load(), 0);
+  ASSERT_TRUE(mesh::testing::Eventually([&] { return writes_a > 0; }));
   auto b = LeaderDuties::Start(options("cp-b", writes_b));
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
   EXPECT_TRUE(a->IsLeader());
@@ -85,10 +83,7 @@ TEST(LeaderDuties, OnlyTheLeaseHolderWritesAndTheOtherTakesOver) {
   EXPECT_EQ(writes_b.load(), 0);
   a->Stop();  // releases the Lease
   int a_total = writes_a.load();
-  for (int i = 0; i < 500 && writes_b == 0; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  EXPECT_GT(writes_b.load(), 0);
+  EXPECT_TRUE(mesh::testing::Eventually([&] { return writes_b > 0; }));
   EXPECT_EQ(writes_a.load(), a_total);  // a stopped writing
   b->Stop();
 }
@@ -118,9 +113,7 @@ TEST(LeaderDuties, WebhookCaBundleIsPatchedAndRepairedByTheLeader) {
                         return mesh::inject::PatchWebhookCaBundles(*client, pem).status();
                       }});
   auto duties = LeaderDuties::Start(std::move(o));
-  for (int i = 0; i < 500 && ca_bundle().empty(); ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
+  EXPECT_TRUE(mesh::testing::Eventually([&] { return !ca_bundle().empty(); }));
   EXPECT_EQ(ca_bundle(), "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCk1JSUIKLS0tLS1FTkQgQ0VSVElGSUNBVEUtLS0tLQo=");
   // A re-install puts the configuration back without caBundle; a rotation kicks the duties.
   auto wiped = f.cluster.Find("admissionregistration.k8s.io", "MutatingWebhookConfiguration", "",
@@ -134,10 +127,7 @@ TEST(LeaderDuties, WebhookCaBundleIsPatchedAndRepairedByTheLeader) {
                   .ok());
   ASSERT_EQ(ca_bundle(), "");
   duties->Kick();
-  for (int i = 0; i < 500 && ca_bundle().empty(); ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  EXPECT_NE(ca_bundle(), "");
+  EXPECT_TRUE(mesh::testing::Eventually([&] { return !ca_bundle().empty(); }));
   EXPECT_GE(duties->Runs()["webhook caBundle"], 2);
   duties->Stop();
 }

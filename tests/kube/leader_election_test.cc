@@ -11,6 +11,7 @@
 #include "mesh/common/strings.h"
 #include "mesh/config/yaml_loader.h"
 #include "mesh/kube/client.h"
+#include "tests/common/test_util.h"
 #include "tests/kube/fake_apiserver.h"
 
 namespace mesh::kube {
@@ -161,20 +162,14 @@ TEST(LeaderElection, StartedCandidatesHandOverOnStop) {
 
   LeaderElector a(ao);
   a.Start();
-  for (int i = 0; i < 500 && a_started == 0; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  ASSERT_EQ(a_started, 1);
+  ASSERT_TRUE(mesh::testing::Eventually([&] { return a_started == 1; }));
   LeaderElector b(bo);
   b.Start();
   std::this_thread::sleep_for(std::chrono::milliseconds(100));  // b tries a few rounds
   EXPECT_EQ(b_started, 0);
   a.Stop();  // releases the lease: b need not wait 30 s
   EXPECT_EQ(a_stopped, 1);
-  for (int i = 0; i < 500 && b_started == 0; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  EXPECT_EQ(b_started, 1);
+  EXPECT_TRUE(mesh::testing::Eventually([&] { return b_started == 1; }));
   EXPECT_EQ(f.Lease()["spec"]["holderIdentity"].Str(), "istiod-b");
   b.Stop();
   EXPECT_FALSE(f.Lease()["spec"]["holderIdentity"].Defined());
