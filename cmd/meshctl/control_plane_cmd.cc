@@ -358,9 +358,8 @@ void RegisterControlPlaneCommand(CLI::App& app, CliContext& ctx) {
       webhook_rotator = std::move(started->rotator);
       std::cout << "admission webhooks /inject and /validate on https://" << flags->address << ":" << webhook->port()
                 << " (certificate for istiod.istio-system.svc, CA " << dir << "/ca/root-cert.pem)" << std::endl;
-      if (flags->patch_ca_bundle && kube_client) {
-        // Written by the elected replica, below.
-      } else if (flags->patch_ca_bundle) {
+      // With --kube the elected replica writes it (below), again and again; otherwise once.
+      if (flags->patch_ca_bundle && !kube_client) {
         mesh::kube::KubeconfigOptions where;
         where.kubeconfig_path = kube->kubeconfig;
         where.context = kube->context;
