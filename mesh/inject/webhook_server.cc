@@ -210,15 +210,34 @@ absl::StatusOr<InjectionSettings> SettingsFromStore(const store::ConfigStore& st
   if (!cm->has_value()) {
     return InjectionSettings{};
   }
+  InjectionSettings settings;
   const config::Node& values_text = (*cm)->object["data"]["values"];
-  if (!values_text.IsScalar() || values_text.Str().empty()) {
-    return InjectionSettings{};
+  if (values_text.IsScalar() && !values_text.Str().empty()) {
+    auto values = config::ParseYamlNode(values_text.Str(), "istio-sidecar-injector values");
+    if (!values.ok()) {
+      return values.status();
+    }
+    auto from_values = SettingsFromValues(*values);
+    if (!from_values.ok()) {
+      return from_values.status();
+    }
+    settings = std::move(*from_values);
   }
-  auto values = config::ParseYamlNode(values_text.Str(), "istio-sidecar-injector values");
-  if (!values.ok()) {
-    return values.status();
+  // `config` (YAML): only its policy is read; the sidecar's layout is meshctl's own.
+  const config::Node& config_text = (*cm)->object["data"]["config"];
+  if (config_text.IsScalar() && !config_text.Str().empty()) {
+    auto cfg = config::ParseYamlNode(config_text.Str(), "istio-sidecar-injector config");
+    if (!cfg.ok()) {
+      return cfg.status();
+    }
+    const std::string policy = (*cfg)["policy"].Str();
+    if (!policy.empty() && policy != "enabled" && policy != "disabled") {
+      return absl::InvalidArgumentError(
+          common::StrCat("istio-sidecar-injector config.policy must be enabled or disabled, got \"", policy, "\""));
+    }
+    settings.policy_enabled = policy != "disabled";
   }
-  return SettingsFromValues(*values);
+  return settings;
 }
 
 absl::StatusOr<AdmissionWebhook> StartAdmissionWebhook(const AdmissionWebhookOptions& o) {

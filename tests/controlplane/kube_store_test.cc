@@ -11,6 +11,7 @@
 #include "mesh/common/file_util.h"
 #include "mesh/common/strings.h"
 #include "mesh/config/yaml_loader.h"
+#include "mesh/inject/injector.h"
 #include "mesh/inject/webhook_server.h"
 #include "mesh/kubestore/workloads.h"
 #include "tests/common/test_util.h"
@@ -159,11 +160,28 @@ TEST_F(KubeStoreTest, MeshAndInjectorConfigMapsAreWatched) {
   kube_.Apply(R"({apiVersion: v1, kind: ConfigMap, metadata: {name: istio, namespace: istio-system},
     data: {mesh: "trustDomain: new.example\nrootNamespace: mesh-root\n"}})");
   kube_.Apply(R"({apiVersion: v1, kind: ConfigMap, metadata: {name: istio-sidecar-injector, namespace: istio-system},
-    data: {values: '{"global": {"hub": "registry.example/mesh", "tag": "0.2.0"}}'}})");
+    data: {values: '{"global": {"hub": "registry.example/mesh", "tag": "0.2.0"}}', config: "policy: disabled\n"}})");
   EXPECT_TRUE(Eventually([&] { return mesh(nullptr).trust_domain == "new.example"; }));
   EXPECT_EQ(mesh(nullptr).root_namespace, "mesh-root");
   EXPECT_TRUE(Eventually([&] { return inject::SettingsFromStore(*store_, "istio-system")->image ==
                                       "registry.example/mesh/meshctl:0.2.0"; }));
+  EXPECT_TRUE(settings->policy_enabled);
+  auto disabled = inject::SettingsFromStore(*store_, "istio-system");
+  ASSERT_TRUE(disabled.ok()) << disabled.status();
+  EXPECT_FALSE(disabled->policy_enabled);
+  // Policy disabled: a selected pod is injected only when it asks.
+  auto pod = [](const std::string& labels) {
+    return *config::ParseYamlNode("{metadata: {name: p, labels: {" + labels + "}}, spec: {containers: [{name: app, image: x, ports: [{containerPort: 8080}]}]}}", "pod");
+  };
+  config::Node plain = pod("app: a");
+  auto outcome = inject::InjectPod(*plain.FindMutable("metadata"), *plain.FindMutable("spec"), {"devops", {}}, *disabled);
+  ASSERT_TRUE(outcome.ok()) << outcome.status();
+  EXPECT_FALSE(outcome->injected);
+  EXPECT_NE(outcome->reason.find("policy is disabled"), std::string::npos) << outcome->reason;
+  config::Node asking = pod("app: a, sidecar.istio.io/inject: 'true'");
+  outcome = inject::InjectPod(*asking.FindMutable("metadata"), *asking.FindMutable("spec"), {"devops", {}}, *disabled);
+  ASSERT_TRUE(outcome.ok()) << outcome.status();
+  EXPECT_TRUE(outcome->injected) << outcome->reason;
   kube_.Delete("v1", "ConfigMap", "istio-system", "istio");
   EXPECT_TRUE(Eventually([&] { return mesh(nullptr).trust_domain == "cluster.local"; }));
 }
