@@ -57,7 +57,18 @@ struct ControlPlaneOptions {
   // "": not saved. Unused with workload_discovery.
   std::string registry_file;
   std::chrono::seconds workload_cert_ttl{24 * 3600};
+  // Discovery streams are closed after this age so proxies rebalance; 0: never.
+  std::chrono::milliseconds max_connection_age{0};
+  // Extra plain-HTTP listeners on `address` serving the same HTTP endpoints as the
+  // discovery port (/ready, /metrics, /debug/*, the dashboard) but no discovery
+  // streams: istiod's debug port 8080 (its readiness probe) and monitoring port 15014.
+  std::optional<uint16_t> debug_port;
+  std::optional<uint16_t> monitoring_port;
   pilot::MeshSettings mesh;
+  // When set, the mesh settings are derived from the configuration on every rebuild
+  // (Kubernetes: the `istio` ConfigMap), starting from `mesh`.
+  std::function<pilot::MeshSettings(const std::vector<config::Resource>& resources, const pilot::MeshSettings& defaults)>
+      mesh_from_config;
   Generator generator;
   // The web dashboard on the same port (/dashboard/): scrapes the proxies' metrics.
   bool dashboard_enabled = true;

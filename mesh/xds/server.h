@@ -65,6 +65,12 @@ struct XdsServerOptions {
   std::function<void(HttpExchange&)> extra_http;
   // Compress responses for proxies that ask for it (compression.h); false: always JSON.
   bool compression = true;
+  // Streams older than this (plus up to 10% jitter) are closed so their proxies
+  // reconnect, spreading them over the replicas behind a Service (istiod's
+  // --keepaliveMaxServerConnectionAge); 0: never.
+  std::chrono::milliseconds max_connection_age{0};
+  // Plain HTTP only (debug and monitoring ports): no discovery streams are accepted.
+  bool http_only = false;
 };
 
 class XdsServer {

@@ -39,7 +39,7 @@ class ServerImpl;
 class StreamSession : public std::enable_shared_from_this<StreamSession> {
  public:
   StreamSession(tcp::socket socket, ServerImpl* server, uint64_t id)
-      : ws_(std::move(socket)), server_(server), id_(id) {}
+      : ws_(std::move(socket)), server_(server), id_(id), age_timer_(ws_.get_executor()) {}
 
   void Start(http::request<http::string_body> upgrade);
   std::string authorization_;
@@ -59,10 +59,12 @@ class StreamSession : public std::enable_shared_from_this<StreamSession> {
   void Write();
   void Publish();
   void Finish();
+  void CloseWhenOld(std::chrono::milliseconds age);
 
   websocket::stream<beast::tcp_stream> ws_;
   ServerImpl* server_;
   uint64_t id_;
+  net::steady_timer age_timer_;
   beast::flat_buffer buffer_;
   // Responses waiting to be written, at most one per type (a newer one replaces a
   // waiting older one), so a slow proxy costs a bounded amount of memory. The bytes of
@@ -81,8 +83,13 @@ class StreamSession : public std::enable_shared_from_this<StreamSession> {
 
 class ServerImpl : public XdsServer {
  public:
-  ServerImpl(std::shared_ptr<ResourceSource> source, std::function<void(HttpExchange&)> extra_http, bool compression)
-      : source_(std::move(source)), extra_http_(std::move(extra_http)), compression_(compression), acceptor_(ioc_) {}
+  ServerImpl(std::shared_ptr<ResourceSource> source, const XdsServerOptions& options)
+      : source_(std::move(source)),
+        extra_http_(options.extra_http),
+        compression_(options.compression),
+        max_connection_age_(options.max_connection_age),
+        http_only_(options.http_only),
+        acceptor_(ioc_) {}
 
   absl::Status Listen(const XdsServerOptions& o) {
     beast::error_code ec;
@@ -153,6 +160,7 @@ class ServerImpl : public XdsServer {
 
   ResourceSource& source() { return *source_; }
   bool compression() const { return compression_; }
+  std::chrono::milliseconds max_connection_age() const { return max_connection_age_; }
   void Register(uint64_t id, std::weak_ptr<StreamSession> s) { sessions_[id] = std::move(s); }
   void Unregister(uint64_t id) {
     sessions_.erase(id);
@@ -190,7 +198,7 @@ class ServerImpl : public XdsServer {
         return;
       }
       auto req = conn->parser.release();
-      if (websocket::is_upgrade(req)) {
+      if (websocket::is_upgrade(req) && !http_only_) {
         conn->stream.expires_never();
         auto session = std::make_shared<StreamSession>(conn->stream.release_socket(), this, ++next_id_);
         Register(session->id(), session);
@@ -327,6 +335,8 @@ class ServerImpl : public XdsServer {
   std::shared_ptr<ResourceSource> source_;
   std::function<void(HttpExchange&)> extra_http_;
   bool compression_;
+  std::chrono::milliseconds max_connection_age_;
+  bool http_only_;
   net::io_context ioc_;
   tcp::acceptor acceptor_;
   std::thread thread_;
@@ -354,6 +364,24 @@ void StreamSession::Start(http::request<http::string_body> upgrade) {
       return;
     }
     self->Read();
+  });
+  if (server_->max_connection_age().count() > 0) {
+    CloseWhenOld(server_->max_connection_age());
+  }
+}
+
+void StreamSession::CloseWhenOld(std::chrono::milliseconds age) {
+  // Jitter so that proxies connected together do not all reconnect together.
+  static thread_local std::mt19937 rng{std::random_device{}()};
+  std::uniform_int_distribution<int64_t> jitter(0, age.count() / 10);
+  age_timer_.expires_after(age + std::chrono::milliseconds(jitter(rng)));
+  auto self = shared_from_this();
+  age_timer_.async_wait([self](beast::error_code ec) {
+    if (ec || self->finished_) {
+      return;
+    }
+    // A normal close: the proxy keeps its configuration and reconnects at once.
+    self->ws_.async_close(websocket::close_code::going_away, [self](beast::error_code) { self->Close(); });
   });
 }
 
@@ -475,6 +503,7 @@ void StreamSession::Finish() {
     return;
   }
   finished_ = true;
+  age_timer_.cancel();  // its handler holds the session
   if (connected_reported_) {
     server_->source().OnProxyDisconnected(state_.node());
   }
@@ -693,7 +722,7 @@ class ClientImpl : public XdsClient {
 
 absl::StatusOr<std::unique_ptr<XdsServer>> StartXdsServer(const XdsServerOptions& options,
                                                          std::shared_ptr<ResourceSource> source) {
-  auto server = std::make_unique<ServerImpl>(std::move(source), options.extra_http, options.compression);
+  auto server = std::make_unique<ServerImpl>(std::move(source), options);
   if (auto st = server->Listen(options); !st.ok()) {
     return st;
   }

@@ -91,6 +91,7 @@ class RecordingCallbacks : public XdsClientCallbacks {
   void OnConnectionChange(bool connected) override {
     std::lock_guard<std::mutex> lock(mu_);
     connected_ = connected;
+    connects_ += connected ? 1 : 0;
     cv_.notify_all();
   }
   void OnStreamError(const absl::Status& error) override {
@@ -107,6 +108,7 @@ class RecordingCallbacks : public XdsClientCallbacks {
   std::string version_;
   std::map<std::string, int> responses_;
   bool connected_ = false;
+  int connects_ = 0;
   std::mutex mu_;
   std::condition_variable cv_;
 };
@@ -273,4 +275,48 @@ TEST(XdsTransport, RestFormAndDebugPages) {
 }
 
 }  // namespace
+// --keepalive-max-server-connection-age: the server closes old streams, the proxy
+// reconnects at once and keeps (then re-receives) its configuration.
+TEST(XdsTransport, StreamsOlderThanMaxAgeAreClosedAndProxiesReconnect) {
+  auto source = std::make_shared<FakeSource>();
+  XdsServerOptions o;
+  o.address = "127.0.0.1";
+  o.port = 0;
+  o.max_connection_age = 200ms;
+  auto server = StartXdsServer(o, source);
+  ASSERT_TRUE(server.ok()) << server.status();
+  auto cb = std::make_shared<RecordingCallbacks>();
+  auto client = StartXdsClient(ClientFor((*server)->port()), cb);
+  ASSERT_TRUE(cb->WaitFor([&] { return cb->accepted_.size() == 1 && cb->connects_ >= 1; }));
+  ASSERT_TRUE(cb->WaitFor([&] { return cb->connects_ >= 3; }));  // closed twice, back twice
+  {
+    std::lock_guard<std::mutex> lock(cb->mu_);
+    EXPECT_EQ(cb->accepted_.size(), 1u);
+  }
+  client->Stop();
+  (*server)->Stop();
+}
+
+// A debug/monitoring listener (http_only) serves the HTTP pages but accepts no stream.
+TEST(XdsTransport, HttpOnlyListenerRefusesStreams) {
+  auto source = std::make_shared<FakeSource>();
+  XdsServerOptions o;
+  o.address = "127.0.0.1";
+  o.port = 0;
+  o.http_only = true;
+  auto server = StartXdsServer(o, source);
+  ASSERT_TRUE(server.ok()) << server.status();
+  std::string port = std::to_string((*server)->port());
+  auto page = mesh::testing::RunCommand("curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:" + port +
+                                        "/debug/syncz");
+  EXPECT_EQ(page.out, "200");
+  auto upgrade = mesh::testing::RunCommand(
+      "curl -s -o /dev/null -w '%{http_code}' -H 'Connection: Upgrade' -H 'Upgrade: websocket' "
+      "-H 'Sec-WebSocket-Version: 13' -H 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==' http://127.0.0.1:" +
+      port + "/v3/discovery");
+  EXPECT_EQ(upgrade.out, "404");
+  EXPECT_EQ((*server)->ConnectedProxies(), 0u);
+  (*server)->Stop();
+}
+
 }  // namespace mesh::xds
