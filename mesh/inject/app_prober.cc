@@ -1,16 +1,12 @@
 #include "mesh/inject/app_prober.h"
 
-#include <atomic>
-#include <mutex>
-#include <set>
-#include <thread>
-
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
 #include "mesh/common/strings.h"
 #include "mesh/config/yaml_loader.h"
+#include "mesh/inject/small_server.h"
 
 namespace mesh::inject {
 namespace {
@@ -23,63 +19,30 @@ constexpr auto kUse = net::as_tuple(net::use_awaitable);
 
 class AppProberImpl : public AppProber {
  public:
-  explicit AppProberImpl(AppProberOptions o) : options_(std::move(o)), acceptor_(ioc_) {}
+  explicit AppProberImpl(AppProberOptions o) : options_(std::move(o)) {}
 
   absl::Status Init() {
     try {
-      tcp::endpoint ep(net::ip::make_address(options_.address), options_.port);
-      acceptor_.open(ep.protocol());
-      acceptor_.set_option(net::socket_base::reuse_address(true));
-      acceptor_.bind(ep);
-      acceptor_.listen();
-      port_ = acceptor_.local_endpoint().port();
       app_address_ = net::ip::make_address(options_.app_host);
     } catch (const std::exception& e) {
-      return absl::UnavailableError(
-          common::StrCat("app prober on ", options_.address, ":", options_.port, ": ", e.what()));
+      return absl::InvalidArgumentError(common::StrCat("app prober: application host ", options_.app_host, ": ", e.what()));
     }
-    net::co_spawn(ioc_, Accept(), net::detached);
-    thread_ = std::thread([this] { ioc_.run(); });
+    if (auto st = server_.Listen(options_.address, options_.port, "app prober"); !st.ok()) {
+      return st;
+    }
+    server_.Run([this](tcp::socket socket) { return Session(std::move(socket)); });
     return absl::OkStatus();
   }
 
   // mesh::inject::AppProber
-  uint16_t port() const override { return port_; }
-  void Stop() override {
-    if (stopped_.exchange(true)) {
-      return;
-    }
-    net::post(ioc_, [this] {
-      beast::error_code ec;
-      acceptor_.close(ec);
-      std::lock_guard<std::mutex> lock(mu_);
-      for (tcp::socket* s : sockets_) {
-        s->close(ec);
-      }
-    });
-    if (thread_.joinable()) {
-      thread_.join();
-    }
-  }
+  uint16_t port() const override { return server_.port(); }
+  void Stop() override { server_.Stop(); }
   ~AppProberImpl() override { Stop(); }
 
  private:
-  net::awaitable<void> Accept() {
-    while (!stopped_) {
-      auto [ec, socket] = co_await acceptor_.async_accept(kUse);
-      if (ec) {
-        if (!acceptor_.is_open()) {
-          co_return;
-        }
-        continue;
-      }
-      net::co_spawn(ioc_, Session(std::move(socket)), net::detached);
-    }
-  }
-
   // Probes the application; true when it is healthy.
   net::awaitable<bool> Probe(const AppProbe& p) {
-    beast::tcp_stream app(ioc_);
+    beast::tcp_stream app(server_.ioc());
     app.expires_after(p.timeout);
     auto [cec] = co_await app.async_connect(tcp::endpoint(app_address_, static_cast<uint16_t>(p.port)), kUse);
     if (cec || p.tcp) {
@@ -108,20 +71,8 @@ class AppProberImpl : public AppProber {
 
   net::awaitable<void> Session(tcp::socket socket) {
     beast::tcp_stream stream(std::move(socket));
-    tcp::socket* raw = &stream.socket();
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      sockets_.insert(raw);
-    }
-    struct Forget {
-      AppProberImpl* self;
-      tcp::socket* s;
-      ~Forget() {
-        std::lock_guard<std::mutex> lock(self->mu_);
-        self->sockets_.erase(s);
-      }
-    } forget{this, raw};
-    if (stopped_) {
+    internal::SmallServer::Tracked tracked(server_, stream.socket());
+    if (server_.stopped()) {
       co_return;
     }
     beast::flat_buffer buffer;
@@ -158,14 +109,8 @@ class AppProberImpl : public AppProber {
   }
 
   AppProberOptions options_;
-  net::io_context ioc_;
-  tcp::acceptor acceptor_;
   net::ip::address app_address_;
-  uint16_t port_ = 0;
-  std::thread thread_;
-  std::atomic<bool> stopped_{false};
-  std::mutex mu_;
-  std::set<tcp::socket*> sockets_;
+  internal::SmallServer server_;  // last: stopped and destroyed before the options
 };
 
 absl::StatusOr<int> Port(const config::Node& n, const std::string& key) {

@@ -15,6 +15,7 @@
 #include "mesh/ca/ca.h"
 #include "mesh/common/strings.h"
 #include "mesh/config/yaml_loader.h"
+#include "mesh/inject/small_server.h"
 
 namespace mesh::inject {
 namespace {
@@ -28,7 +29,7 @@ constexpr auto kUse = net::as_tuple(net::use_awaitable);
 
 class WebhookServerImpl : public WebhookServer {
  public:
-  explicit WebhookServerImpl(WebhookServerOptions o) : options_(std::move(o)), acceptor_(ioc_) {}
+  explicit WebhookServerImpl(WebhookServerOptions o) : options_(std::move(o)) {}
 
   static absl::StatusOr<std::shared_ptr<ssl::context>> MakeContext(const std::string& chain_pem,
                                                                    const std::string& key_pem) {
@@ -50,28 +51,15 @@ class WebhookServerImpl : public WebhookServer {
       return tls.status();
     }
     tls_ = std::move(*tls);
-    try {
-      auto address = net::ip::make_address(options_.address);
-      tcp::endpoint ep(address, options_.port);
-      acceptor_.open(ep.protocol());
-      acceptor_.set_option(net::socket_base::reuse_address(true));
-      acceptor_.bind(ep);
-      acceptor_.listen();
-      port_ = acceptor_.local_endpoint().port();
-    } catch (const std::exception& e) {
-      return absl::UnavailableError(
-          common::StrCat("webhook server on ", options_.address, ":", options_.port, ": ", e.what()));
-    }
-    return absl::OkStatus();
+    return server_.Listen(options_.address, options_.port, "webhook server");
   }
 
   void Run() {
-    net::co_spawn(ioc_, Accept(), net::detached);
-    thread_ = std::thread([this] { ioc_.run(); });
+    server_.Run([this](tcp::socket socket) { return Session(std::move(socket)); });
   }
 
   // mesh::inject::WebhookServer
-  uint16_t port() const override { return port_; }
+  uint16_t port() const override { return server_.port(); }
   absl::Status UpdateCertificate(const std::string& chain_pem, const std::string& key_pem) override {
     auto tls = MakeContext(chain_pem, key_pem);
     if (!tls.ok()) {
@@ -81,40 +69,10 @@ class WebhookServerImpl : public WebhookServer {
     tls_ = std::move(*tls);
     return absl::OkStatus();
   }
-  void Stop() override {
-    if (stopped_.exchange(true)) {
-      return;
-    }
-    net::post(ioc_, [this] {
-      beast::error_code ec;
-      acceptor_.close(ec);
-      std::lock_guard<std::mutex> lock(mu_);
-      for (tcp::socket* s : sockets_) {
-        s->close(ec);
-      }
-    });
-    // With the listener and every connection closed the loop runs out of work and ends;
-    // each session's coroutine unwinds on its own thread first.
-    if (thread_.joinable()) {
-      thread_.join();
-    }
-  }
+  void Stop() override { server_.Stop(); }
   ~WebhookServerImpl() override { Stop(); }
 
  private:
-  net::awaitable<void> Accept() {
-    while (!stopped_) {
-      auto [ec, socket] = co_await acceptor_.async_accept(kUse);
-      if (ec) {
-        if (ec == net::error::operation_aborted || !acceptor_.is_open()) {
-          co_return;
-        }
-        continue;
-      }
-      net::co_spawn(ioc_, Session(std::move(socket)), net::detached);
-    }
-  }
-
   net::awaitable<void> Session(tcp::socket socket) {
     std::shared_ptr<ssl::context> tls;  // the certificate at accept time, kept for the connection
     {
@@ -122,21 +80,9 @@ class WebhookServerImpl : public WebhookServer {
       tls = tls_;
     }
     ssl::stream<beast::tcp_stream> stream(beast::tcp_stream(std::move(socket)), *tls);
-    tcp::socket* raw = &beast::get_lowest_layer(stream).socket();
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      sockets_.insert(raw);
-    }
-    struct Forget {
-      WebhookServerImpl* self;
-      tcp::socket* s;
-      ~Forget() {
-        std::lock_guard<std::mutex> lock(self->mu_);
-        self->sockets_.erase(s);
-      }
-    } forget{this, raw};
-    if (stopped_) {
-      co_return;  // accepted while stopping: Stop() may have closed the others already
+    internal::SmallServer::Tracked tracked(server_, beast::get_lowest_layer(stream).socket());
+    if (server_.stopped()) {
+      co_return;
     }
 
     beast::get_lowest_layer(stream).expires_after(options_.io_timeout);
@@ -177,14 +123,9 @@ class WebhookServerImpl : public WebhookServer {
   }
 
   WebhookServerOptions options_;
-  net::io_context ioc_;
-  std::shared_ptr<ssl::context> tls_;  // guarded by mu_; replaced on rotation
-  tcp::acceptor acceptor_;
-  uint16_t port_ = 0;
-  std::thread thread_;
-  std::atomic<bool> stopped_{false};
   std::mutex mu_;
-  std::set<tcp::socket*> sockets_;
+  std::shared_ptr<ssl::context> tls_;  // guarded by mu_; replaced on rotation
+  internal::SmallServer server_;       // last: stopped and destroyed first
 };
 
 }  // namespace
