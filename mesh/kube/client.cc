@@ -186,6 +186,19 @@ std::string KubeReason(const absl::Status& status) {
   return p ? std::string(*p) : std::string();
 }
 
+Node ApplyBody(Node object) {
+  // What the server maintains. An API server rejects an apply body with managedFields
+  // ("metadata.managedFields must be nil"), takes resourceVersion and uid as preconditions
+  // (a stale copy, e.g. from `get -o yaml`, would be a 409 Conflict) and ignores the rest.
+  if (Node* meta = object.FindMutable("metadata")) {
+    for (const char* f : {"managedFields", "resourceVersion", "uid", "creationTimestamp", "generation", "selfLink",
+                          "deletionTimestamp", "deletionGracePeriodSeconds"}) {
+      meta->Erase(f);
+    }
+  }
+  return object;
+}
+
 bool IsGone(const absl::Status& status) {
   return status.code() == absl::StatusCode::kOutOfRange &&
          (KubeReason(status) == "Expired" || KubeReason(status) == "Gone");
@@ -361,7 +374,7 @@ class BeastKubeClient : public KubeClient {
     }
     MESH_ASSIGN_OR_RETURN(std::string path, PathFor(ref, true));
     std::string q = Query({{"fieldManager", options.field_manager}, {"force", options.force ? "true" : ""}});
-    return JsonCall("PATCH", path + q, config::EmitJson(object, {.indent = 0}), "application/apply-patch+yaml",
+    return JsonCall("PATCH", path + q, config::EmitJson(ApplyBody(object), {.indent = 0}), "application/apply-patch+yaml",
                     StrCat("apply ", ref.kind, " ", ref.name));
   }
 

@@ -144,5 +144,8 @@ std::string KubeReason(const absl::Status& status);
 std::string KubeMessage(const absl::Status& status);
 // A watch/list resourceVersion is too old (410 Gone): relist.
 bool IsGone(const absl::Status& status);
+// `object` as a server-side apply body: without the metadata the server maintains
+// (managedFields, resourceVersion, uid, creationTimestamp, generation ...).
+config::Node ApplyBody(config::Node object);
 
 }  // namespace mesh::kube

@@ -271,6 +271,235 @@ std::string Differs(const Node& want, const Node& got, const std::string& path) 
   return got.IsScalar() && got.Str() == want.Str() ? "" : path;
 }
 
+// ---------------------------------------------------------------------------------------
+// Validation a real API server does and that rendered objects could get wrong ("" when
+// valid; otherwise the field error, as in a 422 Invalid Status).
+
+bool IsTrue(const Node& n) { return n.IsScalar() && n.Str() == "true"; }
+
+// apiextensions.k8s.io/v1 accepts only structural schemas: every node typed (or
+// x-kubernetes-preserve-unknown-fields / x-kubernetes-int-or-string), properties and
+// additionalProperties not both, items only on arrays, no defaults here (we render none).
+std::string StructuralSchemaError(const Node& s, const std::string& path) {
+  if (!s.IsMap()) {
+    return StrCat(path, ": Invalid value: must be an object");
+  }
+  const std::string type = s["type"].Str();
+  bool preserve = IsTrue(s["x-kubernetes-preserve-unknown-fields"]);
+  if (s["x-kubernetes-preserve-unknown-fields"].Defined() && !preserve) {
+    return StrCat(path, ".x-kubernetes-preserve-unknown-fields: Invalid value: must be true or undefined");
+  }
+  if (type.empty() && !preserve && !IsTrue(s["x-kubernetes-int-or-string"])) {
+    return StrCat(path, ".type: Required value: must not be empty for specified object fields");
+  }
+  static const char* kTypes[] = {"object", "array", "string", "integer", "number", "boolean"};
+  if (!type.empty() && std::find(std::begin(kTypes), std::end(kTypes), type) == std::end(kTypes)) {
+    return StrCat(path, ".type: Unsupported value: \"", type, "\"");
+  }
+  if (s["properties"].Defined() && s["additionalProperties"].Defined()) {
+    return StrCat(path, ".additionalProperties: Forbidden: additionalProperties and properties are mutual exclusive");
+  }
+  if ((s["properties"].Defined() || s["additionalProperties"].IsMap()) && type != "object") {
+    return StrCat(path, ".type: Invalid value: must be object when properties or additionalProperties are set");
+  }
+  if (type == "array" && !s["items"].Defined()) {
+    return StrCat(path, ".items: Required value: must be specified");
+  }
+  if (s["items"].Defined() && type != "array") {
+    return StrCat(path, ".items: Forbidden: only allowed for arrays");
+  }
+  for (const char* forbidden : {"$ref", "definitions", "dependencies", "patternProperties", "additionalItems"}) {
+    if (s[forbidden].Defined()) {
+      return StrCat(path, ".", forbidden, ": Forbidden: ", forbidden, " is not supported");
+    }
+  }
+  for (const Node& e : s["enum"].items()) {
+    if (type == "string" && !e.IsScalar()) {
+      return StrCat(path, ".enum: Invalid value: must be strings");
+    }
+  }
+  for (const Node& r : s["required"].items()) {
+    if (!s["properties"][r.Str()].Defined()) {
+      return StrCat(path, ".required: Invalid value: \"", r.Str(), "\": not a property");
+    }
+  }
+  for (const auto& [name, sub] : s["properties"].entries()) {
+    std::string e = StructuralSchemaError(sub, StrCat(path, ".properties[", name, "]"));
+    if (!e.empty()) {
+      return e;
+    }
+  }
+  if (s["additionalProperties"].IsMap()) {
+    std::string e = StructuralSchemaError(s["additionalProperties"], path + ".additionalProperties");
+    if (!e.empty()) {
+      return e;
+    }
+  }
+  if (s["items"].Defined()) {
+    return StructuralSchemaError(s["items"], path + ".items");
+  }
+  return "";
+}
+
+bool IsDnsLabel(const std::string& s) {
+  if (s.empty() || s.size() > 63 || s.front() == '-' || s.back() == '-') {
+    return false;
+  }
+  return std::all_of(s.begin(), s.end(), [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'; });
+}
+
+std::string CrdError(const Node& crd) {
+  const Node& spec = crd["spec"];
+  const Node& names = spec["names"];
+  for (const char* f : {"plural", "singular"}) {
+    if (names[f].Defined() && !IsDnsLabel(names[f].Str())) {
+      return StrCat("spec.names.", f, ": Invalid value: \"", names[f].Str(), "\": a lowercase RFC 1123 label");
+    }
+  }
+  for (const char* f : {"shortNames", "categories"}) {
+    for (const Node& n : names[f].items()) {
+      if (!IsDnsLabel(n.Str())) {
+        return StrCat("spec.names.", f, ": Invalid value: \"", n.Str(), "\": a lowercase RFC 1123 label");
+      }
+    }
+  }
+  if (spec["scope"].Str() != "Namespaced" && spec["scope"].Str() != "Cluster") {
+    return StrCat("spec.scope: Unsupported value: \"", spec["scope"].Str(), "\"");
+  }
+  if (spec["conversion"].Defined() && spec["conversion"]["strategy"].Str() != "None") {
+    return "spec.conversion.strategy: Unsupported value (only None without a webhook)";
+  }
+  int storage = 0;
+  std::vector<std::string> seen;
+  for (const Node& v : spec["versions"].items()) {
+    const std::string name = v["name"].Str();
+    if (std::find(seen.begin(), seen.end(), name) != seen.end()) {
+      return StrCat("spec.versions: Invalid value: must have unique version names");
+    }
+    seen.push_back(name);
+    if (!v["served"].Defined() || !v["storage"].Defined()) {
+      return StrCat("spec.versions[", name, "]: Required value: served and storage");
+    }
+    storage += IsTrue(v["storage"]) ? 1 : 0;
+    const Node& schema = v["schema"]["openAPIV3Schema"];
+    if (!schema.Defined()) {
+      return StrCat("spec.versions[", name, "].schema.openAPIV3Schema: Required value: schemas are required");
+    }
+    if (schema["type"].Str() != "object") {
+      return StrCat("spec.versions[", name, "].schema.openAPIV3Schema.type: Unsupported value: must be object at the root");
+    }
+    std::string e = StructuralSchemaError(schema, StrCat("spec.versions[", name, "].schema.openAPIV3Schema"));
+    if (!e.empty()) {
+      return e;
+    }
+  }
+  if (storage != 1) {
+    return "spec.versions: Invalid value: must have exactly one version marked as storage version";
+  }
+  return "";
+}
+
+std::string MatchExpressionsError(const Node& selector, const std::string& path) {
+  for (const Node& e : selector["matchExpressions"].items()) {
+    const std::string op = e["operator"].Str();
+    bool has_values = e["values"].size() > 0;
+    if ((op == "In" || op == "NotIn") && !has_values) {
+      return StrCat(path, ".matchExpressions.values: Required value: must be specified when `operator` is 'In' or 'NotIn'");
+    }
+    if ((op == "Exists" || op == "DoesNotExist") && has_values) {
+      return StrCat(path, ".matchExpressions.values: Forbidden: may not be specified when `operator` is 'Exists' or 'DoesNotExist'");
+    }
+  }
+  return "";
+}
+
+FakeResponse Invalid(const std::string& kind, const std::string& group, const std::string& name,
+                     const std::string& error) {
+  return Error(422, "Invalid", StrCat(kind, group.empty() ? "" : "." + group, " \"", name, "\" is invalid: ", error));
+}
+
+// `existing` is the stored object on an update (null on create).
+std::string ValidationError(const std::string& kind, const Node& obj, const Node& existing) {
+  if (kind == "CustomResourceDefinition") {
+    return CrdError(obj);
+  }
+  if (kind == "Deployment") {
+    const Node& selector = obj["spec"]["selector"];
+    if (selector["matchLabels"].size() == 0 && selector["matchExpressions"].size() == 0) {
+      return "spec.selector: Required value";
+    }
+    for (const auto& [k, v] : selector["matchLabels"].entries()) {
+      if (obj["spec"]["template"]["metadata"]["labels"][k].Str() != v.Str()) {
+        return "spec.template.metadata.labels: Invalid value: `selector` does not match template `labels`";
+      }
+    }
+    if (existing.Defined() && Json(existing["spec"]["selector"]) != Json(selector)) {
+      return "spec.selector: Invalid value: field is immutable";
+    }
+    return MatchExpressionsError(selector, "spec.selector");
+  }
+  if (kind == "Service") {
+    const Node& ports = obj["spec"]["ports"];
+    std::string type = obj["spec"]["type"].Str();
+    for (const Node& p : ports.items()) {
+      if (ports.size() > 1 && p["name"].Str().empty()) {
+        return "spec.ports.name: Required value";
+      }
+      if (p["nodePort"].Defined()) {
+        int64_t np = p["nodePort"].Int().value_or(0);
+        if (type != "NodePort" && type != "LoadBalancer") {
+          return "spec.ports.nodePort: Forbidden: may not be used when `type` is 'ClusterIP'";
+        }
+        if (np < 30000 || np > 32767) {
+          return StrCat("spec.ports.nodePort: Invalid value: ", np, ": provided port is not in the valid range. The range of valid ports is 30000-32767");
+        }
+      }
+    }
+    return "";
+  }
+  if (kind == "MutatingWebhookConfiguration" || kind == "ValidatingWebhookConfiguration") {
+    for (const Node& w : obj["webhooks"].items()) {
+      const std::string name = w["name"].Str();
+      if (w["sideEffects"].Str() != "None" && w["sideEffects"].Str() != "NoneOnDryRun") {
+        return StrCat("webhooks[", name, "].sideEffects: Unsupported value: must be None or NoneOnDryRun");
+      }
+      if (w["admissionReviewVersions"].size() == 0) {
+        return StrCat("webhooks[", name, "].admissionReviewVersions: Required value");
+      }
+      bool service = w["clientConfig"]["service"].Defined(), url = w["clientConfig"]["url"].Defined();
+      if (service == url) {
+        return StrCat("webhooks[", name, "].clientConfig: Required value: exactly one of url or service is required");
+      }
+      for (const char* sel : {"namespaceSelector", "objectSelector"}) {
+        std::string e = MatchExpressionsError(w[sel], StrCat("webhooks[", name, "].", sel));
+        if (!e.empty()) {
+          return e;
+        }
+      }
+    }
+    return "";
+  }
+  if (kind == "ClusterRole" || kind == "Role") {
+    for (const Node& r : obj["rules"].items()) {
+      if (r["verbs"].size() == 0) {
+        return "rules.verbs: Required value: verbs must contain at least one value";
+      }
+      if (!r["apiGroups"].Defined() && !r["nonResourceURLs"].Defined()) {
+        return "rules.apiGroups: Required value: resource rules must supply at least one api group";
+      }
+    }
+    return "";
+  }
+  if (kind == "ConfigMap") {
+    for (const auto& [k, v] : obj["data"].entries()) {
+      if (!v.IsScalar()) {
+        return StrCat("data[", k, "]: Invalid value: must be a string");
+      }
+    }
+  }
+  return "";
+}
+
 }  // namespace
 
 FakeCluster::FakeCluster(FakeClusterOptions options) : options_(options) {
@@ -563,7 +792,12 @@ FakeResponse FakeCluster::Collection(const SeenRequest& r, const Resource& res, 
   if (get("watch") == "1" || get("watch") == "true") {
     int64_t from = get("resourceVersion").empty() ? rv_ : std::stoll(get("resourceVersion"));
     if (!events_.empty() && from < events_.front().rv - 1) {
-      return Error(410, "Expired", StrCat("too old resource version: ", from, " (", events_.front().rv, ")"));
+      // Like the watch cache: the stream starts (200) and its only event is an ERROR
+      // carrying a 410 Expired Status.
+      return {200, "",
+              {StrCat(R"({"type":"ERROR","object":)",
+                      StatusJson(410, "Expired", StrCat("too old resource version: ", from, " (", events_.front().rv - 1, ")")),
+                      "}\n")}};
     }
     std::vector<std::string> chunks;
     for (const Event& e : events_) {
@@ -629,7 +863,7 @@ void FakeCluster::StoreLocked(const Key& key, const Resource& res, Node object, 
       status.Set(f, Num(replicas));
     }
     object.Set("status", std::move(status));
-  } else if (res.kind == "Deployment") {
+  } else if (res.kind == "Deployment" && options_.deployment_controller) {
     // A cluster with no nodes: the controller sees the Deployment, no pod ever runs.
     int64_t replicas = object["spec"]["replicas"].Int().value_or(1);
     Node status = Node::Map();
@@ -692,6 +926,13 @@ FakeResponse FakeCluster::Create(const Resource& res, const std::string& ns, Nod
       return Error(422, "Invalid", StrCat("CustomResourceDefinition.apiextensions.k8s.io \"", name,
                                           "\" is invalid: metadata.name: Invalid value: must be spec.names.plural+\".\"+spec.group"));
     }
+  }
+  if (std::string e = ValidationError(res.kind, body, Node()); !e.empty()) {
+    return Invalid(res.kind, res.group, name, e);
+  }
+  if (body["metadata"]["resourceVersion"].Defined()) {
+    // etcd3's store: "resourceVersion should not be set on objects to be created".
+    return Error(500, "InternalError", "resourceVersion should not be set on objects to be created");
   }
   Node* meta = body.FindMutable("metadata");
   if (res.namespaced) {
@@ -806,6 +1047,9 @@ FakeResponse FakeCluster::Object(const SeenRequest& r, const Resource& res, cons
                           "version and try again"));
     }
     Node patched = MergePatch(it->second.object, *body);
+    if (std::string e = ValidationError(res.kind, patched, it->second.object); !e.empty()) {
+      return Invalid(res.kind, res.group, name, e);
+    }
     if (Json(Content(patched)) == Json(Content(it->second.object))) {
       return {200, Json(it->second.object)};
     }
@@ -836,8 +1080,26 @@ FakeResponse FakeCluster::Object(const SeenRequest& r, const Resource& res, cons
   if (res.namespaced && b["metadata"]["namespace"].Defined() && b["metadata"]["namespace"].Str() != ns) {
     return Error(400, "BadRequest", "the namespace of the provided object does not match the namespace sent on the request");
   }
+  if (b["metadata"]["managedFields"].Defined()) {
+    return Error(400, "BadRequest", "metadata.managedFields must be nil");
+  }
+  // resourceVersion and uid in an apply body are preconditions.
+  const std::string want_rv = b["metadata"]["resourceVersion"].Str();
+  if (!want_rv.empty() && (it == objects_.end() || it->second.object["metadata"]["resourceVersion"].Str() != want_rv)) {
+    return Error(409, "Conflict",
+                 StrCat("Operation cannot be fulfilled on ", what, " \"", name,
+                        "\": the object has been modified; please apply your changes to the latest version and try again"));
+  }
+  const std::string want_uid = b["metadata"]["uid"].Str();
+  if (!want_uid.empty() && (it == objects_.end() || it->second.object["metadata"]["uid"].Str() != want_uid)) {
+    return Error(409, "Conflict",
+                 StrCat("Operation cannot be fulfilled on ", what, " \"", name, "\": Precondition failed: UID in precondition: ",
+                        want_uid, ", UID in object meta: ", it == objects_.end() ? "" : it->second.object["metadata"]["uid"].Str()));
+  }
   if (it == objects_.end()) {
-    return Create(res, ns, b, manager, true);
+    Node fresh = b;
+    fresh.FindMutable("metadata")->Erase("resourceVersion");
+    return Create(res, ns, fresh, manager, true);
   }
   const Node& existing = it->second.object;
   if (it->second.manager != manager && get("force") != "true") {
@@ -869,6 +1131,9 @@ FakeResponse FakeCluster::Object(const SeenRequest& r, const Resource& res, cons
   }
   if (existing["status"].Defined()) {
     merged.Set("status", existing["status"]);
+  }
+  if (std::string e = ValidationError(res.kind, merged, existing); !e.empty()) {
+    return Invalid(res.kind, res.group, name, e);
   }
   if (Json(Content(merged)) == Json(Content(existing))) {
     return {200, Json(existing)};  // no-op apply: no new resourceVersion

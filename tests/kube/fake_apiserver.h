@@ -71,6 +71,9 @@ struct FakeClusterOptions {
   // its objects. Without it (a bare kube-apiserver) it stays Terminating for ever, keeps
   // its objects, and creating objects in it is Forbidden.
   bool namespace_controller = true;
+  // kube-controller-manager's deployment controller. Without it (a bare kube-apiserver)
+  // a Deployment never gets a status; with it but no nodes, it reports none available.
+  bool deployment_controller = true;
 };
 
 class FakeCluster {

@@ -3,6 +3,7 @@
 
 #include "gtest/gtest.h"
 #include "mesh/common/strings.h"
+#include "mesh/config/emit.h"
 #include "mesh/config/yaml_loader.h"
 #include "mesh/kube/client.h"
 #include "mesh/kube/resource_names.h"
@@ -130,7 +131,8 @@ TEST(FakeClusterTest, ListSelectorsPagingGoneAndWatchReplay) {
 
 TEST(FakeClusterTest, DeploymentsNeverBecomeReady) {
   Fixture f(std::chrono::milliseconds(0));
-  auto d = f.client->Apply(Json(R"({"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"d","namespace":"default"},"spec":{"replicas":2}})"), {});
+  auto d = f.client->Apply(Json(R"({"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"d","namespace":"default"},"spec":{"replicas":2,
+    "selector":{"matchLabels":{"app":"d"}},"template":{"metadata":{"labels":{"app":"d"}},"spec":{"containers":[{"name":"c","image":"i"}]}}}})"), {});
   ASSERT_TRUE(d.ok()) << d.status();
   EXPECT_EQ(d->At({"status", "unavailableReplicas"}).Str(), "2");
   EXPECT_FALSE(d->At({"status", "readyReplicas"}).Defined());
@@ -157,6 +159,115 @@ TEST(FakeClusterTest, NamespaceStaysTerminatingWithoutANamespaceController) {
   EXPECT_EQ(KubeMessage(created.status()),
             "configmaps \"b\" is forbidden: unable to create new content in namespace gone because it is being terminated");
   EXPECT_EQ(KubeReason(created.status()), "Forbidden");
+}
+
+}  // namespace
+}  // namespace mesh::kube
+
+namespace mesh::kube {
+namespace {
+
+fake::FakeResponse Send(fake::FakeCluster& cluster, const std::string& method, const std::string& target,
+                        const std::string& content_type, const std::string& body) {
+  return cluster.Handler()(fake::SeenRequest{method, target, content_type, body, "Bearer x"});
+}
+
+// What a real API server rejects with 422 and the fake rejects too, so renderer mistakes
+// show up without a cluster.
+TEST(FakeClusterStrictnessTest, RejectsNonStructuralCrdSchemas) {
+  Fixture f(std::chrono::milliseconds(0));
+  auto with_schema = [](const std::string& schema) {
+    return Json(StrCat(R"({"apiVersion":"apiextensions.k8s.io/v1","kind":"CustomResourceDefinition",
+      "metadata":{"name":"widgets.example.com"},"spec":{"group":"example.com","scope":"Namespaced",
+      "names":{"plural":"widgets","kind":"Widget"},"versions":[{"name":"v1","served":true,"storage":true,
+      "schema":{"openAPIV3Schema":)", schema, "}}]}}"));
+  };
+  for (const char* bad : {
+           R"({"type":"object","properties":{"spec":{"properties":{"a":{"type":"string"}}}}})",  // untyped spec
+           R"({"type":"object","properties":{"spec":{"type":"object","properties":{"a":{"type":"string"}},"additionalProperties":{"type":"string"}}}})",
+           R"({"type":"object","properties":{"spec":{"type":"array"}}})",  // array without items
+           R"({"type":"object","properties":{"spec":{"type":"object","required":["b"],"properties":{"a":{"type":"string"}}}}})",
+       }) {
+    auto st = f.client->Apply(with_schema(bad), {});
+    EXPECT_EQ(KubeReason(st.status()), "Invalid") << bad << " " << st.status();
+  }
+  auto good = f.client->Apply(
+      with_schema(R"({"type":"object","properties":{"spec":{"type":"object","properties":{"any":{"x-kubernetes-preserve-unknown-fields":true},
+          "m":{"type":"object","additionalProperties":{"type":"string"}}}}}})"),
+      {});
+  EXPECT_TRUE(good.ok()) << good.status();
+}
+
+TEST(FakeClusterStrictnessTest, RejectsTwoStorageVersionsAndBadNames) {
+  Fixture f(std::chrono::milliseconds(0));
+  auto crd = Json(kCrd);
+  Node versions = crd.At({"spec", "versions"});
+  Node v2 = versions.items()[0];
+  v2.Set("name", Node::Scalar("v2"));
+  versions.Append(v2);
+  crd.FindMutable("spec")->Set("versions", versions);
+  EXPECT_EQ(KubeReason(f.client->Apply(crd, {}).status()), "Invalid");
+  auto upper = Json(kCrd);
+  upper.FindMutable("spec")->FindMutable("names")->Set("shortNames", Json(R"(["WD"])"));
+  EXPECT_EQ(KubeReason(f.client->Apply(upper, {}).status()), "Invalid");
+}
+
+TEST(FakeClusterStrictnessTest, DeploymentSelectorMustMatchAndIsImmutable) {
+  Fixture f(std::chrono::milliseconds(0));
+  auto deployment = [](const std::string& selector_app, const std::string& template_app) {
+    return Json(StrCat(R"({"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"d","namespace":"default"},
+      "spec":{"selector":{"matchLabels":{"app":")", selector_app, R"("}},"template":{"metadata":{"labels":{"app":")",
+                       template_app, R"("}},"spec":{"containers":[{"name":"c","image":"i"}]}}}})"));
+  };
+  EXPECT_EQ(KubeReason(f.client->Apply(deployment("a", "b"), {}).status()), "Invalid");
+  ASSERT_TRUE(f.client->Apply(deployment("a", "a"), {}).ok());
+  auto moved = f.client->Apply(deployment("b", "b"), {});
+  EXPECT_EQ(KubeReason(moved.status()), "Invalid");
+  EXPECT_NE(KubeMessage(moved.status()).find("field is immutable"), std::string::npos) << moved.status();
+}
+
+TEST(FakeClusterStrictnessTest, WebhooksNeedSideEffectsAndReviewVersions) {
+  Fixture f(std::chrono::milliseconds(0));
+  const std::string base = R"({"apiVersion":"admissionregistration.k8s.io/v1","kind":"ValidatingWebhookConfiguration",
+      "metadata":{"name":"v"},"webhooks":[{"name":"v.example.com","clientConfig":{"service":{"name":"s","namespace":"default"}})";
+  EXPECT_EQ(KubeReason(f.client->Apply(Json(base + R"(,"admissionReviewVersions":["v1"]}]})"), {}).status()), "Invalid");
+  EXPECT_EQ(KubeReason(f.client->Apply(Json(base + R"(,"sideEffects":"None"}]})"), {}).status()), "Invalid");
+  EXPECT_TRUE(f.client->Apply(Json(base + R"(,"sideEffects":"None","admissionReviewVersions":["v1"]}]})"), {}).ok());
+}
+
+TEST(FakeClusterStrictnessTest, ServiceNodePortRange) {
+  Fixture f(std::chrono::milliseconds(0));
+  auto svc = [](const std::string& type, int node_port) {
+    return Json(StrCat(R"({"apiVersion":"v1","kind":"Service","metadata":{"name":"s","namespace":"default"},"spec":{"type":")",
+                       type, R"(","ports":[{"name":"http","port":80,"nodePort":)", node_port, "}]}}"));
+  };
+  EXPECT_EQ(KubeReason(f.client->Apply(svc("NodePort", 80), {}).status()), "Invalid");
+  EXPECT_EQ(KubeReason(f.client->Apply(svc("ClusterIP", 30080), {}).status()), "Invalid");
+  EXPECT_TRUE(f.client->Apply(svc("NodePort", 30080), {}).ok());
+}
+
+// Apply bodies: managedFields are rejected, resourceVersion/uid are preconditions. The
+// client strips them, so re-applying what `get` returned works after the object changed.
+TEST(FakeClusterStrictnessTest, ApplyBodiesWithServerFields) {
+  Fixture f(std::chrono::milliseconds(0));
+  ASSERT_TRUE(f.client->Apply(Json(R"({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"c","namespace":"default"},"data":{"k":"1"}})"), {}).ok());
+  auto got = f.client->Get({"v1", "ConfigMap", "default", "c"});
+  ASSERT_TRUE(got.ok());
+  ASSERT_TRUE(got->At({"metadata", "managedFields"}).Defined());
+
+  auto raw = Send(f.cluster, "PATCH", "/api/v1/namespaces/default/configmaps/c?fieldManager=meshctl",
+                  "application/apply-patch+yaml", config::EmitJson(*got, {.indent = 0}));
+  EXPECT_EQ(raw.code, 400) << raw.body;
+  Node stale = *got;
+  stale.FindMutable("metadata")->Erase("managedFields");
+  ASSERT_TRUE(f.client->MergePatch({"v1", "ConfigMap", "default", "c"}, Json(R"({"data":{"k":"2"}})")).ok());
+  raw = Send(f.cluster, "PATCH", "/api/v1/namespaces/default/configmaps/c?fieldManager=meshctl",
+             "application/apply-patch+yaml", config::EmitJson(stale, {.indent = 0}));
+  EXPECT_EQ(raw.code, 409) << raw.body;
+
+  auto reapplied = f.client->Apply(*got, {.force = true});
+  ASSERT_TRUE(reapplied.ok()) << reapplied.status();
+  EXPECT_EQ(reapplied->At({"data", "k"}).Str(), "1");
 }
 
 }  // namespace
