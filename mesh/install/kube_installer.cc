@@ -1,6 +1,11 @@
 #include "mesh/install/kube_installer.h"
 
 #include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <cstdlib>
+#include <map>
+#include <optional>
 #include <set>
 #include <thread>
 #include <tuple>
@@ -412,6 +417,44 @@ absl::StatusOr<std::vector<std::string>> UninstallFromCluster(kube::KubeClient& 
   return removed;
 }
 
+namespace {
+
+// A resource.Quantity ("2000m", "1Gi", "1e3", "0.5") as a number; nullopt otherwise.
+std::optional<long double> QuantityValue(const std::string& s) {
+  // Digits, sign, point and a decimal exponent only (strtold would also take hex, inf, nan).
+  if (s.empty() || s.find_first_not_of("0123456789+-.eEkmMGTPi") != std::string::npos ||
+      !(std::isdigit(static_cast<unsigned char>(s[0])) || s[0] == '+' || s[0] == '-' || s[0] == '.')) {
+    return std::nullopt;
+  }
+  char* end = nullptr;
+  long double number = std::strtold(s.c_str(), &end);
+  if (end == s.c_str()) {
+    return std::nullopt;
+  }
+  static const std::map<std::string, long double> kSuffixes = {
+      {"", 1.0L},          {"m", 1e-3L},        {"k", 1e3L},         {"M", 1e6L},         {"G", 1e9L},
+      {"T", 1e12L},        {"P", 1e15L},        {"E", 1e18L},        {"Ki", 1024.0L},     {"Mi", 1048576.0L},
+      {"Gi", 1073741824.0L}, {"Ti", 1099511627776.0L}, {"Pi", 1125899906842624.0L}, {"Ei", 1152921504606846976.0L}};
+  auto it = kSuffixes.find(std::string(end));
+  if (it == kSuffixes.end()) {
+    return std::nullopt;
+  }
+  return number * it->second;
+}
+
+// The API server stores quantities in canonical form ("2000m" comes back as "2",
+// "1024Mi" as "1Gi").
+bool SameQuantity(const std::string& a, const std::string& b) {
+  auto x = QuantityValue(a), y = QuantityValue(b);
+  if (!x || !y) {
+    return false;
+  }
+  long double scale = std::max(std::fabs(*x), std::fabs(*y));
+  return std::fabs(*x - *y) <= scale * 1e-12L;
+}
+
+}  // namespace
+
 std::string FirstMissingField(const Node& want, const Node& got, const std::string& path) {
   auto describe = [](const Node& n) {
     if (n.IsNull()) {
@@ -428,11 +471,17 @@ std::string FirstMissingField(const Node& want, const Node& got, const std::stri
     case Node::Type::kNull:
       return "";
     case Node::Type::kScalar:
-      if (got.IsScalar() && got.Str() == want.Str()) {
+      if (got.IsScalar() && (got.Str() == want.Str() || SameQuantity(want.Str(), got.Str()))) {
         return "";
+      }
+      if (got.IsNull() && want.quoted() && want.Str().empty()) {
+        return "";  // empty strings are omitted from what the server stores (omitempty)
       }
       return StrCat(where, ": want ", describe(want), ", got ", describe(got));
     case Node::Type::kSequence: {
+      if (got.IsNull() && want.items().empty()) {
+        return "";  // so are empty lists
+      }
       if (!got.IsSequence() || got.items().size() != want.items().size()) {
         return StrCat(where, ": want ", describe(want), ", got ", describe(got));
       }

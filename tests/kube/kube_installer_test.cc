@@ -122,5 +122,19 @@ TEST(KubeInstallerTest, FirstMissingFieldIgnoresServerAddedFields) {
   EXPECT_NE(FirstMissingField(want, missing), "");
 }
 
+// What a real API server stores differs from what was applied without being drift:
+// canonical quantities, and empty strings/lists left out (omitempty).
+TEST(KubeInstallerTest, FirstMissingFieldAcceptsServerNormalisation) {
+  auto want = *config::ParseYamlNode(
+      R"({"r":{"cpu":"2000m","memory":"1024Mi","small":"100m","exp":"1e3"},"env":[{"name":"A","value":""}],"l":[]})", "w");
+  auto got = *config::ParseYamlNode(R"({"r":{"cpu":"2","memory":"1Gi","small":"100m","exp":"1k"},"env":[{"name":"A"}]})", "g");
+  EXPECT_EQ(FirstMissingField(want, got), "");
+  auto other = *config::ParseYamlNode(R"({"r":{"cpu":"2001m","memory":"1Gi","small":"100m","exp":"1k"},"env":[{"name":"A"}]})", "o");
+  EXPECT_EQ(FirstMissingField(want, other), "r.cpu: want \"2000m\", got \"2001m\"");
+  auto text = *config::ParseYamlNode(R"({"a":"abc"})", "t");
+  EXPECT_NE(FirstMissingField(text, *config::ParseYamlNode(R"({"a":"abd"})", "t2")), "");
+  EXPECT_NE(FirstMissingField(text, *config::ParseYamlNode(R"({})", "t3")), "");
+}
+
 }  // namespace
 }  // namespace mesh::install
