@@ -331,7 +331,9 @@ class BeastKubeClient : public KubeClient {
       auto resources = GroupVersion(gv, false);
       if (!resources.ok()) {
         // An unavailable aggregated API (503) must not hide the others; kubectl warns too.
-        if (resources.status().code() == absl::StatusCode::kUnavailable) {
+        // Nor must a group whose CRDs were just deleted (still listed in /apis, 404 on
+        // its own discovery document for a moment).
+        if (resources.status().code() == absl::StatusCode::kUnavailable || absl::IsNotFound(resources.status())) {
           continue;
         }
         return resources.status();

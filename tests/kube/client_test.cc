@@ -12,6 +12,7 @@
 #include "mesh/common/strings.h"
 #include "mesh/config/yaml_loader.h"
 #include "tests/common/test_util.h"
+#include "mesh/config/emit.h"
 #include "tests/kube/fake_apiserver.h"
 
 namespace mesh::kube {
@@ -186,6 +187,49 @@ TEST(KubeClientTest, ServerSideApplyPatchAndDeleteRequestShape) {
   EXPECT_EQ(calls[3].method, "DELETE");
   EXPECT_EQ(Json(calls[3].body)["propagationPolicy"].Str(), "Foreground");
   EXPECT_EQ(Json(calls[3].body)["kind"].Str(), "DeleteOptions");
+}
+
+// What `get -o yaml` returned can be applied again: the body carries no managedFields
+// (a real server rejects them) and no resourceVersion/uid (preconditions that a stale
+// copy would fail).
+TEST(KubeClientTest, ApplyBodyDropsServerMaintainedMetadata) {
+  FakeApiServer server([](const SeenRequest& r) -> FakeResponse { return {200, r.body}; });
+  auto client = *NewKubeClient(PlainConfig(server.port()));
+  auto obj = Json(R"({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"c","namespace":"apps","labels":{"a":"b"},
+    "resourceVersion":"7","uid":"u","creationTimestamp":"2024-01-01T00:00:00Z","generation":1,
+    "managedFields":[{"manager":"meshctl"}]},"data":{"k":"v"}})");
+  ASSERT_TRUE(client->Apply(obj, {}).ok());
+  auto sent = Json(server.requests().back().body);
+  EXPECT_EQ(config::EmitJson(sent["metadata"], {.indent = 0}), R"({"name":"c","namespace":"apps","labels":{"a":"b"}})");
+  EXPECT_EQ(sent["data"]["k"].Str(), "v");
+}
+
+// /apis may still list a group whose CRDs were just deleted (404) or an aggregated API
+// that is down (503): discovery goes on with the rest.
+TEST(KubeClientTest, DiscoverAllSkipsGoneAndUnavailableGroups) {
+  FakeApiServer server([](const SeenRequest& r) -> FakeResponse {
+    if (r.target == "/api") {
+      return {200, R"({"kind":"APIVersions","versions":["v1"]})"};
+    }
+    if (r.target == "/apis") {
+      return {200, R"({"kind":"APIGroupList","groups":[
+        {"name":"networking.istio.io","versions":[{"groupVersion":"networking.istio.io/v1beta1"}]},
+        {"name":"gone.example.com","versions":[{"groupVersion":"gone.example.com/v1"}]},
+        {"name":"metrics.k8s.io","versions":[{"groupVersion":"metrics.k8s.io/v1beta1"}]}]})"};
+    }
+    if (r.target == "/apis/gone.example.com/v1") {
+      return {404, StatusJson(404, "NotFound", "the server could not find the requested resource")};
+    }
+    return {503, StatusJson(503, "ServiceUnavailable", "the server is currently unable to handle the request")};
+  });
+  auto client = *NewKubeClient(PlainConfig(server.port()));
+  auto all = client->DiscoverAll();
+  ASSERT_TRUE(all.ok()) << all.status();
+  std::vector<std::string> kinds;
+  for (const auto& r : *all) {
+    kinds.push_back(r.kind);
+  }
+  EXPECT_EQ(common::Join(kinds, ","), "Namespace,ConfigMap,VirtualService");
 }
 
 TEST(KubeClientTest, WatchStreamsEventsBookmarksAndGone) {
