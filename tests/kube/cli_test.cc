@@ -225,6 +225,18 @@ TEST_F(KubeCliTest, LabelApplyGetDeleteAndUninstallPurge) {
   ASSERT_TRUE(gw.ok()) << gw.status();
   EXPECT_EQ((*gw)["spec"]["servers"].items()[0]["tls"]["mode"].Str(), "SIMPLE");
   EXPECT_FALSE((*gw)["metadata"]["managedFields"].Defined());
+  // What `get -o yaml` printed can be applied again even after the object changed: its
+  // resourceVersion/uid are not sent (a real server takes them as preconditions: 409).
+  ASSERT_TRUE((*gw)["metadata"]["resourceVersion"].Defined());
+  std::string fetched = dir_.Write("fetched-gateway.yaml", r.out);
+  std::string changed = r.out;
+  changed.replace(changed.find("mode: SIMPLE"), 12, "mode: PASSTHROUGH");
+  r = Run("apply -f " + dir_.Write("changed-gateway.yaml", changed));
+  EXPECT_EQ(r.out, "gateway.networking.istio.io/mobifingw configured\n") << r.err;
+  r = Run("apply -f " + fetched);
+  EXPECT_EQ(r.out, "gateway.networking.istio.io/mobifingw configured\n") << r.err;
+  EXPECT_EQ((*cluster_.Find("networking.istio.io", "Gateway", "devops", "mobifingw"))["spec"]["servers"].items()[0]["tls"]["mode"].Str(),
+            "SIMPLE");
   r = Run("get vs -n devops");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("helloworldvs"), std::string::npos) << r.out;
