@@ -194,7 +194,9 @@ std::vector<std::vector<std::string>> TableFor(const std::string& kind, const st
         row.push_back(SelectorText(obj["spec"]["selector"]));
       }
     } else if (kind == "Namespace") {
-      row.insert(row.end(), {o.key.name, "Active", age});
+      // A cluster's namespace may be Terminating (for ever without a namespace controller).
+      const std::string phase = obj["status"]["phase"].Str();
+      row.insert(row.end(), {o.key.name, phase.empty() ? "Active" : phase, age});
     } else if (kind == "Secret") {
       row.insert(row.end(), {o.key.name, obj["type"].Str().empty() ? "Opaque" : obj["type"].Str(),
                              std::to_string(obj["data"].size()), age});

@@ -218,7 +218,20 @@ absl::StatusOr<KubeInstallResult> InstallToCluster(kube::KubeClient& client, con
     }
   }
   for (const std::string& ns : namespaces) {
-    MESH_RETURN_IF_ERROR(ApplyOne(client, NamespaceObject(ns), options));
+    Node object = NamespaceObject(ns);
+    auto applied = client.Apply(object, {.field_manager = "meshctl", .force = options.force_conflicts});
+    if (!applied.ok()) {
+      return ApplyOne(client, object, options);  // the same error, described
+    }
+    // Updating a Terminating namespace is allowed, creating in it is not, and whatever is
+    // there goes once the namespace controller runs (never, on a bare API server).
+    const std::string deleting_since = (*applied)["metadata"]["deletionTimestamp"].Str();
+    if (!deleting_since.empty()) {
+      return absl::FailedPreconditionError(
+          StrCat("Namespace ", ns, " is being deleted (Terminating since ", deleting_since,
+                 "): wait until it is gone before installing (without a namespace controller it never goes: "
+                 "remove its finalizers, or install into another namespace)"));
+    }
   }
 
   std::set<std::tuple<std::string, std::string, std::string, std::string>> rendered;

@@ -1113,7 +1113,8 @@ FakeResponse FakeCluster::Object(const SeenRequest& r, const Resource& res, cons
   // This manager's fields replace its earlier ones; labels set by others are kept.
   Node merged = b;
   Node* meta = merged.FindMutable("metadata");
-  for (const char* f : {"uid", "creationTimestamp", "generation", "resourceVersion", "managedFields"}) {
+  for (const char* f : {"uid", "creationTimestamp", "generation", "resourceVersion", "managedFields", "deletionTimestamp",
+                        "deletionGracePeriodSeconds"}) {
     if (existing["metadata"][f].Defined()) {
       meta->Set(f, existing["metadata"][f]);
     }

@@ -27,9 +27,10 @@ class SteppingClock : public common::TimeSource {
 };
 
 struct Env {
-  explicit Env(bool ready)
+  explicit Env(bool ready, bool namespace_controller = true)
       : cluster(kube::fake::FakeClusterOptions{.crd_established_delay = std::chrono::milliseconds(0),
-                                               .deployments_ready = ready}),
+                                               .deployments_ready = ready,
+                                               .namespace_controller = namespace_controller}),
         server(cluster.Handler()) {
     kube::RestConfig rc;
     rc.server = StrCat("http://127.0.0.1:", server.port());
@@ -59,6 +60,18 @@ struct Env {
   std::vector<std::string> lines;
   int sleeps = 0;
 };
+
+// A bare API server keeps a deleted namespace Terminating for ever; re-applying what is
+// already there would "succeed", so the installer says what is wrong instead.
+TEST(KubeInstallerTest, TerminatingNamespaceIsAClearError) {
+  Env env(true, /*namespace_controller=*/false);
+  ASSERT_TRUE(env.Install({.profile = "minimal"}).ok());
+  ASSERT_TRUE(env.client->Delete({"v1", "Namespace", "", "istio-system"}, {"Background"}).ok());
+  auto r = env.Install({.profile = "minimal"});
+  ASSERT_EQ(r.status().code(), absl::StatusCode::kFailedPrecondition) << r.status();
+  EXPECT_NE(r.status().message().find("Namespace istio-system is being deleted (Terminating since "), std::string::npos)
+      << r.status();
+}
 
 TEST(KubeInstallerTest, DefaultReadinessTimeoutNamesComponentAndDeployment) {
   Env env(false);
