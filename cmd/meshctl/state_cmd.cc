@@ -767,31 +767,7 @@ void RegisterGet(CLI::App& app, CliContext& ctx) {
         std::cerr << "No resources found in " << ns << " namespace.\n";
       }
     }
-    if (*output == "name") {
-      for (const StoredObject& o : found) {
-        std::cout << ResourceRef(o.key) << "\n";
-      }
-    } else if (*output == "yaml" || *output == "json") {
-      Node doc;
-      if (found.size() == 1 && !names.empty() && kinds.size() == 1) {
-        doc = found.front().object;
-      } else {
-        doc = Node::Map();
-        doc.Set("apiVersion", Node::Scalar("v1"));
-        Node items = Node::Sequence();
-        for (const StoredObject& o : found) {
-          items.Append(o.object);
-        }
-        doc.Set("items", std::move(items));
-        doc.Set("kind", Node::Scalar("List"));
-        Node meta = Node::Map();
-        meta.Set("resourceVersion", mesh::install::StringNode(""));
-        doc.Set("metadata", std::move(meta));
-      }
-      if (!found.empty() || names.empty()) {
-        std::cout << (*output == "yaml" ? mesh::config::EmitYaml(doc) : mesh::config::EmitJson(doc) + "\n");
-      }
-    }
+    PrintObjects(found, names, kinds.size(), *output);
     ctx.exit_code = status;
   });
 }

@@ -1300,14 +1300,7 @@ class Validator {
       for (const Node& sni : Items(m["sniHosts"])) {
         SniHost(sni, vs_hosts);
       }
-      for (const Node& subnet : Items(m["destinationSubnets"])) {
-        ErrorIf(subnet, CheckIpSubnet(S(subnet)));
-      }
-      if (I(m["port"]) != 0) {
-        ErrorIf(m["port"], CheckPort(I(m["port"])));
-      }
-      Labels(m["sourceLabels"]);
-      GatewayNames(m["gateways"]);
+      L4MatchAttributes(m);
     }
     if (!Has(tls["route"])) {
       Error(tls, "TLS route is required");
@@ -1336,6 +1329,18 @@ class Validator {
                            common::Join(vs_hosts.StringList(), ", ")));
   }
 
+  // The fields TLS and TCP matches share.
+  void L4MatchAttributes(const Node& m) {
+    for (const Node& subnet : Items(m["destinationSubnets"])) {
+      ErrorIf(subnet, CheckIpSubnet(S(subnet)));
+    }
+    if (I(m["port"]) != 0) {
+      ErrorIf(m["port"], CheckPort(I(m["port"])));
+    }
+    Labels(m["sourceLabels"]);
+    GatewayNames(m["gateways"]);
+  }
+
   void TcpRoute(const Node& tcp) {
     if (!tcp.IsMap()) {
       return;
@@ -1345,14 +1350,7 @@ class Validator {
         Error(m, "tcp match may not be nil");
         continue;
       }
-      for (const Node& subnet : Items(m["destinationSubnets"])) {
-        ErrorIf(subnet, CheckIpSubnet(S(subnet)));
-      }
-      if (I(m["port"]) != 0) {
-        ErrorIf(m["port"], CheckPort(I(m["port"])));
-      }
-      Labels(m["sourceLabels"]);
-      GatewayNames(m["gateways"]);
+      L4MatchAttributes(m);
     }
     if (!Has(tcp["route"])) {
       Error(tcp, "TCP route is required");

@@ -892,141 +892,135 @@ absl::Status ExactlyOne(const Node& node, const std::string& path, int set, std:
   return absl::OkStatus();
 }
 
-absl::StatusOr<RbacPermission> DecodeRbacPermission(const Node& node, const std::string& path) {
-  MESH_ASSIGN_OR_RETURN(Obj o, Obj::Open(node, path));
-  RbacPermission p;
-  int set = 0;
-  auto rule_set = [&](std::string_view field, RbacPermission::Kind kind) -> absl::Status {
-    const Node* n = o.Get(field);
-    if (n == nullptr) {
-      return absl::OkStatus();
-    }
-    ++set;
-    p.kind = kind;
-    MESH_ASSIGN_OR_RETURN(Obj so, Obj::Open(*n, o.Path(field)));
-    MESH_RETURN_IF_ERROR(ReadList(so, "rules", [&](const Node& r, const std::string& rp) -> absl::Status {
-      MESH_ASSIGN_OR_RETURN(auto sub, DecodeRbacPermission(r, rp));
-      p.rules.push_back(std::move(sub));
-      return absl::OkStatus();
-    }));
-    return so.Done();
-  };
-  MESH_RETURN_IF_ERROR(rule_set("and_rules", RbacPermission::Kind::kAndRules));
-  MESH_RETURN_IF_ERROR(rule_set("or_rules", RbacPermission::Kind::kOrRules));
-  if (const Node* n = o.Get("not_rule")) {
-    ++set;
-    p.kind = RbacPermission::Kind::kNotRule;
-    MESH_ASSIGN_OR_RETURN(auto sub, DecodeRbacPermission(*n, o.Path("not_rule")));
-    p.rules.push_back(std::move(sub));
-  }
-  if (const Node* n = o.Get("any")) {
-    ++set;
-    p.kind = RbacPermission::Kind::kAny;
-    if (n->Bool() != std::optional<bool>(true)) {
-      return FieldError(*n, o.Path("any"), "must be true");
-    }
-  }
-  if (const Node* n = o.Get("header")) {
-    ++set;
-    p.kind = RbacPermission::Kind::kHeader;
-    MESH_ASSIGN_OR_RETURN(p.header, DecodeHeaderMatcher(*n, o.Path("header")));
-  }
-  if (const Node* n = o.Get("url_path")) {
-    ++set;
-    p.kind = RbacPermission::Kind::kUrlPath;
-    MESH_ASSIGN_OR_RETURN(Obj po, Obj::Open(*n, o.Path("url_path")));
-    const Node* m = po.Get("path");
-    if (m == nullptr) {
-      return FieldError(*n, po.Path("path"), "required");
-    }
-    MESH_ASSIGN_OR_RETURN(p.path, DecodeStringMatcher(*m, po.Path("path")));
-    MESH_RETURN_IF_ERROR(po.Done());
-  }
-  if (o.node().Find("destination_port") != nullptr || o.node().Find("destinationPort") != nullptr) {
-    ++set;
-    p.kind = RbacPermission::Kind::kDestinationPort;
-    MESH_RETURN_IF_ERROR(ReadUint(o, "destination_port", p.port));
-    if (p.port == 0 || p.port > 65535) {
-      return FieldError(node, o.Path("destination_port"), "must be 1..65535");
-    }
-  }
-  if (const Node* n = o.Get("destination_ip")) {
-    ++set;
-    p.kind = RbacPermission::Kind::kDestinationIp;
-    MESH_ASSIGN_OR_RETURN(p.cidr, DecodeCidr(*n, o.Path("destination_ip")));
-  }
-  MESH_RETURN_IF_ERROR(o.Done());
-  MESH_RETURN_IF_ERROR(ExactlyOne(node, path, set,
-                                  "and_rules, or_rules, not_rule, any, header, url_path, destination_port, "
-                                  "destination_ip"));
-  return p;
-}
+// Envoy's rbac.v3 Permission and Principal have one shape: two rule sets (and/or) holding
+// a list of their own kind, a negation, `any: true`, and leaf matchers. RbacShape names
+// each side's fields; DecodeRbacRule decodes the shared part once.
+template <class Rule>
+struct RbacShape;
 
-absl::StatusOr<RbacPrincipal> DecodeRbacPrincipal(const Node& node, const std::string& path) {
+template <>
+struct RbacShape<RbacPermission> {
+  using Kind = RbacPermission::Kind;
+  static constexpr std::string_view kAnd = "and_rules", kOr = "or_rules", kNot = "not_rule", kList = "rules";
+  static constexpr Kind kAndKind = Kind::kAndRules, kOrKind = Kind::kOrRules, kNotKind = Kind::kNotRule;
+  static constexpr std::string_view kOneOf =
+      "and_rules, or_rules, not_rule, any, header, url_path, destination_port, destination_ip";
+  static std::vector<RbacPermission>& Children(RbacPermission& p) { return p.rules; }
+
+  static absl::Status DecodeLeaves(Obj& o, const Node& node, RbacPermission& p, int& set) {
+    if (const Node* n = o.Get("header")) {
+      ++set;
+      p.kind = Kind::kHeader;
+      MESH_ASSIGN_OR_RETURN(p.header, DecodeHeaderMatcher(*n, o.Path("header")));
+    }
+    if (const Node* n = o.Get("url_path")) {
+      ++set;
+      p.kind = Kind::kUrlPath;
+      MESH_ASSIGN_OR_RETURN(Obj po, Obj::Open(*n, o.Path("url_path")));
+      const Node* m = po.Get("path");
+      if (m == nullptr) {
+        return FieldError(*n, po.Path("path"), "required");
+      }
+      MESH_ASSIGN_OR_RETURN(p.path, DecodeStringMatcher(*m, po.Path("path")));
+      MESH_RETURN_IF_ERROR(po.Done());
+    }
+    if (o.node().Find("destination_port") != nullptr || o.node().Find("destinationPort") != nullptr) {
+      ++set;
+      p.kind = Kind::kDestinationPort;
+      MESH_RETURN_IF_ERROR(ReadUint(o, "destination_port", p.port));
+      if (p.port == 0 || p.port > 65535) {
+        return FieldError(node, o.Path("destination_port"), "must be 1..65535");
+      }
+    }
+    if (const Node* n = o.Get("destination_ip")) {
+      ++set;
+      p.kind = Kind::kDestinationIp;
+      MESH_ASSIGN_OR_RETURN(p.cidr, DecodeCidr(*n, o.Path("destination_ip")));
+    }
+    return absl::OkStatus();
+  }
+};
+
+template <>
+struct RbacShape<RbacPrincipal> {
+  using Kind = RbacPrincipal::Kind;
+  static constexpr std::string_view kAnd = "and_ids", kOr = "or_ids", kNot = "not_id", kList = "ids";
+  static constexpr Kind kAndKind = Kind::kAndIds, kOrKind = Kind::kOrIds, kNotKind = Kind::kNotId;
+  static constexpr std::string_view kOneOf =
+      "and_ids, or_ids, not_id, any, authenticated, source_ip, direct_remote_ip, remote_ip, header";
+  static std::vector<RbacPrincipal>& Children(RbacPrincipal& p) { return p.ids; }
+
+  static absl::Status DecodeLeaves(Obj& o, const Node& /*node*/, RbacPrincipal& p, int& set) {
+    if (const Node* n = o.Get("authenticated")) {
+      ++set;
+      p.kind = Kind::kAuthenticated;
+      MESH_ASSIGN_OR_RETURN(Obj ao, Obj::Open(*n, o.Path("authenticated")));
+      if (const Node* m = ao.Get("principal_name")) {
+        MESH_ASSIGN_OR_RETURN(p.principal_name, DecodeStringMatcher(*m, ao.Path("principal_name")));
+      }
+      MESH_RETURN_IF_ERROR(ao.Done());
+    }
+    for (const char* field : {"source_ip", "direct_remote_ip"}) {
+      if (const Node* n = o.Get(field)) {
+        ++set;
+        p.kind = Kind::kDirectRemoteIp;
+        MESH_ASSIGN_OR_RETURN(p.cidr, DecodeCidr(*n, o.Path(field)));
+      }
+    }
+    if (const Node* n = o.Get("remote_ip")) {
+      ++set;
+      p.kind = Kind::kRemoteIp;
+      MESH_ASSIGN_OR_RETURN(p.cidr, DecodeCidr(*n, o.Path("remote_ip")));
+    }
+    if (const Node* n = o.Get("header")) {
+      ++set;
+      p.kind = Kind::kHeader;
+      MESH_ASSIGN_OR_RETURN(p.header, DecodeHeaderMatcher(*n, o.Path("header")));
+    }
+    return absl::OkStatus();
+  }
+};
+
+template <class Rule>
+absl::StatusOr<Rule> DecodeRbacRule(const Node& node, const std::string& path) {
+  using Shape = RbacShape<Rule>;
   MESH_ASSIGN_OR_RETURN(Obj o, Obj::Open(node, path));
-  RbacPrincipal p;
+  Rule rule;
   int set = 0;
-  auto id_set = [&](std::string_view field, RbacPrincipal::Kind kind) -> absl::Status {
+  auto rule_set = [&](std::string_view field, typename Shape::Kind kind) -> absl::Status {
     const Node* n = o.Get(field);
     if (n == nullptr) {
       return absl::OkStatus();
     }
     ++set;
-    p.kind = kind;
+    rule.kind = kind;
     MESH_ASSIGN_OR_RETURN(Obj so, Obj::Open(*n, o.Path(field)));
-    MESH_RETURN_IF_ERROR(ReadList(so, "ids", [&](const Node& r, const std::string& rp) -> absl::Status {
-      MESH_ASSIGN_OR_RETURN(auto sub, DecodeRbacPrincipal(r, rp));
-      p.ids.push_back(std::move(sub));
+    MESH_RETURN_IF_ERROR(ReadList(so, Shape::kList, [&](const Node& r, const std::string& rp) -> absl::Status {
+      MESH_ASSIGN_OR_RETURN(auto sub, DecodeRbacRule<Rule>(r, rp));
+      Shape::Children(rule).push_back(std::move(sub));
       return absl::OkStatus();
     }));
     return so.Done();
   };
-  MESH_RETURN_IF_ERROR(id_set("and_ids", RbacPrincipal::Kind::kAndIds));
-  MESH_RETURN_IF_ERROR(id_set("or_ids", RbacPrincipal::Kind::kOrIds));
-  if (const Node* n = o.Get("not_id")) {
+  MESH_RETURN_IF_ERROR(rule_set(Shape::kAnd, Shape::kAndKind));
+  MESH_RETURN_IF_ERROR(rule_set(Shape::kOr, Shape::kOrKind));
+  if (const Node* n = o.Get(Shape::kNot)) {
     ++set;
-    p.kind = RbacPrincipal::Kind::kNotId;
-    MESH_ASSIGN_OR_RETURN(auto sub, DecodeRbacPrincipal(*n, o.Path("not_id")));
-    p.ids.push_back(std::move(sub));
+    rule.kind = Shape::kNotKind;
+    MESH_ASSIGN_OR_RETURN(auto sub, DecodeRbacRule<Rule>(*n, o.Path(Shape::kNot)));
+    Shape::Children(rule).push_back(std::move(sub));
   }
   if (const Node* n = o.Get("any")) {
     ++set;
-    p.kind = RbacPrincipal::Kind::kAny;
+    rule.kind = Shape::Kind::kAny;
     if (n->Bool() != std::optional<bool>(true)) {
       return FieldError(*n, o.Path("any"), "must be true");
     }
   }
-  if (const Node* n = o.Get("authenticated")) {
-    ++set;
-    p.kind = RbacPrincipal::Kind::kAuthenticated;
-    MESH_ASSIGN_OR_RETURN(Obj ao, Obj::Open(*n, o.Path("authenticated")));
-    if (const Node* m = ao.Get("principal_name")) {
-      MESH_ASSIGN_OR_RETURN(p.principal_name, DecodeStringMatcher(*m, ao.Path("principal_name")));
-    }
-    MESH_RETURN_IF_ERROR(ao.Done());
-  }
-  for (const char* field : {"source_ip", "direct_remote_ip"}) {
-    if (const Node* n = o.Get(field)) {
-      ++set;
-      p.kind = RbacPrincipal::Kind::kDirectRemoteIp;
-      MESH_ASSIGN_OR_RETURN(p.cidr, DecodeCidr(*n, o.Path(field)));
-    }
-  }
-  if (const Node* n = o.Get("remote_ip")) {
-    ++set;
-    p.kind = RbacPrincipal::Kind::kRemoteIp;
-    MESH_ASSIGN_OR_RETURN(p.cidr, DecodeCidr(*n, o.Path("remote_ip")));
-  }
-  if (const Node* n = o.Get("header")) {
-    ++set;
-    p.kind = RbacPrincipal::Kind::kHeader;
-    MESH_ASSIGN_OR_RETURN(p.header, DecodeHeaderMatcher(*n, o.Path("header")));
-  }
+  MESH_RETURN_IF_ERROR(Shape::DecodeLeaves(o, node, rule, set));
   MESH_RETURN_IF_ERROR(o.Done());
-  MESH_RETURN_IF_ERROR(ExactlyOne(node, path, set,
-                                  "and_ids, or_ids, not_id, any, authenticated, source_ip, direct_remote_ip, "
-                                  "remote_ip, header"));
-  return p;
+  MESH_RETURN_IF_ERROR(ExactlyOne(node, path, set, Shape::kOneOf));
+  return rule;
 }
 
 // The HTTP and the network filter share this shape; `type_url` tells them apart.
@@ -1051,12 +1045,12 @@ absl::StatusOr<RbacConfig> DecodeRbac(const Node& node, const std::string& path,
         MESH_ASSIGN_OR_RETURN(Obj po, Obj::Open(pn, pp));
         RbacPolicy policy;
         MESH_RETURN_IF_ERROR(ReadList(po, "permissions", [&](const Node& n, const std::string& p) -> absl::Status {
-          MESH_ASSIGN_OR_RETURN(auto perm, DecodeRbacPermission(n, p));
+          MESH_ASSIGN_OR_RETURN(auto perm, DecodeRbacRule<RbacPermission>(n, p));
           policy.permissions.push_back(std::move(perm));
           return absl::OkStatus();
         }));
         MESH_RETURN_IF_ERROR(ReadList(po, "principals", [&](const Node& n, const std::string& p) -> absl::Status {
-          MESH_ASSIGN_OR_RETURN(auto principal, DecodeRbacPrincipal(n, p));
+          MESH_ASSIGN_OR_RETURN(auto principal, DecodeRbacRule<RbacPrincipal>(n, p));
           policy.principals.push_back(std::move(principal));
           return absl::OkStatus();
         }));

@@ -3,7 +3,8 @@
 # points (50 runs, alternating between two versions of every object), then "disk full"
 # simulated with a file-size limit (`ulimit -f`: write() fails with EFBIG once a file
 # would pass the limit; SIGXFSZ is ignored so the process sees the error instead of
-# dying — a tmpfs would need mount privileges). After every run the state must load,
+# dying), then a real full filesystem (ENOSPC) on a small tmpfs in a private mount
+# namespace where the test may mount one. After every run the state must load,
 # `meshctl get` must list exactly the 40 objects, each one whole and at either its old
 # or its new version, and no temporary file may show as an object.
 # Usage: apply_crash_test.sh path/to/meshctl
@@ -118,6 +119,42 @@ state=$(check_state) || fail "state after disk full: $state"
   fail "the failed writes left temporary files behind"
 "$MESHCTL" apply -f "$work/b.yaml" >/dev/null || fail "apply once space is back"
 state=$(check_state) && [ "$state" = "a=0 b=40" ] || fail "state after space is back: $state"
+
+# A real full filesystem (ENOSPC): the state on a 2 MiB tmpfs in a private mount
+# namespace, filled to the last page after the first apply. Needs CAP_SYS_ADMIN (root, or
+# a user namespace); skipped with a message where mounting is not allowed.
+enospc_drill() {
+  local full=$work/full err rc state
+  mkdir -p "$full"
+  if ! mount -t tmpfs -o size=2m tmpfs "$full" 2>/dev/null; then
+    echo "  ENOSPC: SKIP (cannot mount a tmpfs here)"
+    return 0
+  fi
+  export MESHCTL_STATE_DIR=$full/state
+  "$MESHCTL" create namespace drill >/dev/null 2>&1
+  "$MESHCTL" apply -f "$work/a.yaml" >/dev/null || { echo "FAIL ENOSPC: apply on the empty tmpfs"; return 1; }
+  dd if=/dev/zero of="$full/filler" bs=4k 2>/dev/null  # stops at ENOSPC
+  err=$("$MESHCTL" apply -f "$work/b.yaml" 2>&1 >/dev/null)
+  rc=$?
+  echo "  ENOSPC: exit $rc, $(echo "$err" | tail -1)"
+  [ $rc -ne 0 ] || { echo "FAIL ENOSPC: apply on a full filesystem exited 0"; return 1; }
+  case $err in *"No space left on device"*) ;; *) echo "FAIL ENOSPC: no clear error: $err"; return 1 ;; esac
+  state=$(check_state) || { echo "FAIL ENOSPC: state after disk full: $state"; return 1; }
+  [ "$state" = "a=40 b=0" ] || { echo "FAIL ENOSPC: a full disk changed objects: $state"; return 1; }
+  [ "$(find "$MESHCTL_STATE_DIR" -name '.*.tmp.*' | wc -l)" -eq 0 ] ||
+    { echo "FAIL ENOSPC: the failed writes left temporary files behind"; return 1; }
+  rm -f "$full/filler"
+  "$MESHCTL" apply -f "$work/b.yaml" >/dev/null || { echo "FAIL ENOSPC: apply once space is back"; return 1; }
+  state=$(check_state) && [ "$state" = "a=0 b=40" ] || { echo "FAIL ENOSPC: state after space is back: $state"; return 1; }
+  umount "$full"
+}
+if command -v unshare >/dev/null && unshare -m true 2>/dev/null; then
+  export -f enospc_drill check_state
+  export MESHCTL work
+  unshare -m --propagation private bash -c enospc_drill || fail "ENOSPC drill"
+else
+  echo "  ENOSPC: SKIP (no private mount namespace: unshare -m is not allowed here)"
+fi
 
 if [ $failed -eq 0 ]; then echo "PASS apply crash drill"; else echo "$failed failed"; fi
 [ $failed -eq 0 ]

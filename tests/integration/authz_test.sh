@@ -14,29 +14,8 @@ export MESHCTL SCENARIO_DIR
 # shellcheck source=../../scripts/lib/scenario.sh
 source "$root/scripts/lib/scenario.sh"
 
-passed=0
-failed=0
-check() {
-  local name=$1
-  shift
-  if "$@"; then
-    echo "PASS $name"
-    passed=$((passed + 1))
-  else
-    echo "FAIL $name"
-    failed=$((failed + 1))
-  fi
-}
-finish() {
-  scenario_stop
-  if [ $failed -gt 0 ]; then
-    echo "--- logs ($SCENARIO_DIR/logs)"
-    tail -n 20 "$SCENARIO_DIR"/logs/*.log
-  fi
-  rm -rf "$SCENARIO_DIR"
-  echo "$passed passed, $failed failed"
-  [ $failed -eq 0 ]
-}
+# shellcheck source=scenario_checks.sh
+source "$root/tests/integration/scenario_checks.sh"
 trap 'finish; exit $?' EXIT
 
 if ! scenario_start >"$SCENARIO_DIR/start.log" 2>&1; then

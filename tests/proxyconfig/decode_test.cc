@@ -2,6 +2,7 @@
 
 #include "gtest/gtest.h"
 #include "mesh/config/emit.h"
+#include "mesh/common/strings.h"
 #include "mesh/config/yaml_loader.h"
 #include "mesh/proxyconfig/encode.h"
 #include "tests/common/test_util.h"
@@ -444,6 +445,69 @@ TEST(DecodeRbac, ErrorsNameTheField) {
   std::string rbac_last = with("      cluster: app\n", "      cluster: app\n  - name: envoy.filters.network.rbac\n"
                                "    typed_config: {\"@type\": type.googleapis.com/envoy.extensions.filters.network.rbac.v3.RBAC}\n");
   EXPECT_NE(decode(rbac_last).find("no filter may follow"), std::string::npos) << decode(rbac_last);
+}
+
+// Permissions and principals are decoded by one template: both sides' composites, negation,
+// `any` and one-of rule must behave alike.
+TEST(DecodeRbac, PermissionAndPrincipalShareCompositeRules) {
+  auto decode_with = [](const std::string& permission, const std::string& principal) {
+    std::string text = common::StrCat(R"(
+name: inbound
+address: {socket_address: {address: 127.0.0.1, port_value: 15006}}
+filter_chains:
+- filters:
+  - name: envoy.filters.network.rbac
+    typed_config:
+      "@type": type.googleapis.com/envoy.extensions.filters.network.rbac.v3.RBAC
+      stat_prefix: tcp.
+      rules:
+        policies:
+          p:
+            permissions: [)", permission, R"(]
+            principals: [)", principal, R"(]
+  - name: envoy.filters.network.tcp_proxy
+    typed_config:
+      "@type": type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy
+      cluster: app
+)");
+    auto node = config::ParseYamlNode(text, "l.yaml");
+    EXPECT_TRUE(node.ok()) << node.status();
+    return DecodeListener(*node, "listener");
+  };
+  auto l = decode_with("{and_rules: {rules: [{not_rule: {destination_port: 80}}, {any: true}]}}",
+                       "{and_ids: {ids: [{not_id: {remote_ip: {address_prefix: 10.0.0.0, prefix_len: 8}}}, "
+                       "{authenticated: {}}]}}");
+  ASSERT_TRUE(l.ok()) << l.status();
+  const RbacPolicy& p = l->filter_chains[0].network_rbac[0].rules->policies.at("p");
+  ASSERT_EQ(p.permissions[0].kind, RbacPermission::Kind::kAndRules);
+  ASSERT_EQ(p.permissions[0].rules.size(), 2u);
+  EXPECT_EQ(p.permissions[0].rules[0].kind, RbacPermission::Kind::kNotRule);
+  EXPECT_EQ(p.permissions[0].rules[0].rules.at(0).port, 80u);
+  EXPECT_EQ(p.permissions[0].rules[1].kind, RbacPermission::Kind::kAny);
+  ASSERT_EQ(p.principals[0].kind, RbacPrincipal::Kind::kAndIds);
+  EXPECT_EQ(p.principals[0].ids[0].kind, RbacPrincipal::Kind::kNotId);
+  EXPECT_TRUE(p.principals[0].ids[0].ids.at(0).cidr.Contains("10.1.2.3"));
+  EXPECT_EQ(p.principals[0].ids[1].kind, RbacPrincipal::Kind::kAuthenticated);
+  EXPECT_FALSE(p.principals[0].ids[1].principal_name.has_value());
+
+  auto error = [&](const std::string& permission, const std::string& principal) {
+    auto r = decode_with(permission, principal);
+    return r.ok() ? std::string("ok") : std::string(r.status().message());
+  };
+  EXPECT_NE(error("{any: true, destination_port: 80}", "{any: true}").find("exactly one of and_rules, or_rules"),
+            std::string::npos);
+  EXPECT_NE(error("{any: true}", "{any: true, remote_ip: {address_prefix: 10.0.0.0, prefix_len: 8}}")
+                .find("exactly one of and_ids, or_ids"),
+            std::string::npos);
+  EXPECT_NE(error("{any: false}", "{any: true}").find("permissions[0].any: must be true"), std::string::npos);
+  EXPECT_NE(error("{any: true}", "{or_ids: {ids: [{any: false}]}}").find("principals[0].or_ids.ids[0].any: must be true"),
+            std::string::npos)
+      << error("{any: true}", "{or_ids: {ids: [{any: false}]}}");
+  EXPECT_NE(error("{or_rules: {rules: [{destination_port: 0}]}}", "{any: true}").find("must be 1..65535"),
+            std::string::npos);
+  EXPECT_NE(error("{and_rules: {rule: []}}", "{any: true}").find("and_rules.rule: unsupported field"),
+            std::string::npos)
+      << error("{and_rules: {rule: []}}", "{any: true}");
 }
 
 }  // namespace
