@@ -121,6 +121,35 @@ void EmitJsonInto(const Node& n, const JsonOptions& o, int depth, std::string& o
   }
 }
 
+// YAML (our parser for JSON too) reads NEL, LINE SEPARATOR and PARAGRAPH SEPARATOR as line
+// breaks and DEL as non-printable, so text holding them must be escaped to read back the
+// same. Returns the escape for the character starting at s[i] and its length in bytes.
+std::pair<std::string_view, size_t> YamlBreakingCharacter(std::string_view s, size_t i) {
+  auto at = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
+  if (at(i) == 0x7f) {
+    return {"\\u007f", 1};
+  }
+  if (at(i) == 0xc2 && i + 1 < s.size() && at(i + 1) == 0x85) {
+    return {"\\u0085", 2};
+  }
+  if (at(i) == 0xe2 && i + 2 < s.size() && at(i + 1) == 0x80 && (at(i + 2) == 0xa8 || at(i + 2) == 0xa9)) {
+    return {at(i + 2) == 0xa8 ? "\\u2028" : "\\u2029", 3};
+  }
+  return {"", 0};
+}
+
+// Text that single quotes cannot carry: control characters, backslashes (kept as they are
+// in our double-quoted form), and what YAML reads as a line break.
+bool NeedsEscapes(std::string_view s) {
+  for (size_t i = 0; i < s.size(); ++i) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c < 0x20 || c == '\\' || YamlBreakingCharacter(s, i).second > 0) {
+      return true;
+    }
+  }
+  return false;
+}
+
 std::string YamlScalar(const Node& n) {
   const std::string& s = n.Str();
   bool needs = YamlNeedsQuotes(s) || (n.quoted() && (n.LooksNumeric() || n.LooksBool() || n.LooksNull()));
@@ -133,8 +162,8 @@ std::string YamlScalar(const Node& n) {
   if (!needs) {
     return s;
   }
-  if (s.find('\n') != std::string::npos || s.find_first_of("\t\r\\") != std::string::npos) {
-    return JsonQuote(s);
+  if (NeedsEscapes(s)) {
+    return JsonQuote(s);  // single quotes cannot escape anything but the quote itself
   }
   std::string out = "'";
   for (char c : s) {
@@ -271,9 +300,17 @@ void EmitYamlInto(const Node& n, int indent, std::string& out) {
 
 }  // namespace
 
+
 std::string JsonQuote(std::string_view s, bool escape_html) {
   std::string out = "\"";
-  for (unsigned char c : s) {
+  for (size_t i = 0; i < s.size(); ++i) {
+    auto [escape, length] = YamlBreakingCharacter(s, i);
+    if (length > 0) {
+      out += escape;
+      i += length - 1;
+      continue;
+    }
+    unsigned char c = static_cast<unsigned char>(s[i]);
     switch (c) {
       case '"': out += "\\\""; break;
       case '\\': out += "\\\\"; break;
@@ -311,8 +348,8 @@ bool YamlNeedsQuotes(std::string_view s) {
   if (s.find(": ") != std::string_view::npos || s.find(" #") != std::string_view::npos) {
     return true;
   }
-  for (unsigned char c : s) {
-    if (c < 0x20 || c == 0x7f) {
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (static_cast<unsigned char>(s[i]) < 0x20 || YamlBreakingCharacter(s, i).second > 0) {
       return true;
     }
   }

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <map>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include "mesh/common/strings.h"
@@ -53,13 +54,16 @@ std::string Num(double v) {
 
 std::string Q(std::string_view s) { return config::JsonQuote(s); }
 
-// rps, errorRate, p50, p99 and mtls of some traffic over `seconds`.
+// protocol, rps, errorRate, p50, p99, TCP connections and bytes/s, and mtls of some
+// traffic over `seconds`.
 std::string TrafficFields(const TrafficTotals& t, double seconds) {
   double rps = seconds > 0 ? static_cast<double>(t.requests) / seconds : 0;
+  double bps = seconds > 0 ? static_cast<double>(t.bytes) / seconds : 0;
   double error_rate = t.requests > 0 ? static_cast<double>(t.errors) / static_cast<double>(t.requests) : 0;
-  return common::StrCat("\"rps\": ", Num(rps), ", \"errorRate\": ", Num(error_rate), ", \"requests\": ", t.requests,
-                        ", \"p50\": ", Num(t.LatencyPercentile(0.5)), ", \"p99\": ", Num(t.LatencyPercentile(0.99)),
-                        ", \"mtls\": ", Q(t.MtlsMode()));
+  return common::StrCat("\"protocol\": ", Q(t.Protocol()), ", \"rps\": ", Num(rps), ", \"errorRate\": ",
+                        Num(error_rate), ", \"requests\": ", t.requests, ", \"p50\": ", Num(t.LatencyPercentile(0.5)),
+                        ", \"p99\": ", Num(t.LatencyPercentile(0.99)), ", \"connections\": ", t.connections,
+                        ", \"bytesPerSecond\": ", Num(bps), ", \"mtls\": ", Q(t.MtlsMode()));
 }
 
 struct ScrapeStatus {
@@ -68,6 +72,9 @@ struct ScrapeStatus {
   std::string error;
   int64_t last_success_ms = 0;
   size_t samples = 0;
+  // The last round could not read this proxy: what the page shows of it is older
+  // (from last_success_ms, or nothing).
+  bool Stale() const { return !ok && target.stats_port != 0; }
 };
 
 class DashboardImpl : public Dashboard {
@@ -153,7 +160,9 @@ class DashboardImpl : public Dashboard {
     for (std::thread& t : pool) {
       t.join();
     }
-    auto keep = [](std::string_view name) { return name.starts_with("istio_request"); };
+    auto keep = [](std::string_view name) {
+      return name.starts_with("istio_request") || name.starts_with("istio_tcp_");
+    };
     std::vector<absl::StatusOr<std::vector<MetricSample>>> parsed;
     parsed.reserve(targets.size());
     for (auto& text : texts) {
@@ -310,9 +319,10 @@ class DashboardImpl : public Dashboard {
   }
 
   std::string NodeJson(const std::string& id, const std::string& kind, const std::string& name, const std::string& ns,
-                       const std::string& proxy) const {
+                       const std::string& proxy, bool stale = false) const {
     return common::StrCat("{\"id\": ", Q(id), ", \"kind\": ", Q(kind), ", \"name\": ", Q(name),
-                          ", \"namespace\": ", Q(ns), ", \"proxy\": ", Q(proxy), "}");
+                          ", \"namespace\": ", Q(ns), ", \"proxy\": ", Q(proxy), ", \"stale\": ",
+                          stale ? "true" : "false", "}");
   }
 
   std::string GraphJson(milliseconds window) const {
@@ -325,9 +335,15 @@ class DashboardImpl : public Dashboard {
         nodes[ServiceNodeId(s.fqdn)] = NodeJson(ServiceNodeId(s.fqdn), "service", s.name, s.ns, "");
       }
     }
+    std::set<std::string> stale;  // workload nodes with a proxy the last round could not read
+    for (const auto& [id, s] : scrape_status_) {
+      if (s.Stale()) {
+        stale.insert(WorkloadNodeId(s.target.ns, s.target.workload));
+      }
+    }
     for (const auto& [id, s] : scrape_status_) {
       std::string nid = WorkloadNodeId(s.target.ns, s.target.workload);
-      nodes[nid] = NodeJson(nid, "workload", s.target.workload, s.target.ns, s.target.type);
+      nodes[nid] = NodeJson(nid, "workload", s.target.workload, s.target.ns, s.target.type, stale.contains(nid));
     }
     for (const EdgeTraffic& e : edges) {
       for (const std::string& id : {e.from, e.to}) {
@@ -350,8 +366,11 @@ class DashboardImpl : public Dashboard {
       node_json.push_back(std::move(json));
     }
     for (const EdgeTraffic& e : edges) {
+      // Its numbers come from a proxy at one of its ends that the last round missed.
+      const bool edge_stale = stale.contains(e.from) || stale.contains(e.to);
       edge_json.push_back(common::StrCat("{\"source\": ", Q(e.from), ", \"target\": ", Q(e.to), ", ",
-                                         TrafficFields(e.totals, Seconds(window)), "}"));
+                                         TrafficFields(e.totals, Seconds(window)), ", \"stale\": ",
+                                         edge_stale ? "true" : "false", "}"));
     }
     return common::StrCat("{\"generatedAt\": ", EpochMs(now), ", \"windowSeconds\": ", Num(Seconds(window)),
                           ", \"nodes\": [", common::Join(node_json, ",\n"), "],\n\"edges\": [",
@@ -433,7 +452,8 @@ class DashboardImpl : public Dashboard {
       }
       std::string scrape = "null";
       if (auto it = scrape_status_.find(p.node.id); it != scrape_status_.end()) {
-        scrape = common::StrCat("{\"ok\": ", it->second.ok ? "true" : "false", ", \"error\": ", Q(it->second.error),
+        scrape = common::StrCat("{\"ok\": ", it->second.ok ? "true" : "false", ", \"stale\": ",
+                                it->second.Stale() ? "true" : "false", ", \"error\": ", Q(it->second.error),
                                 ", \"lastSuccess\": ", it->second.last_success_ms, ", \"samples\": ",
                                 it->second.samples, "}");
       }

@@ -30,7 +30,7 @@ struct DashboardOptions {
   std::chrono::milliseconds scrape_timeout{1000};
   size_t history_slots = 60;  // history = scrape_interval * history_slots
   size_t max_edges = 4000;
-  size_t scrape_threads = 4;
+  size_t scrape_threads = 16;  // concurrent scrapes: a dead proxy holds one for scrape_timeout
   bool run_analyzers = true;
   std::string root_namespace = "istio-system";
 };

@@ -16,6 +16,10 @@ void TrafficTotals::Add(const TrafficTotals& o) {
   errors += o.errors;
   mtls += o.mtls;
   plaintext += o.plaintext;
+  source_mtls += o.source_mtls;
+  source_plaintext += o.source_plaintext;
+  connections += o.connections;
+  bytes += o.bytes;
   for (size_t i = 0; i < kLatencyBuckets; ++i) {
     buckets[i] += o.buckets[i];
   }
@@ -50,13 +54,19 @@ double TrafficTotals::LatencyPercentile(double q) const {
 }
 
 std::string TrafficTotals::MtlsMode() const {
-  if (mtls + plaintext == 0) {
+  // The serving side's word first: it saw the connection arrive.
+  uint64_t secure = mtls, plain = plaintext;
+  if (secure + plain == 0) {
+    secure = source_mtls;
+    plain = source_plaintext;
+  }
+  if (secure + plain == 0) {
     return "unknown";
   }
-  if (plaintext == 0) {
+  if (plain == 0) {
     return "mutual_tls";
   }
-  return mtls == 0 ? "none" : "partial";
+  return secure == 0 ? "none" : "partial";
 }
 
 TrafficMetrics::TrafficMetrics(TrafficOptions options) : options_(options) {
@@ -138,7 +148,9 @@ void TrafficMetrics::Ingest(const ScrapeTarget& target, std::chrono::system_cloc
   for (const MetricSample& s : samples) {
     const bool is_total = s.name == "istio_requests_total";
     const bool is_bucket = s.name == "istio_request_duration_milliseconds_bucket";
-    if (!is_total && !is_bucket) {
+    const bool is_tcp_opened = s.name == "istio_tcp_connections_opened_total";
+    const bool is_tcp_bytes = s.name == "istio_tcp_sent_bytes_total" || s.name == "istio_tcp_received_bytes_total";
+    if (!is_total && !is_bucket && !is_tcp_opened && !is_tcp_bytes) {
       continue;
     }
     std::string series = s.name;
@@ -163,7 +175,10 @@ void TrafficMetrics::Ingest(const ScrapeTarget& target, std::chrono::system_cloc
     }
 
     EdgeKey key;
+    EdgeKey caller;  // destination side: the caller -> service edge, when the series names it
+    bool caller_known = false;
     const bool destination = s.Label("reporter") == "destination";
+    const std::string& policy = s.Label("connection_security_policy");
     if (destination) {
       std::string svc = s.Label("destination_service");
       if (!Known(svc)) {
@@ -175,6 +190,10 @@ void TrafficMetrics::Ingest(const ScrapeTarget& target, std::chrono::system_cloc
       const std::string& wl = s.Label("destination_workload");
       const std::string& ns = s.Label("destination_workload_namespace");
       key = {ServiceNodeId(svc), WorkloadNodeId(Known(ns) ? ns : target.ns, Known(wl) ? wl : target.workload)};
+      const std::string& src = s.Label("source_workload");
+      const std::string& src_ns = s.Label("source_workload_namespace");
+      caller_known = Known(src) && Known(src_ns);
+      caller = {caller_known ? WorkloadNodeId(src_ns, src) : kUnknownCallerNodeId, ServiceNodeId(svc)};
     } else {
       const std::string& svc = s.Label("destination_service");
       if (!Known(svc)) {
@@ -185,21 +204,39 @@ void TrafficMetrics::Ingest(const ScrapeTarget& target, std::chrono::system_cloc
       key = {WorkloadNodeId(Known(ns) ? ns : target.ns, Known(wl) ? wl : target.workload), ServiceNodeId(svc)};
     }
 
+    const uint32_t n = Clamp(delta);
+    // Who saw which policy: `counted` requests or connections on `slot`.
+    auto count_policy = [&](Slot& slot, uint32_t counted, bool serving_side) {
+      if (policy == "mutual_tls") {
+        (serving_side ? slot.mtls : slot.source_mtls) += counted;
+      } else if (policy == "none") {
+        (serving_side ? slot.plaintext : slot.source_plaintext) += counted;
+      }
+    };
     if (is_total) {
       Slot& slot = SlotFor(key, index);
-      uint32_t n = Clamp(delta);
+      const bool error = s.Label("response_code").starts_with("5");
       slot.requests += n;
-      if (s.Label("response_code").starts_with("5")) {
-        slot.errors += n;
-      }
+      slot.errors += error ? n : 0;
+      count_policy(slot, n, destination);
       if (destination) {
-        const std::string& policy = s.Label("connection_security_policy");
-        if (policy == "mutual_tls") {
-          slot.mtls += n;
-        } else if (policy == "none") {
-          slot.plaintext += n;
+        Slot& c = SlotFor(caller, index);
+        count_policy(c, n, true);
+        if (!caller_known) {
+          // Nobody else reports these requests: the unknown caller's edge carries them.
+          c.requests += n;
+          c.errors += error ? n : 0;
         }
       }
+    } else if (is_tcp_opened) {
+      Slot& slot = SlotFor(key, index);
+      slot.connections += n;
+      count_policy(slot, n, destination);
+      if (destination && caller_known) {
+        count_policy(SlotFor(caller, index), n, true);
+      }
+    } else if (is_tcp_bytes) {
+      SlotFor(key, index).bytes += static_cast<uint64_t>(delta + 0.5);
     } else {
       HistogramDelta& h = histograms[series_without_le];
       h.key = key;
@@ -238,6 +275,10 @@ TrafficTotals TrafficMetrics::Sum(const Edge& edge, int64_t first, int64_t last)
     t.errors += s.errors;
     t.mtls += s.mtls;
     t.plaintext += s.plaintext;
+    t.source_mtls += s.source_mtls;
+    t.source_plaintext += s.source_plaintext;
+    t.connections += s.connections;
+    t.bytes += s.bytes;
     for (size_t i = 0; i < kLatencyBuckets; ++i) {
       t.buckets[i] += s.buckets[i];
     }
@@ -256,23 +297,10 @@ std::vector<EdgeTraffic> TrafficMetrics::Edges(std::chrono::system_clock::time_p
   const int64_t last = SlotIndex(now);
   const int64_t first = last - WindowSlots(window, options_.slot) + 1;
   std::vector<EdgeTraffic> out;
-  std::map<std::string, TrafficTotals> inbound;  // service node id -> destination-side totals
   for (const auto& [key, edge] : edges_) {
     TrafficTotals t = Sum(edge, first, last);
-    if (t.requests == 0) {
-      continue;
-    }
-    if (key.first.starts_with("svc:")) {
-      inbound[key.first].Add(t);
-    }
-    out.push_back({key.first, key.second, t});
-  }
-  for (EdgeTraffic& e : out) {
-    if (e.totals.mtls + e.totals.plaintext == 0) {
-      if (auto it = inbound.find(e.to); it != inbound.end()) {
-        e.totals.mtls = it->second.mtls;
-        e.totals.plaintext = it->second.plaintext;
-      }
+    if (!t.Empty()) {
+      out.push_back({key.first, key.second, t});
     }
   }
   return out;
@@ -288,16 +316,11 @@ TrafficTotals TrafficMetrics::ServiceTotals(const std::string& fqdn, std::chrono
     inbound.Add(Sum(it->second, first, last));
   }
   for (const auto& [key, edge] : edges_) {
-    if (key.second == id) {
+    if (key.second == id && key.first != kUnknownCallerNodeId) {
       callers.Add(Sum(edge, first, last));
     }
   }
-  if (inbound.requests == 0) {
-    callers.mtls = inbound.mtls;
-    callers.plaintext = inbound.plaintext;
-    return callers;
-  }
-  return inbound;
+  return inbound.Empty() ? callers : inbound;
 }
 
 std::vector<TrafficPoint> TrafficMetrics::ServiceHistory(const std::string& fqdn,
@@ -309,7 +332,7 @@ std::vector<TrafficPoint> TrafficMetrics::ServiceHistory(const std::string& fqdn
   for (const auto& [key, edge] : edges_) {
     if (key.first == id) {
       inbound.push_back(&edge);
-    } else if (key.second == id) {
+    } else if (key.second == id && key.first != kUnknownCallerNodeId) {
       callers.push_back(&edge);
     }
   }

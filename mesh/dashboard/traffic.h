@@ -1,18 +1,21 @@
 #pragma once
 
-// Turns the proxies' Istio metrics (istio_requests_total and the
-// istio_request_duration_milliseconds histogram, scraped as cumulative counters) into
-// recent traffic per graph edge: requests, 5xx errors, latency buckets and how many
-// requests arrived over mTLS, in a fixed ring of time slots per edge. Pure logic: the
-// caller passes the time and serializes calls; nothing here touches the network.
+// Turns the proxies' Istio metrics (istio_requests_total, the
+// istio_request_duration_milliseconds histogram and the istio_tcp_* counters, scraped as
+// cumulative counters) into recent traffic per graph edge: requests, 5xx errors, latency
+// buckets, TCP connections and bytes, and how much arrived over mTLS, in a fixed ring of
+// time slots per edge. Pure logic: the caller passes the time and serializes calls;
+// nothing here touches the network.
 //
 // Edges of the graph:
 //   workload -> service   from the source reporter (the caller's proxy: gateway or sidecar)
-//   service  -> workload  from the destination reporter (the serving sidecar); these carry
-//                         connection_security_policy, hence the mTLS mark. meshctl's
-//                         destination metrics do not name the source workload, so a
-//                         workload -> service edge takes the mTLS mark of the service's
-//                         inbound traffic as a whole unless the source is known.
+//   service  -> workload  from the destination reporter (the serving sidecar)
+// The mTLS mark of a caller -> service edge comes from the destination reporter's
+// series that name THAT caller (source_workload, source_workload_namespace), as Kiali
+// reads it; without them, from the caller's own connection_security_policy when it is
+// known (Istio's source reporter says "unknown"). Destination series of HTTP requests
+// whose caller is unknown (a client without a proxy) make an edge from the node
+// "wl:unknown/unknown".
 
 #include <array>
 #include <chrono>
@@ -55,19 +58,36 @@ struct TrafficOptions {
 std::string ServiceNodeId(const std::string& fqdn);
 std::string WorkloadNodeId(const std::string& ns, const std::string& workload);
 
+// The caller of destination-side series without a known source.
+inline constexpr const char* kUnknownCallerNodeId = "wl:unknown/unknown";
+
 struct TrafficTotals {
   uint64_t requests = 0;
-  uint64_t errors = 0;     // response_code 5xx
-  uint64_t mtls = 0;       // destination reporter, connection_security_policy="mutual_tls"
-  uint64_t plaintext = 0;  // destination reporter, connection_security_policy="none"
+  uint64_t errors = 0;  // response_code 5xx
+  // Requests (HTTP) or connections (TCP) by connection_security_policy as the serving
+  // side reported it ("mutual_tls" / "none")...
+  uint64_t mtls = 0;
+  uint64_t plaintext = 0;
+  // ... and as the calling side reported it, used only without the above.
+  uint64_t source_mtls = 0;
+  uint64_t source_plaintext = 0;
+  uint64_t connections = 0;  // TCP connections opened (istio_tcp_connections_opened_total)
+  uint64_t bytes = 0;        // TCP bytes both ways (istio_tcp_sent/received_bytes_total)
   std::array<uint64_t, kLatencyBuckets> buckets{};  // per bucket, not cumulative
 
   void Add(const TrafficTotals& o);
   // histogram_quantile-style estimate (linear within the bucket); NaN without data.
   double LatencyPercentile(double q) const;
-  // "mutual_tls" (every request over mTLS), "none", "partial", or "unknown" (no
-  // destination-side data).
+  // "mutual_tls" (every request over mTLS), "none", "partial", or "unknown" (neither
+  // side reported a policy).
   std::string MtlsMode() const;
+  // "http" (requests only), "tcp" (TCP connections only) or "http+tcp" (both between
+  // the same two nodes, e.g. a gateway with an HTTPS and a TCP route to one service).
+  std::string Protocol() const {
+    const bool tcp = connections > 0 || bytes > 0;
+    return requests == 0 && tcp ? "tcp" : tcp ? "http+tcp" : "http";
+  }
+  bool Empty() const { return requests == 0 && connections == 0 && bytes == 0; }
 };
 
 struct EdgeTraffic {
@@ -109,7 +129,9 @@ class TrafficMetrics {
  private:
   struct Slot {
     int64_t index = -1;
-    uint32_t requests = 0, errors = 0, mtls = 0, plaintext = 0;
+    uint32_t requests = 0, errors = 0, mtls = 0, plaintext = 0, source_mtls = 0, source_plaintext = 0;
+    uint32_t connections = 0;
+    uint64_t bytes = 0;
     std::array<uint32_t, kLatencyBuckets> buckets{};
   };
   struct Edge {

@@ -329,6 +329,12 @@ void ReturnToPool(Worker& w, UpstreamPtr conn) {
 // ---------------------------------------------------------------------------------------
 // Shared helpers for the HTTP connection manager
 
+// A caller's proxy names its workload through Istio's outbound clusters only (mesh
+// services and ServiceEntry hosts, as Istio's exchange headers go), not passthrough ones.
+bool SendsPeerWorkload(const Runtime& rt, const std::string& listener, const std::string& cluster) {
+  return !rt.peer_workload.empty() && rt.listeners.at(listener).reporter == 0 && cluster.starts_with("outbound|");
+}
+
 struct RequestContext {
   std::string scheme;
   std::string remote_ip;
@@ -779,6 +785,16 @@ class HttpSession {
     }
     orig_target_ = target;
     orig_authority_ = authority;
+    // The caller's identity (peer metadata exchange): the serving side keeps it for its
+    // metrics; neither side forwards what the client sent.
+    source_peer_.clear();
+    if (auto peer = req.find(beast::string_view(kPeerWorkloadHeader.data(), kPeerWorkloadHeader.size()));
+        peer != req.end()) {
+      if (rt_->listeners.at(listener_).reporter == 1) {
+        source_peer_ = std::string(peer->value());
+      }
+      req.erase(peer);
+    }
     out.status = RequestShapeStatus({.field_count = field_count,
                                      .content_lengths = content_lengths,
                                      .has_transfer_encoding = has_te,
@@ -999,6 +1015,9 @@ class HttpSession {
       if (ctx_.policy == 1 && !ctx_.peer_principal.empty()) {
         up_req.set("x-forwarded-client-cert", StrCat("URI=", ctx_.peer_principal));
       }
+    }
+    if (SendsPeerWorkload(*rt_, listener_, cluster_name)) {
+      up_req.set(beast::string_view(kPeerWorkloadHeader.data(), kPeerWorkloadHeader.size()), rt_->peer_workload);
     }
     for (const HeaderMutations* m : {route_mut, vh_mut, rc_mut}) {
       if (m != nullptr) {
@@ -1628,6 +1647,9 @@ class HttpSession {
     const ListenerRuntime& lr = rt_->listeners.at(listener_);
     uint32_t labels = out.cluster_rt ? out.cluster_rt->labels[lr.reporter][ctx_.policy]
                                      : rt_->no_cluster_labels[lr.reporter][ctx_.policy];
+    if (!source_peer_.empty()) {
+      labels = SourceWorkloadLabels(labels, source_peer_);
+    }
     w_.stats.RecordRequest(labels, out.status, flags, ms, out.bytes_received, out.bytes_sent);
     chain.downstream_rq_total->fetch_add(1, std::memory_order_relaxed);
     if (chain.logs.empty()) {
@@ -1673,6 +1695,7 @@ class HttpSession {
   unsigned client_version_ = 11;
   std::string orig_target_;
   std::string orig_authority_;
+  std::string source_peer_;  // the caller's kPeerWorkloadHeader (destination side only)
   std::string listener_;
   size_t chain_;
   RequestContext ctx_;

@@ -434,6 +434,9 @@ absl::StatusOr<RuntimePtr> CompileRuntime(ConfigSnapshotPtr snapshot, SharedStat
   const NodeInfo& node = snapshot->bootstrap.node;
   MESH_RETURN_IF_ERROR(ValidateResources(res));
   BuildLabels(node, "unknown", rt->no_cluster_labels);
+  if (!node.Metadata("WORKLOAD_NAME").empty() && !node.Metadata("NAMESPACE").empty()) {
+    rt->peer_workload = StrCat(node.Metadata("NAMESPACE"), "/", node.Metadata("WORKLOAD_NAME"));
+  }
   for (const auto& c : res.clusters) {
     ClusterRuntime cr;
     cr.cluster = &c;

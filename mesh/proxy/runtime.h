@@ -143,6 +143,8 @@ struct Runtime {
   std::unordered_map<std::string, ClusterRuntime> clusters;
   uint32_t no_cluster_labels[2][3];
   std::string tcp_labels_unused;
+  // This proxy's "<namespace>/<workload>" for kPeerWorkloadHeader; empty when unnamed.
+  std::string peer_workload;
 };
 using RuntimePtr = std::shared_ptr<const Runtime>;
 

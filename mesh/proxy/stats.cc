@@ -143,6 +143,57 @@ uint32_t GrpcLabels(uint32_t labels, std::string_view grpc_status) {
   return id;
 }
 
+namespace {
+// A DNS label or subdomain, as Kubernetes names are: no escaping is ever needed.
+bool ValidName(std::string_view s, size_t max) {
+  if (s.empty() || s.size() > max) {
+    return false;
+  }
+  for (char c : s) {
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.')) {
+      return false;
+    }
+  }
+  return true;
+}
+}  // namespace
+
+uint32_t SourceWorkloadLabels(uint32_t labels, std::string_view peer) {
+  constexpr size_t kMaxSources = 4096;
+  static std::mutex mu;
+  static auto* cache = new std::map<std::pair<uint32_t, std::string>, uint32_t>();
+  auto slash = peer.find('/');
+  if (slash == std::string_view::npos || !ValidName(peer.substr(0, slash), 63) ||
+      !ValidName(peer.substr(slash + 1), 253)) {
+    return labels;
+  }
+  std::pair<uint32_t, std::string> key(labels, std::string(peer));
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    auto it = cache->find(key);
+    if (it != cache->end()) {
+      return it->second;
+    }
+    if (cache->size() >= kMaxSources) {
+      return labels;
+    }
+  }
+  std::string rendered = LabelsById(labels);
+  static constexpr std::string_view kUnknownSource =
+      "source_workload=\"unknown\",source_workload_namespace=\"unknown\"";
+  auto pos = rendered.find(kUnknownSource);
+  if (pos == std::string::npos) {
+    return labels;
+  }
+  rendered.replace(pos, kUnknownSource.size(),
+                   common::StrCat("source_workload=\"", peer.substr(slash + 1), "\",source_workload_namespace=\"",
+                                  peer.substr(0, slash), "\""));
+  uint32_t id = InternLabels(rendered);
+  std::lock_guard<std::mutex> lock(mu);
+  cache->emplace(std::move(key), id);
+  return id;
+}
+
 void Histogram::Observe(const std::vector<double>& bounds, double value) {
   if (buckets.size() != bounds.size()) {
     buckets.assign(bounds.size(), 0);

@@ -25,6 +25,17 @@ std::string LabelsById(uint32_t id);
 // (istio_requests_total for gRPC requests); interned and cached.
 uint32_t GrpcLabels(uint32_t labels, std::string_view grpc_status);
 
+// Peer metadata exchange, reduced to the caller's identity: a caller's proxy names its
+// workload in this request header ("<namespace>/<workload>") on requests through
+// outbound clusters, and the serving proxy reads and removes it, so its destination-side metrics
+// can name the source (Istio fills source_workload the same way, from its own exchange).
+inline constexpr std::string_view kPeerWorkloadHeader = "x-meshctl-peer-workload";
+// The destination label set `labels` with source_workload and source_workload_namespace
+// taken from a kPeerWorkloadHeader value; `labels` unchanged when the value is not a
+// valid "<namespace>/<workload>" or too many distinct callers were seen already (the
+// header comes from the network: it must not grow the label sets without bound).
+uint32_t SourceWorkloadLabels(uint32_t labels, std::string_view peer);
+
 struct Histogram {
   std::vector<uint64_t> buckets;  // cumulative counts are computed when rendering
   double sum = 0;

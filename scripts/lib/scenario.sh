@@ -106,7 +106,10 @@ scenario_start() {
   export SCENARIO_STATS_PORT_1 SCENARIO_STATS_PORT_2 SCENARIO_GW_STATS_PORT
 
   scenario_log "istio-ingressgateway: meshctl proxy router (Gateway port 443 on :$SCENARIO_HTTPS_PORT, /healthz/ready on :$SCENARIO_HEALTH_PORT)"
+  # SCENARIO_TCP_PORT (optional): also map the gateway's port 31400 (Istio's TCP example
+  # port) there, for tests that add a TCP Gateway server.
   scenario_bg ingressgateway "$MESHCTL" proxy router --port-map "443:$SCENARIO_HTTPS_PORT" \
+    ${SCENARIO_TCP_PORT:+--port-map "31400:$SCENARIO_TCP_PORT"} \
     --control-plane "127.0.0.1:$SCENARIO_CP_PORT" --admin-port "$SCENARIO_GW_ADMIN_PORT" \
     --health-port "$SCENARIO_HEALTH_PORT" --stats-port "$SCENARIO_GW_STATS_PORT"
 

@@ -20,6 +20,8 @@
 namespace mesh::agent {
 namespace {
 
+using mesh::testing::Eventually;
+
 using config::Node;
 using namespace std::chrono_literals;
 
@@ -73,29 +75,13 @@ class ScriptedSource : public xds::ResourceSource {
   std::vector<std::string> nacks_;
 };
 
-int FreePort() {
-  auto r = testing::RunCommand(
-      "python3 -c 'import socket; s=socket.socket(); s.bind((\"127.0.0.1\", 0)); print(s.getsockname()[1])'");
-  return std::stoi(r.out);
-}
-
-bool Eventually(const std::function<bool()>& pred) {
-  for (int i = 0; i < 300; ++i) {
-    if (pred()) {
-      return true;
-    }
-    std::this_thread::sleep_for(20ms);
-  }
-  return false;
-}
-
 TEST(ProxyAgent, AppliesConfigNacksBadResourcesAndRotates) {
   testing::TempDir dir;
   auto ca = ca::OpenLocalCa({dir.path() + "/ca"});
   ASSERT_TRUE(ca.ok());
   int signed_count = 0;
   std::mutex ca_mu;
-  int port = FreePort();
+  int port = testing::FreeLoopbackPort();
   auto source = std::make_shared<ScriptedSource>(port);
   xds::XdsServerOptions so;
   so.port = 0;
@@ -179,7 +165,7 @@ TEST(ProxyAgent, ReReadsTheTokenFileBeforeEachCertificateRequest) {
   ASSERT_TRUE(ca.ok());
   std::mutex mu;
   std::vector<std::string> seen;
-  auto source = std::make_shared<ScriptedSource>(FreePort());
+  auto source = std::make_shared<ScriptedSource>(testing::FreeLoopbackPort());
   xds::XdsServerOptions so;
   so.port = 0;
   so.extra_http = [&](xds::HttpExchange& ex) {
@@ -264,7 +250,7 @@ TEST(ProxyAgent, ClockJumpsPastRenewalAndExpiryTriggerRotation) {
     ex.response = common::StrCat("{\"certChain\": ", config::JsonQuote(cert->chain_pem),
                                  ", \"rootCert\": ", config::JsonQuote(cert->root_cert_pem), "}");
   };
-  auto source = std::make_shared<ScriptedSource>(FreePort());
+  auto source = std::make_shared<ScriptedSource>(testing::FreeLoopbackPort());
   auto server = xds::StartXdsServer(so, source);
   ASSERT_TRUE(server.ok());
   proxy::ProxyOptions po;

@@ -19,24 +19,10 @@
 namespace mesh::agent {
 namespace {
 
+using mesh::testing::Eventually;
+
 using common::StrCat;
 using namespace std::chrono_literals;
-
-int FreePort() {
-  auto r = testing::RunCommand(
-      "python3 -c 'import socket; s=socket.socket(); s.bind((\"127.0.0.1\", 0)); print(s.getsockname()[1])'");
-  return std::stoi(r.out);
-}
-
-bool Eventually(const std::function<bool()>& pred) {
-  for (int i = 0; i < 300; ++i) {
-    if (pred()) {
-      return true;
-    }
-    std::this_thread::sleep_for(20ms);
-  }
-  return false;
-}
 
 // Every proxy gets one listener on `port` answering "over-tls".
 controlplane::Generator ListenerOn(int port) {
@@ -59,7 +45,7 @@ TEST(DiscoveryTls, ProxySyncsOverTlsAndVerifiesTheControlPlane) {
   testing::TempDir dir;
   auto store = store::LocalStore::Open(dir.path() + "/state");
   ASSERT_TRUE(store.ok()) << store.status();
-  int app_port = FreePort();
+  int app_port = testing::FreeLoopbackPort();
   controlplane::ControlPlaneOptions o;
   o.store = std::move(*store);
   o.ca_dir = dir.path() + "/state/ca";

@@ -2,6 +2,8 @@
 
 // Helpers shared by the tests: golden files, temporary directories, paths.
 
+#include <chrono>
+#include <functional>
 #include <string>
 
 namespace mesh::testing {
@@ -39,5 +41,14 @@ struct CommandResult {
 };
 // Runs a shell command, capturing stdout and stderr; `stdin_data` is fed to it.
 CommandResult RunCommand(const std::string& command, const std::string& stdin_data = "");
+
+// A loopback TCP port that was free a moment ago (for flags that need a number; prefer
+// binding port 0 where the code under test allows it).
+int FreeLoopbackPort();
+
+// Polls `pred` every 10 ms until it holds or `timeout` passes; the generous default
+// keeps tests robust on a loaded machine without making passing runs slower.
+bool Eventually(const std::function<bool()>& pred,
+                std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
 }  // namespace mesh::testing

@@ -18,19 +18,10 @@
 namespace mesh::kubestore {
 namespace {
 
+using mesh::testing::Eventually;
+
 using namespace std::chrono_literals;
 using common::StrCat;
-
-bool Eventually(const std::function<bool()>& pred) {
-  auto deadline = std::chrono::steady_clock::now() + 10s;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (pred()) {
-      return true;
-    }
-    std::this_thread::sleep_for(10ms);
-  }
-  return pred();
-}
 
 const char kVirtualService[] = R"(
 apiVersion: networking.istio.io/v1

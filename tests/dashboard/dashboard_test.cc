@@ -11,6 +11,7 @@
 #include "mesh/dashboard/prometheus_text.h"
 #include "tests/common/test_util.h"
 #include "tests/dashboard/metric_texts.h"
+#include "tests/dashboard/tiny_server.h"
 
 namespace mesh::dashboard {
 namespace {
@@ -109,7 +110,8 @@ class DashboardTest : public ::testing::Test {
                      {{"1", gateway_requests}, {"5", gateway_requests}, {"+Inf", gateway_requests}}) +
         SourceSeries("istio-ingressgateway", "istio-system", kSvc, 503, gateway_errors,
                      {{"1", 0}, {"5", gateway_errors}, {"+Inf", gateway_errors}});
-    texts_["sidecar~hw1"] = DestinationSeries("helloworld-1", "devops", "mutual_tls", 200, inbound);
+    texts_["sidecar~hw1"] = DestinationSeries("helloworld-1", "devops", "mutual_tls", 200, inbound,
+                                              "istio-ingressgateway", "istio-system");
   }
 
   xds::HttpExchange Get(const std::string& target) {
@@ -270,7 +272,7 @@ TEST(DashboardScaleTest, FiveHundredServicesStayWithinTheEdgeBound) {
       }
       return text;
     }
-    return DestinationSeries(t.workload, t.ns, "mutual_tls", 200, round * 5);
+    return DestinationSeries(t.workload, t.ns, "mutual_tls", 200, round * 5, "istio-ingressgateway", "istio-system");
   };
   auto clock = std::make_shared<FakeClock>();
   sources.clock = clock;
@@ -293,6 +295,109 @@ TEST(DashboardScaleTest, FiveHundredServicesStayWithinTheEdgeBound) {
   auto services = config::ParseYamlNode(ex.response, "services");
   ASSERT_TRUE(services.ok());
   EXPECT_EQ((*services)["services"].size(), 500u);
+  // The graph the page draws: every service and workload, and the kept edges.
+  ex.target = "/dashboard/api/graph?window=60";
+  ASSERT_TRUE(d->HandleHttp(ex));
+  auto graph = config::ParseYamlNode(ex.response, "graph");
+  ASSERT_TRUE(graph.ok()) << graph.status();
+  size_t service_nodes = 0;
+  for (const config::Node& n : (*graph)["nodes"].items()) {
+    service_nodes += n["kind"].Str() == "service" ? 1 : 0;
+  }
+  EXPECT_EQ(service_nodes, 500u);
+  EXPECT_EQ((*graph)["nodes"].size(), 1501u) << "500 services, 1000 sidecars, the gateway";
+  EXPECT_EQ((*graph)["edges"].size(), 1200u) << "the edge bound";
+}
+
+// Dead proxies among live ones, all real sockets on loopback and the real HTTP client:
+// the dead ones (listening, never answering) are flagged stale with the timeout, and
+// the live ones' traffic arrives in the same round, which is not held much beyond one
+// timeout because proxies are scraped concurrently.
+TEST(DashboardScrapeTest, BlackholedProxiesAreFlaggedStaleAndDoNotHoldTheOthers) {
+  testdata::TinyServer gateway("");
+  testdata::TinyServer sidecar("");
+  constexpr int kDead = 12;
+  std::vector<std::unique_ptr<testdata::Blackhole>> dead;
+  // The dead first: a serial scraper would wait for every one of them before the live.
+  std::vector<xds::ProxySyncInfo> proxies;
+  for (int i = 0; i < kDead; ++i) {
+    dead.push_back(std::make_unique<testdata::Blackhole>());
+    proxies.push_back(Proxy(common::StrCat("sidecar~dead-", i), "sidecar", common::StrCat("dead-", i), "devops",
+                            dead.back()->port(), {"helloworldsvc"}));
+  }
+  proxies.push_back(Proxy("router~gw", "router", "istio-ingressgateway", "istio-system", gateway.port()));
+  proxies.push_back(Proxy("sidecar~hw1", "sidecar", "helloworld-1", "devops", sidecar.port(), {"helloworldsvc"}));
+  auto serve = [&](double n) {
+    const std::string head = "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\n";
+    gateway.SetAnswer(head + SourceSeries("istio-ingressgateway", "istio-system", kSvc, 200, n, {}));
+    sidecar.SetAnswer(head + DestinationSeries("helloworld-1", "devops", "mutual_tls", 200, n, "istio-ingressgateway",
+                                               "istio-system"));
+  };
+  DashboardSources sources;
+  sources.proxies = [&] { return proxies; };
+  auto clock = std::make_shared<FakeClock>();
+  sources.clock = clock;
+  DashboardOptions options;
+  options.scrape_timeout = std::chrono::milliseconds(1000);
+  options.run_analyzers = false;
+  auto d = CreateDashboard(options, sources);
+  auto get = [&](const std::string& target) {
+    xds::HttpExchange ex;
+    ex.method = "GET";
+    ex.target = target;
+    EXPECT_TRUE(d->HandleHttp(ex));
+    return ex.response;
+  };
+
+  serve(10);
+  d->Refresh();
+  clock->now += seconds(5);
+  serve(30);
+  auto start = std::chrono::steady_clock::now();
+  d->Refresh();
+  auto round = std::chrono::steady_clock::now() - start;
+
+  auto graph = config::ParseYamlNode(get("/dashboard/api/graph?window=60"), "graph");
+  ASSERT_TRUE(graph.ok()) << graph.status();
+  bool gateway_edge = false;
+  for (const config::Node& e : (*graph)["edges"].items()) {
+    if (e["source"].Str() == "wl:istio-system/istio-ingressgateway") {
+      gateway_edge = true;
+      EXPECT_EQ(e["requests"].Int().value_or(0), 20) << "the live gateway's data arrived";
+      EXPECT_EQ(e["mtls"].Str(), "mutual_tls");
+      EXPECT_EQ(e["stale"].Str(), "false");
+    }
+  }
+  EXPECT_TRUE(gateway_edge);
+  int stale_nodes = 0;
+  for (const config::Node& n : (*graph)["nodes"].items()) {
+    if (n["name"].Str().starts_with("dead-")) {
+      stale_nodes += n["stale"].Str() == "true" ? 1 : 0;
+    } else {
+      EXPECT_EQ(n["stale"].Str(), "false") << n["id"].Str();
+    }
+  }
+  EXPECT_EQ(stale_nodes, kDead);
+
+  auto listed = config::ParseYamlNode(get("/dashboard/api/proxies"), "proxies");
+  ASSERT_TRUE(listed.ok());
+  int stale = 0;
+  for (const config::Node& p : (*listed)["proxies"].items()) {
+    const config::Node& scrape = p["scrape"];
+    if (p["workload"].Str().starts_with("dead-")) {
+      EXPECT_EQ(scrape["stale"].Str(), "true");
+      EXPECT_NE(scrape["error"].Str().find("timed out"), std::string::npos) << scrape["error"].Str();
+      ++stale;
+    } else {
+      EXPECT_EQ(scrape["stale"].Str(), "false") << p["id"].Str();
+      EXPECT_EQ(scrape["ok"].Str(), "true");
+    }
+  }
+  EXPECT_EQ(stale, kDead);
+  EXPECT_NE(get("/dashboard/api/status").find(common::StrCat("\"scrapeFailures\": ", kDead)), std::string::npos);
+  // Generous: 12 dead proxies scraped one after another would take 12 s; concurrently
+  // (16 at a time) about one 1 s timeout. 6 s leaves room for a loaded machine.
+  EXPECT_LT(round, std::chrono::seconds(6)) << "dead proxies held the round";
 }
 
 TEST(DashboardAssetsTest, EmbedsTheBuiltFrontEnd) {

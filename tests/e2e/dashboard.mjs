@@ -7,6 +7,10 @@ import { chromium } from "playwright-core";
 const [url, screenshot] = process.argv.slice(2);
 const executablePath = process.env.CHROMIUM || "/usr/bin/chromium";
 const EDGE = 'g.edge[data-edge="wl:istio-system/istio-ingressgateway->svc:helloworldsvc.devops.svc.cluster.local"]';
+// The gateway's TCP route to an echo server (ServiceEntry), drawn as a TCP edge.
+const TCP_EDGE = 'g.edge.tcp[data-edge="wl:istio-system/istio-ingressgateway->svc:tcp-echo.example.internal"]';
+// The plain-text client without a proxy (dashboard_e2e_test.sh): an unknown caller.
+const PLAIN_EDGE = 'g.edge[data-edge="wl:unknown/unknown->svc:helloworldsvc.devops.svc.cluster.local"]';
 const SERVICE_NODE = 'g.node.service[data-id="svc:helloworldsvc.devops.svc.cluster.local"]';
 const VS = '#detail .resource[data-kind="VirtualService"]';
 
@@ -43,6 +47,24 @@ try {
   console.log(`edge gateway -> helloworldsvc: "${label}" "${mark}" (data-rps=${await edge.getAttribute("data-rps")})`);
   if (!/rps/.test(label ?? "")) fail(`edge label without a rate: ${label}`);
   if (!/mTLS/.test(mark ?? "")) fail(`edge without the mTLS mark: ${mark}`);
+  // Per edge: the plain-text caller of the same service is not marked.
+  await page.waitForFunction(
+    (sel) => {
+      const e = document.querySelector(sel);
+      return e && Number(e.getAttribute("data-rps")) > 0 && e.getAttribute("data-mtls") === "none";
+    },
+    PLAIN_EDGE,
+    { timeout: 30000 },
+  );
+  const plainMarks = await page.locator(`${PLAIN_EDGE} g.mtls`).count();
+  console.log(`edge unknown -> helloworldsvc: data-mtls=${await page.getAttribute(PLAIN_EDGE, "data-mtls")}, ${plainMarks} mTLS badges`);
+  if (plainMarks !== 0) fail("the plain-text caller's edge shows an mTLS badge");
+  if ((await edge.getAttribute("data-mtls")) !== "mutual_tls") fail("the gateway edge lost its mTLS mark next to a plain-text caller");
+
+  await page.waitForSelector(TCP_EDGE, { timeout: 30000 });
+  const tcpLabel = await page.locator(`${TCP_EDGE} text.edge-label`).textContent();
+  console.log(`edge gateway -> tcp-echo: "${tcpLabel}"`);
+  if (!/^TCP .*\/s · \d+ conn/.test(tcpLabel ?? "")) fail(`TCP edge label: ${tcpLabel}`);
 
   await page.click(SERVICE_NODE);
   await page.waitForSelector(VS, { timeout: 15000 });

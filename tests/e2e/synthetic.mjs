@@ -12,8 +12,14 @@ const SERVICES = 500;
 
 function traffic(i) {
   const rps = (i % 17) / 3;
-  return { rps, requests: Math.round(rps * 60), errorRate: i % 23 === 0 ? 0.12 : 0, p50: 2 + (i % 5), p99: 20 + (i % 40), mtls: i % 7 === 0 ? "none" : "mutual_tls" };
+  return { protocol: "http", rps, requests: Math.round(rps * 60), errorRate: i % 23 === 0 ? 0.12 : 0, p50: 2 + (i % 5), p99: 20 + (i % 40), connections: 0, bytesPerSecond: 0, mtls: i % 7 === 0 ? "none" : "mutual_tls", stale: false };
 }
+// Every 25th service is a TCP service (a database): bytes/s, no requests.
+function tcpTraffic(i) {
+  return { protocol: "tcp", rps: 0, requests: 0, errorRate: 0, p50: null, p99: null, connections: 3 + (i % 4), bytesPerSecond: 2048 * (1 + (i % 9)), mtls: "mutual_tls", stale: false };
+}
+// Every 40th service's first replica has a dead proxy: its node and edges are stale.
+const staleWorkload = (i, r) => i % 40 === 1 && r === 1;
 const services = Array.from({ length: SERVICES }, (_, i) => ({
   namespace: `ns-${i % 20}`,
   name: `svc-${i}`,
@@ -24,18 +30,18 @@ const services = Array.from({ length: SERVICES }, (_, i) => ({
 }));
 const nodes = [];
 const edges = [];
-nodes.push({ id: "wl:istio-system/istio-ingressgateway", kind: "workload", name: "istio-ingressgateway", namespace: "istio-system", proxy: "router" });
+nodes.push({ id: "wl:istio-system/istio-ingressgateway", kind: "workload", name: "istio-ingressgateway", namespace: "istio-system", proxy: "router", stale: false });
 for (const [i, s] of services.entries()) {
   nodes.push({ id: `svc:${s.fqdn}`, kind: "service", name: s.name, namespace: s.namespace, proxy: "" });
   for (const r of [1, 2]) {
     const wl = `wl:${s.namespace}/${s.name}-${r}`;
-    nodes.push({ id: wl, kind: "workload", name: `${s.name}-${r}`, namespace: s.namespace, proxy: "sidecar" });
-    if (s.rps > 0) edges.push({ source: `svc:${s.fqdn}`, target: wl, ...traffic(i) });
+    nodes.push({ id: wl, kind: "workload", name: `${s.name}-${r}`, namespace: s.namespace, proxy: "sidecar", stale: staleWorkload(i, r) });
+    if (i % 25 === 0) edges.push({ source: `svc:${s.fqdn}`, target: wl, ...tcpTraffic(i) });
+    else if (s.rps > 0) edges.push({ source: `svc:${s.fqdn}`, target: wl, ...traffic(i), stale: staleWorkload(i, r) });
   }
-  if (s.rps > 0) {
-    const caller = i % 10 === 0 ? "wl:istio-system/istio-ingressgateway" : `wl:${services[(i + 1) % SERVICES].namespace}/svc-${(i + 1) % SERVICES}-1`;
-    edges.push({ source: caller, target: `svc:${s.fqdn}`, ...traffic(i) });
-  }
+  const caller = i % 10 === 0 ? "wl:istio-system/istio-ingressgateway" : `wl:${services[(i + 1) % SERVICES].namespace}/svc-${(i + 1) % SERVICES}-1`;
+  if (i % 25 === 0) edges.push({ source: caller, target: `svc:${s.fqdn}`, ...tcpTraffic(i) });
+  else if (s.rps > 0) edges.push({ source: caller, target: `svc:${s.fqdn}`, ...traffic(i) });
 }
 const now = Date.now();
 let failGraph = false;
@@ -44,7 +50,7 @@ const api = {
   "/dashboard/api/graph": () => (failGraph ? null : { generatedAt: now, windowSeconds: 60, nodes, edges }),
   "/dashboard/api/services": () => ({ windowSeconds: 60, services }),
   "/dashboard/api/proxies": () => ({
-    proxies: nodes.filter((n) => n.kind === "workload").map((n) => ({ id: `sidecar~${n.name}`, type: n.proxy, workload: n.name, namespace: n.namespace, statsPort: 15090, types: { CDS: { status: "SYNCED", resources: 3, nack: "" } }, scrape: { ok: true, error: "", lastSuccess: now, samples: 10 } })),
+    proxies: nodes.filter((n) => n.kind === "workload").map((n) => ({ id: `sidecar~${n.name}`, type: n.proxy, workload: n.name, namespace: n.namespace, statsPort: 15090, types: { CDS: { status: "SYNCED", resources: 3, nack: "" } }, scrape: n.stale ? { ok: false, stale: true, error: "127.0.0.1:15090/stats/prometheus: read timed out", lastSuccess: now - 60000, samples: 0 } : { ok: true, stale: false, error: "", lastSuccess: now, samples: 10 } })),
   }),
 };
 const types = { ".html": "text/html", ".js": "text/javascript", ".css": "text/css" };
@@ -93,6 +99,19 @@ try {
   if (!/hidden/.test(note)) fail("the graph does not say nodes are hidden");
   const rows = await page.locator("#services tbody tr").count();
   if (rows !== 200) fail(`services table shows ${rows} rows, expected the 200 busiest`);
+  // TCP edges are drawn apart (dashed, bytes/s); stale data is marked.
+  const tcpEdge = page.locator('g.edge.tcp[data-edge="wl:istio-system/istio-ingressgateway->svc:svc-0.ns-0.svc.cluster.local"]');
+  const tcpLabel = await tcpEdge.locator("text.edge-label").textContent();
+  console.log(`TCP edge: "${tcpLabel}"`);
+  if (!/^TCP .*KiB\/s · \d+ conn/.test(tcpLabel ?? "")) fail(`TCP edge label: ${tcpLabel}`);
+  if ((await tcpEdge.locator("path").getAttribute("stroke-dasharray")) === null &&
+      (await tcpEdge.locator("path").evaluate((p) => getComputedStyle(p).strokeDasharray)) === "none") fail("TCP edge is not dashed");
+  const staleEdge = page.locator('g.edge.stale[data-edge="svc:svc-1.ns-1.svc.cluster.local->wl:ns-1/svc-1-1"]');
+  if (!/stale/.test((await staleEdge.locator("text.edge-label").textContent()) ?? "")) fail("stale edge not labelled");
+  if ((await page.locator('g.node.stale[data-id="wl:ns-1/svc-1-1"]').count()) !== 1) fail("stale node not marked");
+  const staleProxy = await page.locator('#proxies tr[data-proxy="sidecar~svc-1-1"] td.scrape-stale').textContent();
+  console.log(`stale proxy row: "${staleProxy}"`);
+  if (!/^stale since .*read timed out/.test(staleProxy ?? "")) fail(`stale proxy row: ${staleProxy}`);
   await page.fill("#filter", "svc-42");
   await page.waitForFunction(() => document.querySelectorAll("#services tbody tr").length <= 11, null, { timeout: 5000 });
   const filtered = await page.locator("g.node.service").count();

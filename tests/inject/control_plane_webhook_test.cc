@@ -19,21 +19,6 @@
 namespace mesh::inject {
 namespace {
 
-// A port that was free a moment ago (the flag needs a number; 0 means "off").
-int FreePort() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof(a);
-  int port = 0;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0 &&
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0) {
-    port = ntohs(a.sin_port);
-  }
-  ::close(fd);
-  return port;
-}
 
 TEST(ControlPlaneWebhook, ServesInjectAndValidateWithTheStateCa) {
   std::string bin = MeshctlForTest();
@@ -43,7 +28,7 @@ TEST(ControlPlaneWebhook, ServesInjectAndValidateWithTheStateCa) {
   testing::TempDir dir;
   std::string state = dir.path() + "/state";
   std::string out = dir.path() + "/out";
-  int webhook_port = FreePort();
+  int webhook_port = testing::FreeLoopbackPort();
   ASSERT_NE(webhook_port, 0);
   pid_t pid = ::fork();
   if (pid == 0) {

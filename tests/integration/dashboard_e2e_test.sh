@@ -39,6 +39,8 @@ SCENARIO_DIR=$(mktemp -d /tmp/meshctl-dashboard-e2e.XXXXXX)
 export SCENARIO_DIR SCENARIO_SCRAPE_INTERVAL=1s
 # shellcheck source=../../scripts/lib/scenario.sh
 source "$ROOT/scripts/lib/scenario.sh"
+SCENARIO_TCP_PORT=$(free_port)  # the gateway's TCP server (port 31400), added below
+export SCENARIO_TCP_PORT
 traffic_pid=""
 cleanup() {
   if [ -n "$traffic_pid" ]; then kill "$traffic_pid" 2>/dev/null || true; wait "$traffic_pid" 2>/dev/null || true; fi
@@ -48,8 +50,54 @@ cleanup() {
 trap cleanup EXIT
 scenario_start >"$SCENARIO_DIR/scenario.log" 2>&1 || { cat "$SCENARIO_DIR/scenario.log"; exit 1; }
 
-# Steady traffic through the gateway while the browser looks.
-( while true; do scenario_curl / >/dev/null || true; sleep 0.2; done ) &
+# A TCP hop: a Gateway server on port 31400 (protocol TCP) whose VirtualService routes
+# the connections to a ServiceEntry host (an echo server without a sidecar on loopback);
+# the gateway's TCP proxy reports istio_tcp_* for them.
+tcp_echo_port=$(free_port)
+scenario_bg tcp-echo "$MESHCTL" x echo --port "$tcp_echo_port" --name tcp-echo
+"$MESHCTL" apply -f - >/dev/null <<EOF
+apiVersion: networking.istio.io/v1beta1
+kind: ServiceEntry
+metadata: {name: tcp-echo, namespace: devops}
+spec:
+  hosts: [tcp-echo.example.internal]
+  location: MESH_EXTERNAL
+  resolution: STATIC
+  ports: [{number: 9000, name: tcp, protocol: TCP}]
+  endpoints: [{address: 127.0.0.1, ports: {tcp: $tcp_echo_port}}]
+---
+apiVersion: networking.istio.io/v1beta1
+kind: Gateway
+metadata: {name: tcpgw, namespace: devops}
+spec:
+  selector: {istio: ingressgateway}
+  servers:
+  - port: {number: 31400, name: tcp, protocol: TCP}
+    hosts: ["*"]
+---
+apiVersion: networking.istio.io/v1beta1
+kind: VirtualService
+metadata: {name: tcp-echo, namespace: devops}
+spec:
+  hosts: ["*"]
+  gateways: [tcpgw]
+  tcp:
+  - match: [{port: 31400}]
+    route:
+    - destination: {host: tcp-echo.example.internal, port: {number: 9000}}
+EOF
+tcp_get() { curl -sf --max-time 5 "http://127.0.0.1:$SCENARIO_TCP_PORT/" | grep -q Hostname=tcp-echo; }
+scenario_wait 30 tcp_get || { echo "FAIL: no answer through the gateway's TCP server on :$SCENARIO_TCP_PORT"; exit 1; }
+
+# Steady traffic through the gateway while the browser looks, and a client without a
+# proxy calling helloworld-1's sidecar in plain text (PERMISSIVE): its edge must not
+# take the gateway's mTLS mark.
+( while true; do
+    scenario_curl / >/dev/null || true
+    curl -s -o /dev/null --max-time 5 "http://127.0.0.1:$SCENARIO_INBOUND_PORT_1/" || true
+    curl -s -o /dev/null --max-time 5 "http://127.0.0.1:$SCENARIO_TCP_PORT/" || true
+    sleep 0.2
+  done ) &
 traffic_pid=$!
 
 url=$("$MESHCTL" dashboard --control-plane "127.0.0.1:$SCENARIO_CP_PORT" | sed -n 's/^dashboard: //p')
@@ -85,4 +133,16 @@ if command -v promtool >/dev/null; then
     [ "$rc" = 0 ] || [ "$rc" = 3 ] || { echo "FAIL: promtool cannot parse /stats/prometheus on :$port"; exit 1; }
   done
 fi
+# The TCP hop in the API: a TCP edge gateway -> tcp-echo with connections and bytes.
+tcp_edge() {
+  curl -sf "${url}api/graph?window=60" | node -e '
+    let s = ""; process.stdin.on("data", (d) => (s += d)).on("end", () => {
+      const e = JSON.parse(s).edges.find((x) => x.source === "wl:istio-system/istio-ingressgateway" &&
+                                              x.target === "svc:tcp-echo.example.internal");
+      if (e) console.log(`gateway -> tcp-echo: protocol ${e.protocol}, ${e.connections} connections, ${e.bytesPerSecond} B/s`);
+      process.exit(e && e.protocol === "tcp" && e.connections > 0 && e.bytesPerSecond > 0 ? 0 : 1);
+    });'
+}
+scenario_wait 30 tcp_edge || { echo "FAIL: no TCP edge gateway -> tcp-echo"; curl -s "${url}api/graph"; exit 1; }
+tcp_edge
 node "$ROOT/tests/e2e/dashboard.mjs" "$url" "$ARTIFACT_DIR/dashboard.png"

@@ -711,6 +711,75 @@ TEST_F(HttpProxyTest, AdminStatsPrometheusAndJsonAccessLog) {
   }
 }
 
+// Peer identity on the serving side: the calling proxy names its workload to a mesh
+// service (x-meshctl-peer-workload), the serving proxy takes it into its destination
+// metrics and does not pass it on to the application.
+TEST_F(HttpProxyTest, ServingSideMetricsNameTheCallingWorkload) {
+  Upstream app("app");
+  TestProxy serving(Expand(R"(
+node:
+  id: serving
+  metadata: {WORKLOAD_NAME: backend, NAMESPACE: test-ns}
+static_resources:
+  listeners:
+  - name: inbound
+    address: {socket_address: {address: 127.0.0.1, port_value: 0}}
+    traffic_direction: INBOUND
+    filter_chains:
+    - filters:
+      - name: envoy.filters.network.http_connection_manager
+        typed_config:
+          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
+          stat_prefix: inbound
+          route_config:
+            name: inbound
+            virtual_hosts:
+            - name: all
+              domains: ["*"]
+              routes:
+              - {match: {prefix: /}, route: {cluster: "inbound|80||"}}
+  clusters:
+${CLUSTERS}
+)",
+                           {{"CLUSTERS", ClusterYaml("\"inbound|80||\"", {app.port()})}}));
+  ASSERT_TRUE(serving.ok()) << serving.status();
+  std::string vhosts = R"(
+            - name: all
+              domains: ["*"]
+              routes:
+              - {match: {prefix: /}, route: {cluster: "outbound|80||backend.test-ns.svc.cluster.local"}}
+)";
+  TestProxy calling(Bootstrap(
+      vhosts, ClusterYaml("\"outbound|80||backend.test-ns.svc.cluster.local\"", {serving.port("inbound")}), log_path()));
+  ASSERT_TRUE(calling.ok()) << calling.status();
+
+  // Through the calling proxy (which overwrites what the client claims), and straight to
+  // the serving proxy: once with a name, once with a value that is not one.
+  std::string echo = Curl(StrCat("-s -H 'x-meshctl-peer-workload: evil/evil' ", Url(calling, "/via-gateway")));
+  EXPECT_NE(echo.find("/via-gateway"), std::string::npos) << echo;
+  EXPECT_EQ(common::ToLower(echo).find("x-meshctl-peer-workload"), std::string::npos)
+      << "the application must not see the header: " << echo;
+  std::string direct = StrCat("http://127.0.0.1:", serving.port("inbound"), "/direct");
+  EXPECT_EQ(Get("-H 'x-meshctl-peer-workload: other-ns/client' " + direct), "200");
+  EXPECT_EQ(Get("-H 'x-meshctl-peer-workload: Not A Name' " + direct), "200");
+  EXPECT_EQ(Get(direct), "200");
+
+  std::string prom = Curl(StrCat("-s http://127.0.0.1:", serving.stats_port(), "/stats/prometheus"));
+  auto count = [&](const std::string& source, const std::string& ns) -> std::string {
+    std::regex line(StrCat("istio_requests_total\\{reporter=\"destination\",source_workload=\"", source,
+                           "\",source_workload_namespace=\"", ns, "\",[^}]*\\} ([0-9]+)"));
+    std::smatch m;
+    return std::regex_search(prom, m, line) ? m[1].str() : "none";
+  };
+  EXPECT_EQ(count("gateway", "test-ns"), "1") << prom;
+  EXPECT_EQ(count("evil", "evil"), "none") << prom;
+  EXPECT_EQ(count("client", "other-ns"), "1") << "a direct caller can name itself: telemetry, not identity";
+  EXPECT_EQ(count("unknown", "unknown"), "2") << "an invalid name and no header leave the source unknown";
+  // The calling side reports as the source, as before.
+  std::string calling_prom = Curl(StrCat("-s http://127.0.0.1:", calling.stats_port(), "/stats/prometheus"));
+  EXPECT_NE(calling_prom.find("reporter=\"source\",source_workload=\"gateway\""), std::string::npos);
+}
+
 TEST_F(HttpProxyTest, ReadyOnlyAfterConfigAndReloadKeepsInflightRequests) {
   Upstream up("u");
   TestProxy p("");

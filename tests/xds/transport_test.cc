@@ -13,6 +13,8 @@
 namespace mesh::xds {
 namespace {
 
+using mesh::testing::Eventually;
+
 using config::Node;
 using namespace std::chrono_literals;
 
@@ -91,16 +93,6 @@ class RecordingCallbacks : public XdsClientCallbacks {
   std::mutex mu_;
   std::condition_variable cv_;
 };
-
-bool Eventually(std::function<bool()> pred) {
-  for (int i = 0; i < 500; ++i) {
-    if (pred()) {
-      return true;
-    }
-    std::this_thread::sleep_for(10ms);
-  }
-  return false;
-}
 
 XdsClientOptions ClientFor(uint16_t port) {
   XdsClientOptions o;

@@ -1,11 +1,14 @@
 // Types of the control plane's /dashboard/api answers (mesh/dashboard/dashboard.cc).
 
 export interface Traffic {
+  protocol: "http" | "tcp" | "http+tcp";
   rps: number;
   errorRate: number;
   requests: number;
   p50: number | null;
   p99: number | null;
+  connections: number; // TCP connections opened in the window
+  bytesPerSecond: number; // TCP bytes both ways
   mtls: "mutual_tls" | "none" | "partial" | "unknown";
 }
 
@@ -15,11 +18,13 @@ export interface GraphNode {
   name: string;
   namespace: string;
   proxy: string;
+  stale: boolean; // its proxy could not be scraped in the last round
 }
 
 export interface GraphEdge extends Traffic {
   source: string;
   target: string;
+  stale: boolean; // from a proxy the last round could not scrape: older numbers
 }
 
 export interface Graph {
@@ -69,7 +74,7 @@ export interface ProxyInfo {
   namespace: string;
   statsPort: number;
   types: Record<string, { status: string; resources: number; nack: string }>;
-  scrape: { ok: boolean; error: string; lastSuccess: number; samples: number } | null;
+  scrape: { ok: boolean; stale: boolean; error: string; lastSuccess: number; samples: number } | null;
 }
 
 export interface Status {

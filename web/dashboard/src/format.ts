@@ -5,6 +5,12 @@ export function fmtRate(v: number): string {
   return v.toFixed(0);
 }
 
+export function fmtBytes(v: number): string {
+  if (v < 1024) return `${v.toFixed(0)} B`;
+  if (v < 1024 * 1024) return `${(v / 1024).toFixed(1)} KiB`;
+  return `${(v / 1024 / 1024).toFixed(1)} MiB`;
+}
+
 export function fmtPct(v: number): string {
   return `${(v * 100).toFixed(v > 0 && v < 0.01 ? 2 : 0)}%`;
 }

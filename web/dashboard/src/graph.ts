@@ -4,7 +4,7 @@
 // the "only with traffic" switch and a per-column cap, so the page stays responsive.
 
 import type { Graph, GraphEdge, GraphNode } from "./api";
-import { fmtMs, fmtPct, fmtRate, svg } from "./format";
+import { fmtBytes, fmtMs, fmtPct, fmtRate, svg } from "./format";
 
 const COLUMN_X = [10, 400, 790];
 const NODE_W = 200;
@@ -109,7 +109,7 @@ export function renderGraph(
     for (const n of col) {
       const p = pos.get(n.id)!;
       const g = svg("g", {
-        class: `node ${n.kind}${view.selected === n.id ? " selected" : ""}${incoming.has(n.id) || outgoing.has(n.id) ? " active" : ""}`,
+        class: `node ${n.kind}${view.selected === n.id ? " selected" : ""}${incoming.has(n.id) || outgoing.has(n.id) ? " active" : ""}${n.stale ? " stale" : ""}`,
         "data-id": n.id,
         "data-name": n.name,
         "data-namespace": n.namespace,
@@ -122,7 +122,7 @@ export function renderGraph(
       label.textContent = `${n.kind === "service" ? "◆" : n.proxy === "router" ? "⇥" : "●"} ${full.length > 28 ? `${full.slice(0, 27)}…` : full}`;
       g.append(label);
       const title = svg("title");
-      title.textContent = `${n.kind} ${n.namespace}/${n.name}${n.proxy ? ` (${n.proxy})` : ""}`;
+      title.textContent = `${n.kind} ${n.namespace}/${n.name}${n.proxy ? ` (${n.proxy})` : ""}${n.stale ? " · stale: its proxy could not be scraped" : ""}`;
       g.append(title);
       g.addEventListener("click", () => onSelect(n));
       g.addEventListener("keydown", (ev) => {
@@ -145,18 +145,27 @@ function renderEdge(e: GraphEdge, a: { x: number; y: number }, b: { x: number; y
   const bend = forward ? 60 : -60;
   const d = `M${x1},${y1} C${x1 + bend},${y1} ${x2 - bend},${y2} ${x2},${y2}`;
   const cls = e.errorRate > 0.05 ? "bad" : e.errorRate > 0 ? "warn" : "ok";
+  const tcp = e.protocol === "tcp";
   const g = svg("g", {
-    class: `edge ${cls}`,
+    class: `edge ${cls} ${tcp ? "tcp" : "http"}${e.stale ? " stale" : ""}`,
     "data-edge": `${e.source}->${e.target}`,
+    "data-protocol": e.protocol,
     "data-rps": e.rps,
+    "data-bps": e.bytesPerSecond,
     "data-mtls": e.mtls,
+    "data-stale": String(e.stale),
   });
-  g.append(svg("path", { d, "marker-end": "url(#arrow)", "stroke-width": Math.min(6, 1.5 + Math.log10(1 + e.rps * 10)) }));
+  // TCP edges are drawn dashed and sized by bytes/s (KiB scale); HTTP by requests/s.
+  const weight = tcp ? Math.log10(1 + e.bytesPerSecond / 1024) : Math.log10(1 + e.rps * 10);
+  g.append(svg("path", { d, "marker-end": "url(#arrow)", "stroke-width": Math.min(6, 1.5 + weight) }));
   // Label just above the curve's midpoint; the mTLS mark as a badge on the same line so
   // edges fanning out of one node (18 px apart there) do not overlap.
   const mx = (x1 + x2) / 2;
   const my = (y1 + y2) / 2 - 5;
-  const labelText = `${fmtRate(e.rps)} rps${e.errorRate > 0 ? ` · ${fmtPct(e.errorRate)} err` : ""} · p99 ${fmtMs(e.p99)}`;
+  const tcpText = `TCP ${fmtBytes(e.bytesPerSecond)}/s · ${e.connections} conn`;
+  const httpText = `${fmtRate(e.rps)} rps${e.errorRate > 0 ? ` · ${fmtPct(e.errorRate)} err` : ""} · p99 ${fmtMs(e.p99)}`;
+  const labelText =
+    (tcp ? tcpText : e.protocol === "http+tcp" ? `${httpText} · ${tcpText}` : httpText) + (e.stale ? " · stale" : "");
   const mtls = e.mtls === "mutual_tls" || e.mtls === "partial";
   const labelW = labelText.length * 5.6;
   const badgeW = e.mtls === "partial" ? 74 : 36;
@@ -173,7 +182,12 @@ function renderEdge(e: GraphEdge, a: { x: number; y: number }, b: { x: number; y
     g.append(badge);
   }
   const title = svg("title");
-  title.textContent = `${e.source} → ${e.target}\n${e.requests} requests · ${fmtRate(e.rps)} rps · errors ${fmtPct(e.errorRate)} · p50 ${fmtMs(e.p50)} · p99 ${fmtMs(e.p99)} · ${e.mtls}`;
+  title.textContent =
+    `${e.source} → ${e.target}\n` +
+    (tcp ? "" : `${e.requests} requests · ${fmtRate(e.rps)} rps · errors ${fmtPct(e.errorRate)} · p50 ${fmtMs(e.p50)} · p99 ${fmtMs(e.p99)} · `) +
+    (e.protocol === "http" ? "" : `TCP ${e.connections} connections · ${fmtBytes(e.bytesPerSecond)}/s · `) +
+    e.mtls +
+    (e.stale ? "\nstale: a proxy at one end could not be scraped in the last round" : "");
   g.append(title);
   return g;
 }

@@ -1,7 +1,7 @@
 import "./style.css";
 import { getJson, type Graph, type GraphNode, type ProxyInfo, type ServiceDetail, type ServiceSummary, type Status } from "./api";
 import { lineChart } from "./charts";
-import { el, fmtMs, fmtPct, fmtRate } from "./format";
+import { el, fmtBytes, fmtMs, fmtPct, fmtRate } from "./format";
 import { renderGraph, type GraphView } from "./graph";
 
 const API = "/dashboard/api";
@@ -100,7 +100,7 @@ function drawServices(): void {
       { class: "clickable", "data-service": `${s.namespace}/${s.name}` },
       el("td", {}, s.name),
       el("td", {}, s.namespace),
-      el("td", { class: "num" }, fmtRate(s.rps)),
+      el("td", { class: "num" }, s.protocol === "tcp" ? `TCP ${fmtBytes(s.bytesPerSecond)}/s` : fmtRate(s.rps)),
       el("td", { class: `num ${s.errorRate > 0 ? "bad" : ""}` }, fmtPct(s.errorRate)),
       el("td", { class: "num" }, fmtMs(s.p50)),
       el("td", { class: "num" }, fmtMs(s.p99)),
@@ -139,7 +139,7 @@ function drawDetail(d: ServiceDetail): void {
     el(
       "div",
       { class: "kpis" },
-      kpi("rate", `${fmtRate(t.rps)} rps`),
+      t.protocol === "tcp" ? kpi("TCP", `${fmtBytes(t.bytesPerSecond)}/s`) : kpi("rate", `${fmtRate(t.rps)} rps`),
       kpi("errors", fmtPct(t.errorRate)),
       kpi("p50", fmtMs(t.p50)),
       kpi("p99", fmtMs(t.p99)),
@@ -219,8 +219,14 @@ async function refreshProxies(): Promise<void> {
         }),
         el(
           "td",
-          { class: p.scrape && !p.scrape.ok && p.statsPort ? "bad" : "" },
-          p.statsPort === 0 ? "no stats port" : !p.scrape ? "not yet" : p.scrape.ok ? `ok (:${p.statsPort})` : p.scrape.error,
+          { class: p.scrape && p.scrape.stale ? "bad scrape-stale" : "" },
+          p.statsPort === 0
+            ? "no stats port"
+            : !p.scrape
+              ? "not yet"
+              : p.scrape.ok
+                ? `ok (:${p.statsPort})`
+                : `stale${p.scrape.lastSuccess ? ` since ${new Date(p.scrape.lastSuccess).toLocaleTimeString()}` : ""}: ${p.scrape.error}`,
         ),
       ),
     );
