@@ -29,7 +29,7 @@ RUN MESH_SKIP_DEPS=1 JOBS="$(nproc)" MESH_CMAKE_ARGS=-DMESH_BUILD_TESTS=OFF scri
 FROM debian:12-slim
 RUN apt-get update \
     && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-       libabsl20220623 libfmt9 libre2-9 libssl3 libyaml-0-2 ca-certificates iptables \
+       libabsl20220623 libfmt9 libre2-9 libssl3 libyaml-0-2 libzstd1 ca-certificates iptables \
     && rm -rf /var/lib/apt/lists/* \
     && groupadd --gid 1337 istio-proxy \
     && useradd --uid 1337 --gid 1337 --no-create-home --shell /usr/sbin/nologin istio-proxy

@@ -4,7 +4,9 @@
 // child process opens P discovery streams to it (real authenticated WebSocket streams on
 // loopback, all on one thread). The simulated proxies are lightweight: they read each
 // response, ACK it by nonce and look for the probe route, without decoding the
-// resources, so the figures are the control plane's. Then:
+// resources, so the figures are the control plane's. By default they negotiate compressed
+// responses (mesh/xds/compression.h) and decompress every response they get, as a real
+// proxy would; PUSH_BENCH_ENCODING=json makes them ask for plain JSON. Then:
 //   1. full push: time until every stream has all five types and the probe route;
 //   2. change propagation: applies a VirtualService change R times and measures, per
 //      change, the time until every proxy received the new route (p50/p99);
@@ -31,6 +33,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <mutex>
 #include <string>
@@ -42,6 +45,7 @@
 #include "mesh/controlplane/control_plane.h"
 #include "mesh/pilot/generator.h"
 #include "mesh/store/local_store.h"
+#include "mesh/xds/compression.h"
 
 using namespace std::chrono;
 using mesh::config::Node;
@@ -134,7 +138,12 @@ class LightProxy : public std::enable_shared_from_this<LightProxy> {
 // full configuration with a given probe route.
 class Fleet {
  public:
-  Fleet(int proxies, int report_fd) : proxies_(proxies), report_fd_(report_fd) {}
+  Fleet(int proxies, int report_fd, bool compressed)
+      : compressed(compressed), proxies_(proxies), report_fd_(report_fd) {}
+  const bool compressed;   // ask for zstd responses
+  std::string scratch;     // decompressed responses (one at a time: one thread)
+  uint64_t wire_bytes = 0;  // response bytes as received
+  uint64_t json_bytes = 0;  // response bytes after decompression
   void OnUpdate(LightProxy& p, const std::string& old_marker, bool became_ready) {
     if (became_ready) {
       ++ready_;
@@ -169,9 +178,13 @@ void LightProxy::Start(uint16_t port, mesh::xds::ProxyNode node) {
           std::fprintf(stderr, "proxy %d: connect: %s\n", self->index_, ec.message().c_str());
           return;
         }
-        self->ws_.set_option(websocket::stream_base::decorator([auth = self->node_.authorization](websocket::request_type& req) {
-          req.set(beast::http::field::authorization, auth);
-        }));
+        self->ws_.set_option(websocket::stream_base::decorator(
+            [auth = self->node_.authorization, compress = self->fleet_->compressed](websocket::request_type& req) {
+              req.set(beast::http::field::authorization, auth);
+              if (compress) {
+                req.set(mesh::xds::kAcceptEncodingHeader, mesh::xds::kZstdEncoding);
+              }
+            }));
         self->ws_.read_message_max(256 << 20);
         self->ws_.async_handshake("127.0.0.1", "/v3/discovery", [self](beast::error_code ec) {
           if (ec) {
@@ -195,6 +208,18 @@ void LightProxy::Read() {
       return;
     }
     std::string_view text(static_cast<const char*>(self->buffer_.data().data()), self->buffer_.size());
+    Fleet& fleet = *self->fleet_;
+    fleet.wire_bytes += text.size();
+    if (self->ws_.got_binary()) {
+      // Every compressed response is decompressed in full, as a proxy would.
+      absl::Status st = mesh::xds::ZstdDecompressInto(text, 256 << 20, fleet.scratch);
+      if (!st.ok()) {
+        std::fprintf(stderr, "proxy %d: %s\n", self->index_, std::string(st.message()).c_str());
+        return;
+      }
+      text = fleet.scratch;
+    }
+    fleet.json_bytes += text.size();
     // The envelope comes first: look only there for the type, version and nonce.
     std::string_view head = text.substr(0, text.find("\"resources\":"));
     mesh::xds::DiscoveryRequest ack;
@@ -253,7 +278,8 @@ int RunProxies(int services, int proxies, const std::string& token_key_file, int
     return 1;
   }
   net::io_context ioc;
-  Fleet fleet(proxies, report_fd);
+  const char* encoding = std::getenv("PUSH_BENCH_ENCODING");
+  Fleet fleet(proxies, report_fd, encoding == nullptr || std::string(encoding) != "json");
   std::vector<std::shared_ptr<LightProxy>> all;
   for (int i = 0; i < proxies; ++i) {
     std::string name = "proxy-" + std::to_string(i);
@@ -276,6 +302,9 @@ int RunProxies(int services, int proxies, const std::string& token_key_file, int
   });
   ioc.run();
   watchdog.join();
+  std::fprintf(stderr, "  proxies (%s): received %.0f MB on the wire, %.0f MB of JSON\n",
+               fleet.compressed ? "zstd" : "json", static_cast<double>(fleet.wire_bytes) / 1e6,
+               static_cast<double>(fleet.json_bytes) / 1e6);
   return 0;
 }
 

@@ -8,6 +8,8 @@ PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config
   libboost1.81-dev libssl-dev libcli11-dev libfmt-dev libabsl-dev
   libyaml-dev libgtest-dev libgmock-dev libnghttp2-dev libre2-dev
+  # compressed discovery responses (mesh/xds/compression.cc)
+  libzstd-dev
   # tests: real clients and servers on loopback
   curl openssl python3 procps iproute2 prometheus nghttp2-client
   # fault drills: TLS configuration scan of the gateway (tests/integration/scenario_test.sh)

@@ -19,8 +19,14 @@ struct CliContext {
 // The `x` group (experimental and helper commands), created on first use.
 CLI::App* ExperimentalCommand(CLI::App& app);
 
+// Every command below, in order (main.cc); `x check-args` builds a second tree with it.
+void RegisterAllCommands(CLI::App& app, CliContext& ctx);
+
 void RegisterVersionCommand(CLI::App& app, CliContext& ctx);
 void RegisterEchoCommand(CLI::App& app, CliContext& ctx);
+// experimental_cmd.cc: `x check-args -- ARGS...` parses a meshctl command line without
+// running it (the container args of rendered manifests are checked with it).
+void RegisterCheckArgsCommand(CLI::App& app, CliContext& ctx);
 void RegisterAnalyzeCommand(CLI::App& app, CliContext& ctx);
 // install_cmd.cc: install, uninstall, verify-install, manifest generate, profile.
 void RegisterInstallCommand(CLI::App& app, CliContext& ctx);

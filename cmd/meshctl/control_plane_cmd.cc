@@ -1,7 +1,10 @@
 // `meshctl control-plane` (the istiod role), `meshctl proxy-status`, `meshctl
 // proxy-config`, and `meshctl x token` (bootstrap tokens for local workloads).
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <cstdlib>
 #include <iostream>
 
 #include <boost/asio.hpp>
@@ -25,6 +28,7 @@
 #include "mesh/kube/client.h"
 #include "mesh/kube/kubeconfig.h"
 #include "mesh/kubestore/kube_store.h"
+#include "mesh/kubestore/leader_duties.h"
 #include "mesh/kubestore/token_review.h"
 #include "mesh/kubestore/workloads.h"
 #include "mesh/pilot/generator.h"
@@ -110,10 +114,26 @@ struct KubeFlags {
   std::string kubeconfig;
   std::string context;
   std::string sync_timeout = "60s";
+  std::string lease_namespace;  // default: POD_NAMESPACE, else istio-system
 };
 
+std::string EnvOr(const char* name, const std::string& fallback) {
+  const char* v = std::getenv(name);
+  return v != nullptr && *v != '\0' ? std::string(v) : fallback;
+}
+
+// This replica's name in the Lease: the pod name, else the host name.
+std::string CandidateIdentity() {
+  char host[256] = {};
+  if (::gethostname(host, sizeof(host) - 1) != 0) {
+    host[0] = '\0';
+  }
+  return EnvOr("POD_NAME", host[0] != '\0' ? host : "meshctl-control-plane");
+}
+
 absl::Status UseKubernetes(const KubeFlags& kf, mesh::controlplane::ControlPlaneOptions& o,
-                           std::shared_ptr<mesh::kubestore::KubeStore>& store) {
+                           std::shared_ptr<mesh::kubestore::KubeStore>& store,
+                           std::shared_ptr<mesh::kube::KubeClient>& client_out) {
   mesh::kube::KubeconfigOptions ko;
   ko.kubeconfig_path = kf.kubeconfig;
   ko.context = kf.context;
@@ -130,6 +150,7 @@ absl::Status UseKubernetes(const KubeFlags& kf, mesh::controlplane::ControlPlane
     return client.status();
   }
   std::shared_ptr<mesh::kube::KubeClient> shared_client(std::move(*client));
+  client_out = shared_client;
   mesh::kubestore::KubeStoreOptions so;
   so.client = shared_client;
   auto started = mesh::kubestore::KubeStore::Start(so);
@@ -145,6 +166,20 @@ absl::Status UseKubernetes(const KubeFlags& kf, mesh::controlplane::ControlPlane
   o.store = store;
   o.authenticator = std::make_shared<mesh::kubestore::TokenReviewAuthenticator>(
       mesh::kubestore::TokenReviewOptions{.client = shared_client});
+  // The `istio` ConfigMap's mesh config, re-read on every rebuild (the store watches it).
+  auto last_ignored = std::make_shared<std::string>();
+  o.mesh_from_config = [last_ignored](const std::vector<mesh::config::Resource>& resources,
+                                      const mesh::pilot::MeshSettings& defaults) {
+    std::vector<std::string> ignored;
+    auto mesh = mesh::kubestore::MeshSettingsFromResources(resources, defaults, "istio-system", &ignored);
+    std::string note = mesh::common::Join(ignored, ", ");
+    if (note != *last_ignored && !note.empty()) {
+      std::cerr << "control-plane: mesh config (ConfigMap istio-system/istio): trustDomain " << mesh.trust_domain
+                << ", rootNamespace " << mesh.root_namespace << "; not applied by meshctl: " << note << std::endl;
+    }
+    *last_ignored = note;
+    return mesh;
+  };
   o.workload_discovery = [](const std::vector<mesh::config::Resource>& resources,
                             const mesh::pilot::MeshSettings& mesh) {
     return mesh::kubestore::WorkloadsFromEndpointSlices(resources, mesh);
@@ -159,7 +194,10 @@ void RegisterControlPlaneCommand(CLI::App& app, CliContext& ctx) {
     std::string address = "127.0.0.1";
     uint16_t port = 15010;
     int tls_port = 0;
+    int debug_port = 0;
+    int monitoring_port = 0;
     std::string cert_ttl = "24h";
+    std::string max_connection_age = "0s";
     int debounce_ms = 100;
     std::string scrape_interval = "5s";
     bool no_dashboard = false;
@@ -176,7 +214,20 @@ void RegisterControlPlaneCommand(CLI::App& app, CliContext& ctx) {
                   "istiod.istio-system.svc from the mesh CA); 0: off")
       ->check(CLI::Range(0, 65535))
       ->capture_default_str();
+  cmd->add_option("--debug-port", flags->debug_port,
+                  "Also serve the HTTP endpoints (/ready, /metrics, /debug/*) on this port, without discovery "
+                  "(istiod's 8080, its readiness probe); 0: off")
+      ->check(CLI::Range(0, 65535))
+      ->capture_default_str();
+  cmd->add_option("--monitoring-port", flags->monitoring_port,
+                  "Also serve /metrics (Prometheus) and the other HTTP endpoints on this port (istiod's 15014); 0: off")
+      ->check(CLI::Range(0, 65535))
+      ->capture_default_str();
   cmd->add_option("--cert-ttl", flags->cert_ttl, "Workload certificate lifetime (e.g. 24h, 90m, 30s)")
+      ->capture_default_str();
+  cmd->add_option("--keepalive-max-server-connection-age", flags->max_connection_age,
+                  "Close discovery streams after this age (plus up to 10% jitter) so proxies reconnect and spread "
+                  "over the replicas (istiod's keepaliveMaxServerConnectionAge, e.g. 30m; 0s: never)")
       ->capture_default_str();
   cmd->add_option("--debounce-ms", flags->debounce_ms, "Quiet time before a change is pushed")->capture_default_str();
   cmd->add_option("--dashboard-scrape-interval", flags->scrape_interval,
@@ -199,18 +250,22 @@ void RegisterControlPlaneCommand(CLI::App& app, CliContext& ctx) {
   cmd->add_option("--context", kube->context, "With --kube: kubeconfig context");
   cmd->add_option("--kube-sync-timeout", kube->sync_timeout, "With --kube: how long to wait for the first lists")
       ->capture_default_str();
+  cmd->add_option("--lease-namespace", kube->lease_namespace,
+                  "With --kube: namespace of the Lease electing the replica that writes to the cluster "
+                  "(default: POD_NAMESPACE, else istio-system)");
   cmd->callback([flags, kube, &ctx] {
     mesh::common::BlockTerminationSignals();
     std::string dir = ResolveStateDir(ctx);
     mesh::controlplane::ControlPlaneOptions o;
     std::shared_ptr<mesh::kubestore::KubeStore> kube_store;
+    std::shared_ptr<mesh::kube::KubeClient> kube_client;
     if (kube->enabled) {
       if (auto st = mesh::common::MakeDirs(dir); !st.ok()) {
         std::cerr << "Error: " << st.message() << "\n";
         ctx.exit_code = kExitFailure;
         return;
       }
-      if (auto st = UseKubernetes(*kube, o, kube_store); !st.ok()) {
+      if (auto st = UseKubernetes(*kube, o, kube_store, kube_client); !st.ok()) {
         std::cerr << "Error: " << st.message() << "\n";
         ctx.exit_code = kExitFailure;
         return;
@@ -227,10 +282,17 @@ void RegisterControlPlaneCommand(CLI::App& app, CliContext& ctx) {
     std::shared_ptr<const mesh::store::ConfigStore> store_view = o.store;
     o.ca_dir = dir + "/ca";
     o.token_key_file = dir + "/token-key";
+    o.registry_file = dir + "/workloads.json";
     o.address = flags->address;
     o.port = flags->port;
     if (flags->tls_port > 0) {
       o.tls_port = static_cast<uint16_t>(flags->tls_port);
+    }
+    if (flags->debug_port > 0) {
+      o.debug_port = static_cast<uint16_t>(flags->debug_port);
+    }
+    if (flags->monitoring_port > 0) {
+      o.monitoring_port = static_cast<uint16_t>(flags->monitoring_port);
     }
     auto ttl = mesh::common::ParseGoDuration(flags->cert_ttl);
     if (!ttl.ok() || ttl->count() < 2000) {
@@ -239,6 +301,14 @@ void RegisterControlPlaneCommand(CLI::App& app, CliContext& ctx) {
       return;
     }
     o.workload_cert_ttl = std::chrono::duration_cast<std::chrono::seconds>(*ttl);
+    auto max_age = mesh::common::ParseGoDuration(flags->max_connection_age);
+    if (!max_age.ok() || (max_age->count() != 0 && max_age->count() < 1000)) {
+      std::cerr << "Error: --keepalive-max-server-connection-age must be 0s or a duration of at least 1s, got \""
+                << flags->max_connection_age << "\"\n";
+      ctx.exit_code = kExitUsage;
+      return;
+    }
+    o.max_connection_age = std::chrono::duration_cast<std::chrono::milliseconds>(*max_age);
     o.debounce_quiet = std::chrono::milliseconds(flags->debounce_ms);
     o.generator = Generate;
     auto scrape = mesh::common::ParseGoDuration(flags->scrape_interval);
@@ -268,6 +338,7 @@ void RegisterControlPlaneCommand(CLI::App& app, CliContext& ctx) {
       std::cout << "dashboard: http://" << flags->address << ":" << (*cp)->port() << "/dashboard/" << std::endl;
     }
     std::unique_ptr<mesh::inject::WebhookServer> webhook;
+    std::unique_ptr<mesh::inject::ServingCertificateRotator> webhook_rotator;
     if (flags->webhook_port != 0) {
       mesh::inject::AdmissionWebhookOptions w;
       w.address = flags->address;
@@ -285,9 +356,11 @@ void RegisterControlPlaneCommand(CLI::App& app, CliContext& ctx) {
         return;
       }
       webhook = std::move(started->server);
+      webhook_rotator = std::move(started->rotator);
       std::cout << "admission webhooks /inject and /validate on https://" << flags->address << ":" << webhook->port()
                 << " (certificate for istiod.istio-system.svc, CA " << dir << "/ca/root-cert.pem)" << std::endl;
-      if (flags->patch_ca_bundle) {
+      // With --kube the elected replica writes it (below), again and again; otherwise once.
+      if (flags->patch_ca_bundle && !kube_client) {
         mesh::kube::KubeconfigOptions where;
         where.kubeconfig_path = kube->kubeconfig;
         where.context = kube->context;
@@ -300,7 +373,52 @@ void RegisterControlPlaneCommand(CLI::App& app, CliContext& ctx) {
         }
       }
     }
+    // The cluster writes (root certificate ConfigMaps, webhook caBundle) are done by
+    // one replica at a time: the holder of the Lease.
+    std::unique_ptr<mesh::kubestore::LeaderDuties> duties;
+    if (kube_client) {
+      mesh::kubestore::LeaderDutiesOptions d;
+      d.election.client = kube_client;
+      d.election.ns = kube->lease_namespace.empty() ? EnvOr("POD_NAMESPACE", "istio-system") : kube->lease_namespace;
+      d.election.identity = CandidateIdentity();
+      std::string root_file = dir + "/ca/root-cert.pem";
+      d.duties.push_back({"root certificate ConfigMaps", [kube_client, root_file]() -> absl::Status {
+                            auto root = mesh::common::ReadFile(root_file);
+                            if (!root.ok()) {
+                              return root.status();
+                            }
+                            return mesh::kubestore::PublishRootCertificate(*kube_client, *root);
+                          }});
+      if (webhook && flags->patch_ca_bundle) {
+        mesh::inject::ServingCertificateRotator* rotator = webhook_rotator.get();  // outlives the duties
+        d.duties.push_back({"webhook caBundle", [kube_client, rotator]() -> absl::Status {
+                              auto patched = mesh::inject::PatchWebhookCaBundles(*kube_client, rotator->ca_bundle_pem());
+                              if (patched.ok() && patched->patched > 0) {
+                                std::cout << "caBundle written to " << patched->patched << " webhook configurations"
+                                          << std::endl;
+                              }
+                              return patched.status();
+                            }});
+      }
+      duties = mesh::kubestore::LeaderDuties::Start(std::move(d));
+      std::cout << "leader election: candidate " << CandidateIdentity() << std::endl;
+    }
+    if (webhook_rotator) {
+      // A rotated certificate may come with a new CA bundle: the leader re-patches.
+      mesh::kubestore::LeaderDuties* to_kick = duties.get();
+      webhook_rotator->Start(std::chrono::minutes(1), [to_kick](const std::string&) {
+        if (to_kick != nullptr) {
+          to_kick->Kick();
+        }
+      });
+    }
     mesh::common::WaitForTerminationSignal();
+    if (webhook_rotator) {
+      webhook_rotator->Stop();
+    }
+    if (duties) {
+      duties->Stop();
+    }
     if (webhook) {
       webhook->Stop();
     }

@@ -7,22 +7,31 @@
 #include "cmd/meshctl/commands.h"
 #include "cmd/meshctl/exit_codes.h"
 
+namespace meshctl {
+
+void RegisterAllCommands(CLI::App& app, CliContext& ctx) {
+  RegisterVersionCommand(app, ctx);
+  RegisterAnalyzeCommand(app, ctx);
+  RegisterEchoCommand(app, ctx);
+  RegisterCheckArgsCommand(app, ctx);
+  RegisterInstallCommand(app, ctx);
+  RegisterStateCommand(app, ctx);
+  RegisterProxyCommand(app, ctx);
+  RegisterAgentCommands(app, ctx);
+  RegisterInjectCommands(app, ctx);
+  RegisterControlPlaneCommand(app, ctx);
+  RegisterDashboardCommand(app, ctx);
+}
+
+}  // namespace meshctl
+
 int main(int argc, char** argv) {
   CLI::App app{"meshctl: a service mesh in one binary (Istio APIs, local or Kubernetes)", "meshctl"};
   app.require_subcommand(1);
   app.fallthrough(false);
   meshctl::CliContext ctx;
 
-  meshctl::RegisterVersionCommand(app, ctx);
-  meshctl::RegisterAnalyzeCommand(app, ctx);
-  meshctl::RegisterEchoCommand(app, ctx);
-  meshctl::RegisterInstallCommand(app, ctx);
-  meshctl::RegisterStateCommand(app, ctx);
-  meshctl::RegisterProxyCommand(app, ctx);
-  meshctl::RegisterAgentCommands(app, ctx);
-  meshctl::RegisterInjectCommands(app, ctx);
-  meshctl::RegisterControlPlaneCommand(app, ctx);
-  meshctl::RegisterDashboardCommand(app, ctx);
+  meshctl::RegisterAllCommands(app, ctx);
 
   try {
     app.parse(argc, argv);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <condition_variable>
+#include <cstdio>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -149,6 +150,11 @@ class AgentImpl : public ProxyAgent, public xds::XdsClientCallbacks, public std:
   void OnConnectionChange(bool connected) override {
     std::lock_guard<std::mutex> lock(mu_);
     status_.connected = connected;
+  }
+  void OnStreamError(const absl::Status& error) override {
+    std::fprintf(stderr, "agent: discovery: %s\n", std::string(error.message()).c_str());
+    std::lock_guard<std::mutex> lock(mu_);
+    status_.last_error = std::string(error.message());
   }
 
  private:

@@ -6,6 +6,7 @@
 #include <set>
 #include <thread>
 
+#include "mesh/common/file_util.h"
 #include "mesh/common/strings.h"
 #include "mesh/config/emit.h"
 #include "mesh/config/yaml_loader.h"
@@ -57,6 +58,7 @@ class ControlPlaneImpl : public ControlPlane {
       }
       authenticator_ = std::make_shared<ca::BootstrapTokenAuthenticator>(std::move(*tokens));
     }
+    RestoreRegistry();
     if (auto st = Rebuild(); !st.ok()) {
       return st;
     }
@@ -67,6 +69,7 @@ class ControlPlaneImpl : public ControlPlane {
     xo.address = options_.address;
     xo.port = options_.port;
     xo.extra_http = [this](xds::HttpExchange& ex) { HandleHttp(ex); };
+    xo.max_connection_age = options_.max_connection_age;
     auto server = xds::StartXdsServer(xo, std::make_shared<Source>(this));
     if (!server.ok()) {
       return server.status();
@@ -77,6 +80,21 @@ class ControlPlaneImpl : public ControlPlane {
       dashboard_->Start();
     }
     loop_ = std::thread([this] { Loop(); });
+    for (const std::optional<uint16_t>& extra : {options_.debug_port, options_.monitoring_port}) {
+      if (!extra) {
+        continue;
+      }
+      xds::XdsServerOptions ho;
+      ho.address = options_.address;
+      ho.port = *extra;
+      ho.http_only = true;
+      ho.extra_http = [this](xds::HttpExchange& ex) { HandleHttp(ex); };
+      auto http = xds::StartXdsServer(ho, std::make_shared<Source>(this));
+      if (!http.ok()) {
+        return http.status();  // the caller's destructor runs Stop()
+      }
+      http_servers_.push_back(std::move(*http));
+    }
     if (options_.tls_port) {
       return StartTls();  // on error the caller's destructor runs Stop()
     }
@@ -136,6 +154,9 @@ class ControlPlaneImpl : public ControlPlane {
     if (dashboard_) {
       dashboard_->Stop();
     }
+    for (auto& http : http_servers_) {
+      http->Stop();
+    }
     if (server_) {
       server_->Stop();
     }
@@ -178,7 +199,7 @@ class ControlPlaneImpl : public ControlPlane {
     }
     std::lock_guard<std::mutex> lock(mu_);
     authenticated_[node.id] = node.authorization;
-    if (registry_.Connect(node.id, *identity)) {
+    if (registry_.Connect(node.id, *identity, node.metadata)) {
       debouncer_.OnChange(Clock::now());
       dirty_ = true;
       cv_.notify_all();
@@ -241,6 +262,36 @@ class ControlPlaneImpl : public ControlPlane {
     if (dashboard_ && dashboard_->HandleHttp(ex)) {
       return;
     }
+    if (ex.method == "GET" && ex.target == "/ready") {
+      // Serving means the first snapshot was built (after the store's first sync).
+      ex.status = 200;
+      ex.content_type = "text/plain";
+      ex.response = "ok\n";
+      return;
+    }
+    if (ex.method == "GET" && ex.target == "/metrics") {
+      // Prometheus text; the names are istiod's where the meaning is the same.
+      uint64_t certificates = 0;
+      uint64_t pushes = 0;
+      xds::XdsServer* server = server_for_dashboard_.load();  // null until the server runs
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        certificates = stats_.certificates;
+        pushes = stats_.pushes;
+      }
+      ex.status = 200;
+      ex.content_type = "text/plain; version=0.0.4";
+      ex.response = common::StrCat(
+          "# HELP pilot_xds Number of proxies connected to this control plane.\n# TYPE pilot_xds gauge\npilot_xds ",
+          static_cast<uint64_t>(server ? server->ConnectedProxies() : 0),
+          "\n# HELP citadel_server_success_cert_issuance_count Workload certificates signed.\n"
+          "# TYPE citadel_server_success_cert_issuance_count counter\ncitadel_server_success_cert_issuance_count ",
+          certificates,
+          "\n# HELP meshctl_control_plane_pushes_total Configuration snapshots built and pushed.\n"
+          "# TYPE meshctl_control_plane_pushes_total counter\nmeshctl_control_plane_pushes_total ",
+          pushes, "\n");
+      return;
+    }
     if (ex.method == "GET" && ex.target == "/debug/ca") {
       std::lock_guard<std::mutex> lock(mu_);
       ex.status = 200;
@@ -290,7 +341,12 @@ class ControlPlaneImpl : public ControlPlane {
       reply(400, "expected {\"csr\": \"<PEM>\"}");
       return;
     }
-    ca::SpiffeId id{options_.mesh.trust_domain, claims->ns, claims->service_account};
+    std::string trust_domain;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      trust_domain = push_->mesh().trust_domain;  // follows the mesh config
+    }
+    ca::SpiffeId id{trust_domain, claims->ns, claims->service_account};
     auto signed_cert = ca_->Sign((*body)["csr"].Str(), id, options_.workload_cert_ttl);
     if (!signed_cert.ok()) {
       reply(signed_cert.status().code() == absl::StatusCode::kPermissionDenied ? 403 : 400,
@@ -331,14 +387,16 @@ class ControlPlaneImpl : public ControlPlane {
         resources.push_back(std::move(*r));
       }
     }
+    pilot::MeshSettings mesh = options_.mesh_from_config ? options_.mesh_from_config(resources, options_.mesh)
+                                                         : options_.mesh;
     std::vector<pilot::WorkloadInstance> workloads;
     if (options_.workload_discovery) {
-      workloads = options_.workload_discovery(resources, options_.mesh);
+      workloads = options_.workload_discovery(resources, mesh);
     } else {
       std::lock_guard<std::mutex> lock(mu_);
       workloads = registry_.Workloads();
     }
-    auto push = pilot::PushContext::Build(std::move(resources), std::move(workloads), options_.mesh);
+    auto push = pilot::PushContext::Build(std::move(resources), std::move(workloads), mesh);
     ReportAuthorizationWarnings(*push);
     std::lock_guard<std::mutex> lock(mu_);
     push_ = std::move(push);
@@ -383,19 +441,50 @@ class ControlPlaneImpl : public ControlPlane {
         lock.lock();
         ++stats_.pushes;
       }
+      if (!options_.registry_file.empty() && registry_.version() != saved_registry_version_) {
+        saved_registry_version_ = registry_.version();
+        std::string text = registry_.Save();
+        lock.unlock();
+        if (auto st = common::WriteFileAtomic(options_.registry_file, text, 0600); !st.ok()) {
+          std::fprintf(stderr, "control-plane: saving the workload registry failed: %s\n",
+                       std::string(st.message()).c_str());
+        }
+        lock.lock();
+      }
     }
+  }
+
+  // A restarted control plane starts from the proxies the last one knew, as disconnected:
+  // gateways that reconnect before the sidecars still get their endpoints, and proxies
+  // that do not come back expire after the grace period.
+  void RestoreRegistry() {
+    if (options_.registry_file.empty() || options_.workload_discovery) {
+      return;
+    }
+    absl::StatusOr<std::string> text = common::ReadFile(options_.registry_file);
+    if (!text.ok()) {
+      return;  // first start
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    if (auto st = registry_.RestoreDisconnected(*text, Clock::now()); !st.ok()) {
+      std::fprintf(stderr, "control-plane: ignoring the saved workload registry %s: %s\n",
+                   options_.registry_file.c_str(), std::string(st.message()).c_str());
+    }
+    saved_registry_version_ = registry_.version();
   }
 
   ControlPlaneOptions options_;
   std::unique_ptr<ca::CertificateAuthority> ca_;
   std::shared_ptr<ca::Authenticator> authenticator_;
   std::unique_ptr<xds::XdsServer> server_;
+  std::vector<std::unique_ptr<xds::XdsServer>> http_servers_;  // debug and monitoring ports
   std::unique_ptr<dashboard::Dashboard> dashboard_;
   std::atomic<xds::XdsServer*> server_for_dashboard_{nullptr};  // set once the server runs
   std::thread loop_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
   WorkloadRegistry registry_;
+  uint64_t saved_registry_version_ = 0;
   std::map<std::string, std::string> authenticated_;  // node id -> the credential that authenticated it
   xds::Debouncer debouncer_;
   std::shared_ptr<const pilot::PushContext> push_;

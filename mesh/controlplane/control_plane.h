@@ -52,8 +52,23 @@ struct ControlPlaneOptions {
   std::chrono::milliseconds debounce_max{1000};
   std::chrono::milliseconds store_poll{100};
   std::chrono::milliseconds workload_grace{10000};
+  // Where the workload registry is saved (<state-dir>/workloads.json) so a restarted
+  // control plane keeps serving the endpoints of proxies that are still reconnecting;
+  // "": not saved. Unused with workload_discovery.
+  std::string registry_file;
   std::chrono::seconds workload_cert_ttl{24 * 3600};
+  // Discovery streams are closed after this age so proxies rebalance; 0: never.
+  std::chrono::milliseconds max_connection_age{0};
+  // Extra plain-HTTP listeners on `address` serving the same HTTP endpoints as the
+  // discovery port (/ready, /metrics, /debug/*, the dashboard) but no discovery
+  // streams: istiod's debug port 8080 (its readiness probe) and monitoring port 15014.
+  std::optional<uint16_t> debug_port;
+  std::optional<uint16_t> monitoring_port;
   pilot::MeshSettings mesh;
+  // When set, the mesh settings are derived from the configuration on every rebuild
+  // (Kubernetes: the `istio` ConfigMap), starting from `mesh`.
+  std::function<pilot::MeshSettings(const std::vector<config::Resource>& resources, const pilot::MeshSettings& defaults)>
+      mesh_from_config;
   Generator generator;
   // The web dashboard on the same port (/dashboard/): scrapes the proxies' metrics.
   bool dashboard_enabled = true;

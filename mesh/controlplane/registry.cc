@@ -1,6 +1,8 @@
 #include "mesh/controlplane/registry.h"
 
 #include "mesh/common/strings.h"
+#include "mesh/config/emit.h"
+#include "mesh/config/yaml_loader.h"
 
 namespace mesh::controlplane {
 
@@ -40,10 +42,13 @@ absl::StatusOr<ProxyIdentity> ParseProxyIdentity(const xds::ProxyNode& node) {
   return id;
 }
 
-bool WorkloadRegistry::Connect(const std::string& proxy_id, const ProxyIdentity& identity) {
+bool WorkloadRegistry::Connect(const std::string& proxy_id, const ProxyIdentity& identity, config::Node metadata) {
   auto it = entries_.find(proxy_id);
   bool changed = it == entries_.end() || !it->second.connected;
-  entries_[proxy_id] = Entry{identity, true, {}};
+  if (it == entries_.end() || !(it->second.metadata == metadata)) {
+    ++version_;
+  }
+  entries_[proxy_id] = Entry{identity, true, {}, std::move(metadata)};
   return changed;
 }
 
@@ -63,6 +68,7 @@ bool WorkloadRegistry::Expire(Clock::time_point now) {
     if (!it->second.connected && now - it->second.disconnected_at >= grace_) {
       it = entries_.erase(it);
       removed = true;
+      ++version_;
     } else {
       ++it;
     }
@@ -83,6 +89,48 @@ std::vector<pilot::WorkloadInstance> WorkloadRegistry::Workloads() const {
 const ProxyIdentity* WorkloadRegistry::Find(const std::string& proxy_id) const {
   auto it = entries_.find(proxy_id);
   return it == entries_.end() ? nullptr : &it->second.identity;
+}
+
+std::string WorkloadRegistry::Save() const {
+  config::Node proxies = config::Node::Sequence();
+  for (const auto& [id, e] : entries_) {
+    config::Node p = config::Node::Map();
+    p.Set("id", config::Node::Scalar(id, true));
+    p.Set("metadata", e.metadata.IsNull() ? config::Node::Map() : e.metadata);
+    proxies.Append(std::move(p));
+  }
+  config::Node root = config::Node::Map();
+  root.Set("proxies", std::move(proxies));
+  return config::EmitJson(root) + "\n";
+}
+
+absl::Status WorkloadRegistry::RestoreDisconnected(std::string_view json, Clock::time_point now) {
+  absl::StatusOr<config::Node> root = config::ParseYamlNode(std::string(json), "registry");
+  if (!root.ok()) {
+    return root.status();
+  }
+  const config::Node& proxies = (*root)["proxies"];
+  if (!proxies.IsSequence()) {
+    return absl::InvalidArgumentError("registry: \"proxies\" must be a list");
+  }
+  std::map<std::string, Entry> restored;
+  for (const config::Node& p : proxies.items()) {
+    xds::ProxyNode node;
+    node.id = p["id"].Str();
+    node.metadata = p["metadata"];
+    absl::StatusOr<ProxyIdentity> identity = ParseProxyIdentity(node);
+    if (node.id.empty() || !identity.ok()) {
+      return absl::InvalidArgumentError(common::StrCat(
+          "registry: proxy \"", node.id, "\": ", identity.ok() ? "no id" : identity.status().message()));
+    }
+    restored[node.id] = Entry{*std::move(identity), false, now, std::move(node.metadata)};
+  }
+  for (auto& [id, e] : restored) {
+    if (entries_.emplace(id, std::move(e)).second) {
+      ++version_;
+    }
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace mesh::controlplane

@@ -420,6 +420,11 @@ InjectionOutcome Decide(const Node& meta, const Node& spec, const InjectionTarge
   install::InjectionDecision d = install::DecideInjection(in);
   out.injected = d.injected;
   out.reason = d.reason;
+  auto asked = in.pod_labels.find("sidecar.istio.io/inject");
+  if (out.injected && !s.policy_enabled && (asked == in.pod_labels.end() || asked->second != "true")) {
+    out.injected = false;
+    out.reason = "injector policy is disabled and the pod does not ask (sidecar.istio.io/inject=true)";
+  }
   return out;
 }
 

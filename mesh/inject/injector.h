@@ -50,6 +50,9 @@ struct InjectionSettings {
   // (sidecarInjectorWebhook.rewriteAppHTTPProbe; per pod:
   // sidecar.istio.io/rewriteAppHTTPProbers: "false").
   bool rewrite_app_probes = true;
+  // The injector ConfigMap's `config.policy`: "disabled" injects only pods that ask with
+  // sidecar.istio.io/inject=true (label or annotation); "enabled" (default) all selected.
+  bool policy_enabled = true;
 };
 
 // Reads the settings from merged values (unknown or absent keys keep the defaults).

@@ -1,6 +1,7 @@
 #include "mesh/inject/webhook_server.h"
 
 #include <atomic>
+#include <cstdio>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -27,15 +28,29 @@ constexpr auto kUse = net::as_tuple(net::use_awaitable);
 
 class WebhookServerImpl : public WebhookServer {
  public:
-  explicit WebhookServerImpl(WebhookServerOptions o)
-      : options_(std::move(o)), tls_(ssl::context::tls_server), acceptor_(ioc_) {}
+  explicit WebhookServerImpl(WebhookServerOptions o) : options_(std::move(o)), acceptor_(ioc_) {}
+
+  static absl::StatusOr<std::shared_ptr<ssl::context>> MakeContext(const std::string& chain_pem,
+                                                                   const std::string& key_pem) {
+    try {
+      auto tls = std::make_shared<ssl::context>(ssl::context::tls_server);
+      tls->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
+                       ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
+      tls->use_certificate_chain(net::buffer(chain_pem));
+      tls->use_private_key(net::buffer(key_pem), ssl::context::pem);
+      return tls;
+    } catch (const std::exception& e) {
+      return absl::InvalidArgumentError(common::StrCat("webhook serving certificate: ", e.what()));
+    }
+  }
 
   absl::Status Init() {
+    auto tls = MakeContext(options_.cert_chain_pem, options_.key_pem);
+    if (!tls.ok()) {
+      return tls.status();
+    }
+    tls_ = std::move(*tls);
     try {
-      tls_.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
-                       ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
-      tls_.use_certificate_chain(net::buffer(options_.cert_chain_pem));
-      tls_.use_private_key(net::buffer(options_.key_pem), ssl::context::pem);
       auto address = net::ip::make_address(options_.address);
       tcp::endpoint ep(address, options_.port);
       acceptor_.open(ep.protocol());
@@ -57,6 +72,15 @@ class WebhookServerImpl : public WebhookServer {
 
   // mesh::inject::WebhookServer
   uint16_t port() const override { return port_; }
+  absl::Status UpdateCertificate(const std::string& chain_pem, const std::string& key_pem) override {
+    auto tls = MakeContext(chain_pem, key_pem);
+    if (!tls.ok()) {
+      return tls.status();  // the current certificate stays
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    tls_ = std::move(*tls);
+    return absl::OkStatus();
+  }
   void Stop() override {
     if (stopped_.exchange(true)) {
       return;
@@ -92,7 +116,12 @@ class WebhookServerImpl : public WebhookServer {
   }
 
   net::awaitable<void> Session(tcp::socket socket) {
-    ssl::stream<beast::tcp_stream> stream(beast::tcp_stream(std::move(socket)), tls_);
+    std::shared_ptr<ssl::context> tls;  // the certificate at accept time, kept for the connection
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      tls = tls_;
+    }
+    ssl::stream<beast::tcp_stream> stream(beast::tcp_stream(std::move(socket)), *tls);
     tcp::socket* raw = &beast::get_lowest_layer(stream).socket();
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -149,7 +178,7 @@ class WebhookServerImpl : public WebhookServer {
 
   WebhookServerOptions options_;
   net::io_context ioc_;
-  ssl::context tls_;
+  std::shared_ptr<ssl::context> tls_;  // guarded by mu_; replaced on rotation
   tcp::acceptor acceptor_;
   uint16_t port_ = 0;
   std::thread thread_;
@@ -181,15 +210,34 @@ absl::StatusOr<InjectionSettings> SettingsFromStore(const store::ConfigStore& st
   if (!cm->has_value()) {
     return InjectionSettings{};
   }
+  InjectionSettings settings;
   const config::Node& values_text = (*cm)->object["data"]["values"];
-  if (!values_text.IsScalar() || values_text.Str().empty()) {
-    return InjectionSettings{};
+  if (values_text.IsScalar() && !values_text.Str().empty()) {
+    auto values = config::ParseYamlNode(values_text.Str(), "istio-sidecar-injector values");
+    if (!values.ok()) {
+      return values.status();
+    }
+    auto from_values = SettingsFromValues(*values);
+    if (!from_values.ok()) {
+      return from_values.status();
+    }
+    settings = std::move(*from_values);
   }
-  auto values = config::ParseYamlNode(values_text.Str(), "istio-sidecar-injector values");
-  if (!values.ok()) {
-    return values.status();
+  // `config` (YAML): only its policy is read; the sidecar's layout is meshctl's own.
+  const config::Node& config_text = (*cm)->object["data"]["config"];
+  if (config_text.IsScalar() && !config_text.Str().empty()) {
+    auto cfg = config::ParseYamlNode(config_text.Str(), "istio-sidecar-injector config");
+    if (!cfg.ok()) {
+      return cfg.status();
+    }
+    const std::string policy = (*cfg)["policy"].Str();
+    if (!policy.empty() && policy != "enabled" && policy != "disabled") {
+      return absl::InvalidArgumentError(
+          common::StrCat("istio-sidecar-injector config.policy must be enabled or disabled, got \"", policy, "\""));
+    }
+    settings.policy_enabled = policy != "disabled";
   }
-  return SettingsFromValues(*values);
+  return settings;
 }
 
 absl::StatusOr<AdmissionWebhook> StartAdmissionWebhook(const AdmissionWebhookOptions& o) {
@@ -201,6 +249,8 @@ absl::StatusOr<AdmissionWebhook> StartAdmissionWebhook(const AdmissionWebhookOpt
   if (!cert.ok()) {
     return cert.status();
   }
+  auto clock = o.clock ? o.clock : std::make_shared<common::RealTimeSource>();
+  auto issued_at = clock->SystemNow();
   AdmissionHandlers handlers;
   std::shared_ptr<const store::ConfigStore> store = o.store;
   std::string ns = o.istio_namespace;
@@ -232,7 +282,106 @@ absl::StatusOr<AdmissionWebhook> StartAdmissionWebhook(const AdmissionWebhookOpt
   if (!server.ok()) {
     return server.status();
   }
-  return AdmissionWebhook{std::move(*server), cert->root_cert_pem};
+  AdmissionWebhookOptions ro = o;
+  ro.clock = clock;
+  auto rotator = std::make_unique<ServingCertificateRotator>(std::move(*ca), server->get(), ro);
+  rotator->Adopt(*cert, issued_at);
+  return AdmissionWebhook{std::move(*server), cert->root_cert_pem, std::move(rotator)};
+}
+
+ServingCertificateRotator::ServingCertificateRotator(std::unique_ptr<ca::CertificateAuthority> ca,
+                                                     WebhookServer* server, const AdmissionWebhookOptions& options)
+    : ca_(std::move(ca)), server_(server), options_(options) {
+  if (!options_.clock) {
+    options_.clock = std::make_shared<common::RealTimeSource>();
+  }
+}
+
+ServingCertificateRotator::~ServingCertificateRotator() { Stop(); }
+
+void ServingCertificateRotator::Adopt(const ca::ServingCertificate& cert, std::chrono::system_clock::time_point at) {
+  std::lock_guard<std::mutex> lock(mu_);
+  issued_at_ = at;
+  ca_bundle_pem_ = cert.root_cert_pem;
+  chain_pem_ = cert.chain_pem;
+}
+
+absl::Status ServingCertificateRotator::Issue() {
+  auto now = options_.clock->SystemNow();
+  auto cert = ca_->IssueServingCertificate(options_.dns_names, options_.cert_ttl);
+  if (!cert.ok()) {
+    return cert.status();
+  }
+  if (auto st = server_->UpdateCertificate(cert->chain_pem, cert->key_pem); !st.ok()) {
+    return st;
+  }
+  Adopt(*cert, now);
+  return absl::OkStatus();
+}
+
+std::chrono::system_clock::time_point ServingCertificateRotator::not_after() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return issued_at_ + options_.cert_ttl;
+}
+
+std::chrono::system_clock::time_point ServingCertificateRotator::renew_at() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return issued_at_ + std::chrono::duration_cast<std::chrono::system_clock::duration>(
+                          std::chrono::duration<double>(options_.cert_ttl) * options_.renew_fraction);
+}
+
+std::string ServingCertificateRotator::ca_bundle_pem() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return ca_bundle_pem_;
+}
+
+std::string ServingCertificateRotator::chain_pem() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return chain_pem_;
+}
+
+absl::StatusOr<bool> ServingCertificateRotator::RotateIfDue() {
+  if (options_.clock->SystemNow() < renew_at()) {
+    return false;
+  }
+  if (auto st = Issue(); !st.ok()) {
+    return st;
+  }
+  return true;
+}
+
+void ServingCertificateRotator::Start(std::chrono::milliseconds every,
+                                      std::function<void(const std::string&)> on_rotated) {
+  thread_ = std::thread([this, every, on_rotated] {
+    std::string last_error;
+    std::unique_lock<std::mutex> lock(mu_);
+    while (!cv_.wait_for(lock, every, [this] { return stopping_; })) {
+      lock.unlock();
+      auto rotated = RotateIfDue();
+      if (!rotated.ok() && std::string(rotated.status().message()) != last_error) {
+        last_error = std::string(rotated.status().message());
+        std::fprintf(stderr, "webhook: certificate rotation failed (retrying): %s\n", last_error.c_str());
+      } else if (rotated.ok() && *rotated) {
+        last_error.clear();
+        std::fprintf(stderr, "webhook: serving certificate rotated\n");
+        if (on_rotated) {
+          on_rotated(ca_bundle_pem());
+        }
+      }
+      lock.lock();
+    }
+  });
+}
+
+void ServingCertificateRotator::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) {
+    thread_.join();
+  }
 }
 
 }  // namespace mesh::inject

@@ -167,8 +167,36 @@ Node PilotContext(const Node& values, const Node& component, const std::string& 
   return ReplicaSettings(std::move(ctx), autoscale, replicas, min, max);
 }
 
+// `meshctl proxy router` for a gateway pod: identity from the downward API and the
+// projected token (reviewed by the control plane), labels for Gateway selectors, service
+// ports mapped to the container ports it listens on (non-root: 80 -> 8080).
+Node RouterArgs(const Node& labels, const Node& service_ports, const std::string& control_plane) {
+  Node args = Node::Sequence();
+  auto add = [&](const std::string& a) { args.Append(StringNode(a)); };
+  for (const char* a : {"proxy", "router", "--workload=$(POD_NAME)", "--namespace=$(POD_NAMESPACE)",
+                        "--service-account=$(SERVICE_ACCOUNT)", "--instance-ip=$(INSTANCE_IP)"}) {
+    add(a);
+  }
+  for (const auto& [k, v] : labels.entries()) {
+    add(common::StrCat("--labels=", k, "=", v.Str()));
+  }
+  for (const Node& p : service_ports.items()) {
+    auto port = p["port"].Int();
+    auto target = p["targetPort"].Int();
+    if (port && target && *port != *target) {
+      add(common::StrCat("--port-map=", *port, ":", *target));
+    }
+  }
+  add("--control-plane=" + control_plane);
+  add("--control-plane-root=/var/run/secrets/istio/root-cert.pem");  // the istio-ca-root-cert ConfigMap
+  add("--token-file=/var/run/secrets/tokens/istio-token");
+  add("--health-port=15021");
+  add("--stats-port=15090");
+  return args;
+}
+
 Node GatewayContext(const Node& values, const Node& spec_gw, const std::string& root,
-                    const std::string& component, const std::string& istio_ns) {
+                    const std::string& component, const std::string& istio_ns, const std::string& control_plane) {
   const Node& gv = values["gateways"][root];
   const Node& k8s = spec_gw["k8s"];
   Node ctx = Node::Map();
@@ -204,6 +232,7 @@ Node GatewayContext(const Node& values, const Node& spec_gw, const std::string& 
   }
   add_port(Node::Scalar("15090"), "TCP", "http-envoy-prom");
   ctx.Set("containerPorts", std::move(container_ports));
+  ctx.Set("args", RouterArgs(labels, ports, control_plane));
 
   ctx.Set("serviceType", NullIfEmpty(FirstDefined({&k8s["service"]["type"], &gv["type"]})));
   ctx.Set("externalTrafficPolicy",
@@ -533,6 +562,9 @@ absl::StatusOr<Manifest> RenderManifest(const MergedConfig& config) {
   // istiod may live in its own namespace (components.pilot.namespace).
   std::string pilot_ns = components["pilot"]["namespace"].Str().empty() ? ns : components["pilot"]["namespace"].Str();
   ctx.Set("pilotNamespace", StringNode(pilot_ns));
+  // Gateways reach discovery and the CA over TLS (Istio's 15012).
+  std::string control_plane_tls =
+      common::StrCat(rev == "default" ? "istiod" : "istiod-" + rev, ".", pilot_ns, ".svc:15012");
 
   std::string owner = config.iop["metadata"]["name"].Str();
   auto common_labels = [&](const std::string& component) {
@@ -622,7 +654,7 @@ absl::StatusOr<Manifest> RenderManifest(const MergedConfig& config) {
         continue;
       }
       Node gctx = ctx;
-      gctx.Set("gw", GatewayContext(values, gw, g.root, g.component, ns));
+      gctx.Set("gw", GatewayContext(values, gw, g.root, g.component, ns, control_plane_tls));
       MESH_RETURN_IF_ERROR(render_file(g.component, "manifests/templates/gateway.yaml", gctx, gw["k8s"]["overlays"],
                                        gctx["gw"]["env"]));
       any = true;

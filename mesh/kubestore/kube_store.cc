@@ -6,6 +6,7 @@
 #include "mesh/config/resource.h"
 #include "mesh/config/schema.h"
 #include "mesh/config/validation.h"
+#include "mesh/config/yaml_loader.h"
 
 namespace mesh::kubestore {
 
@@ -76,13 +77,14 @@ int64_t ParseResourceVersion(const std::string& rv) {
 
 }  // namespace
 
-std::vector<WatchedKind> DefaultWatchedKinds() {
+std::vector<WatchedKind> DefaultWatchedKinds(const std::string& istio_namespace) {
   std::vector<WatchedKind> kinds = {
       {"", "Namespace", {"v1"}, true},
       {"", "Service", {"v1"}, true},
       {"discovery.k8s.io", "EndpointSlice", {"v1"}, true},
       {"", "Pod", {"v1"}, true},
       {"", "Secret", {"v1"}, true},
+      {"", "ConfigMap", {"v1"}, true, istio_namespace},
   };
   for (const config::KindSchema& k : config::AllKinds()) {
     bool wanted = false;
@@ -103,6 +105,43 @@ std::vector<WatchedKind> DefaultWatchedKinds() {
   return kinds;
 }
 
+pilot::MeshSettings MeshSettingsFromResources(const std::vector<config::Resource>& resources,
+                                              const pilot::MeshSettings& defaults,
+                                              const std::string& istio_namespace, std::vector<std::string>* ignored) {
+  pilot::MeshSettings mesh = defaults;
+  for (const config::Resource& r : resources) {
+    if (!r.gvk().group.empty() || r.kind() != "ConfigMap" || r.name() != "istio" || r.ns() != istio_namespace) {
+      continue;
+    }
+    const Node& text = r.root()["data"]["mesh"];
+    if (!text.IsScalar() || text.Str().empty()) {
+      break;
+    }
+    auto parsed = config::ParseYamlNode(text.Str(), "ConfigMap " + istio_namespace + "/istio data.mesh");
+    if (!parsed.ok() || !parsed->IsMap()) {
+      if (ignored != nullptr) {
+        ignored->push_back(parsed.ok() ? "data.mesh (not a mapping)" : std::string(parsed.status().message()));
+      }
+      break;
+    }
+    if ((*parsed)["trustDomain"].IsScalar() && !(*parsed)["trustDomain"].Str().empty()) {
+      mesh.trust_domain = (*parsed)["trustDomain"].Str();
+    }
+    if ((*parsed)["rootNamespace"].IsScalar() && !(*parsed)["rootNamespace"].Str().empty()) {
+      mesh.root_namespace = (*parsed)["rootNamespace"].Str();
+    }
+    if (ignored != nullptr) {
+      for (const auto& [key, value] : parsed->entries()) {
+        if (key != "trustDomain" && key != "rootNamespace") {
+          ignored->push_back(key);
+        }
+      }
+    }
+    break;
+  }
+  return mesh;
+}
+
 std::vector<RequiredPermission> RequiredPermissions() {
   std::vector<RequiredPermission> out;
   for (const WatchedKind& k : DefaultWatchedKinds()) {
@@ -111,6 +150,10 @@ std::vector<RequiredPermission> RequiredPermissions() {
     out.push_back({k.group, plural, {"list", "watch"}});
   }
   out.push_back({"authentication.k8s.io", "tokenreviews", {"create"}});
+  // The elected replica's writes (leader_duties.h); the Lease itself is in the Role.
+  out.push_back({"", "configmaps", {"create", "patch"}});
+  out.push_back({"admissionregistration.k8s.io", "mutatingwebhookconfigurations", {"list", "patch"}});
+  out.push_back({"admissionregistration.k8s.io", "validatingwebhookconfigurations", {"list", "patch"}});
   return out;
 }
 
@@ -313,7 +356,7 @@ void KubeStore::Run(Reflector& r) {
 bool KubeStore::ListAndReplace(Reflector& r, bool after_gone) {
   kube::ListOptions lo;
   lo.limit = options_.page_size;
-  auto list = options_.client->ListAll({r.api_version, r.kind.kind, "", ""}, lo);
+  auto list = options_.client->ListAll({r.api_version, r.kind.kind, r.kind.ns, ""}, lo);
   if (!list.ok()) {
     LogError(r, StrCat("list ", KindId(r.kind.group, r.kind.kind), ": ", list.status().message()));
     std::lock_guard<std::mutex> lock(mu_);
@@ -385,7 +428,7 @@ KubeStore::WatchEnd KubeStore::WatchOnce(Reflector& r) {
     ++r.stats.watches;
   }
   absl::Status st = options_.client->Watch(
-      {r.api_version, r.kind.kind, "", ""}, wo, [&](const kube::WatchEvent& ev) {
+      {r.api_version, r.kind.kind, r.kind.ns, ""}, wo, [&](const kube::WatchEvent& ev) {
         std::string rv = ev.object.At({"metadata", "resourceVersion"}).Str();
         if (ev.type == "ADDED" || ev.type == "MODIFIED") {
           Node object = ev.object;
@@ -427,6 +470,12 @@ bool KubeStore::Admit(Reflector& r, Node& object) {
   }
   if (r.kind.group.empty() && r.kind.kind == "Secret") {
     return IsCredentialSecret(object);
+  }
+  if (r.kind.group.empty() && r.kind.kind == "ConfigMap") {
+    // The mesh config and the injector's settings; application ConfigMaps are not ours.
+    const std::string& name = object.At({"metadata", "name"}).Str();
+    return (r.kind.ns.empty() || object.At({"metadata", "namespace"}).Str() == r.kind.ns) &&
+           (name == "istio" || name == "istio-sidecar-injector");
   }
   if (r.kind.group.empty() && r.kind.kind == "Pod") {
     object = TrimPod(object);

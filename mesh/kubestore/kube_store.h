@@ -26,7 +26,9 @@
 #include <thread>
 #include <vector>
 
+#include "mesh/config/resource.h"
 #include "mesh/kube/client.h"
+#include "mesh/pilot/push_context.h"
 #include "mesh/store/store.h"
 
 namespace mesh::kubestore {
@@ -38,10 +40,20 @@ struct WatchedKind {
   std::vector<std::string> versions;
   // Core kinds must be served; an Istio kind whose CRD is missing is retried later.
   bool required = false;
+  std::string ns;  // list and watch only this namespace; "": all
 };
 
-// Namespaces, Services, EndpointSlices, Pods, Secrets and the Istio kinds.
-std::vector<WatchedKind> DefaultWatchedKinds();
+// Namespaces, Services, EndpointSlices, Pods, Secrets, the Istio kinds, and the
+// ConfigMaps `istio` (mesh config) and `istio-sidecar-injector` of `istio_namespace`.
+std::vector<WatchedKind> DefaultWatchedKinds(const std::string& istio_namespace = "istio-system");
+
+// The mesh settings from ConfigMap <istio_namespace>/istio (`data.mesh`, MeshConfig YAML)
+// among `resources`, over `defaults`: trustDomain and rootNamespace are used; fields
+// meshctl does not apply are listed in `ignored` (e.g. "outboundTrafficPolicy").
+pilot::MeshSettings MeshSettingsFromResources(const std::vector<config::Resource>& resources,
+                                              const pilot::MeshSettings& defaults,
+                                              const std::string& istio_namespace = "istio-system",
+                                              std::vector<std::string>* ignored = nullptr);
 
 // RBAC the reflectors and the TokenReview authenticator need, as ClusterRole rules would
 // say it: (apiGroup, resource plural, verbs). Checked against the rendered ClusterRole.

@@ -218,6 +218,19 @@ absl::Status H2Codec::Start() {
   return absl::OkStatus();
 }
 
+absl::Status H2Codec::UpgradeFromHttp1(std::string_view http2_settings, bool head_request) {
+  std::string payload;
+  if (!DecodeBase64Url(http2_settings, payload)) {
+    return absl::InvalidArgumentError("HTTP2-Settings is not base64url");
+  }
+  int rv = nghttp2_session_upgrade2(session_, reinterpret_cast<const uint8_t*>(payload.data()), payload.size(),
+                                    head_request ? 1 : 0, nullptr);
+  if (rv != 0) {
+    return absl::InvalidArgumentError(StrCat("h2c upgrade: ", nghttp2_strerror(rv)));
+  }
+  return absl::OkStatus();
+}
+
 bool H2Codec::CheckFlood(uint8_t type) {
   auto now = clock_();
   bool flood = false;
@@ -370,6 +383,38 @@ size_t H2Codec::Pending(int32_t stream) const {
 
 uint32_t H2Codec::PeerMaxConcurrentStreams() const {
   return nghttp2_session_get_remote_settings(session_, NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS);
+}
+
+bool DecodeBase64Url(std::string_view in, std::string& out) {
+  out.clear();
+  while (!in.empty() && in.back() == '=') {
+    in.remove_suffix(1);
+  }
+  uint32_t acc = 0;
+  int bits = 0;
+  for (char c : in) {
+    int v;
+    if (c >= 'A' && c <= 'Z') {
+      v = c - 'A';
+    } else if (c >= 'a' && c <= 'z') {
+      v = c - 'a' + 26;
+    } else if (c >= '0' && c <= '9') {
+      v = c - '0' + 52;
+    } else if (c == '-') {
+      v = 62;
+    } else if (c == '_') {
+      v = 63;
+    } else {
+      return false;
+    }
+    acc = (acc << 6) | static_cast<uint32_t>(v);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out.push_back(static_cast<char>((acc >> bits) & 0xff));
+    }
+  }
+  return bits < 6;  // a lone trailing character cannot encode a byte
 }
 
 std::chrono::milliseconds ParseGrpcTimeout(std::string_view value, bool* ok) {

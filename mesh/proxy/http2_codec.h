@@ -66,6 +66,11 @@ class H2Codec {
 
   // Queues the connection preface and SETTINGS.
   absl::Status Start();
+  // Server, after Start(): the connection was upgraded from HTTP/1.1 (`Upgrade: h2c`,
+  // RFC 7540 3.2). `http2_settings` is the request's HTTP2-Settings header (base64url
+  // SETTINGS payload); stream 1 is the upgraded request, already complete (half-closed
+  // remote), and the caller serves it as if its HEADERS had arrived.
+  absl::Status UpgradeFromHttp1(std::string_view http2_settings, bool head_request);
   // Processes received bytes. An error means the connection must be closed once the
   // pending output (usually a GOAWAY) has been written.
   absl::Status Feed(const char* data, size_t size);
@@ -132,6 +137,9 @@ class H2Codec {
   uint64_t resets_received_ = 0;
   std::string fatal_reason_;
 };
+
+// RFC 4648 5 base64url, padding optional; false on any other character.
+bool DecodeBase64Url(std::string_view in, std::string& out);
 
 // gRPC helpers.
 // Parses a grpc-timeout header value ("100m", "5S", "1H"...); *ok false when invalid.

@@ -101,7 +101,7 @@ bool IsHopByHop(http::field f, std::string_view name) {
     case http::field::content_length:
       return true;
     default:
-      return beast::iequals(name, "proxy-connection");
+      return beast::iequals(name, "proxy-connection") || beast::iequals(name, "http2-settings");
   }
 }
 
@@ -178,6 +178,8 @@ struct Worker {
   FastRng rng{(uint64_t{std::random_device{}()} << 32) | std::random_device{}()};
   WorkerStats stats;
   std::atomic<int64_t>* active_requests = nullptr;  // proxy-wide, for drain
+  // Proxy-wide HTTP/2 downstream connections: drain waits for their GOAWAY to go out.
+  std::atomic<int64_t>* open_h2_connections = nullptr;
   std::unique_ptr<char[]> chunk_a{new char[kChunkSize]};
 
   double Random01() { return std::uniform_real_distribution<double>(0, 1)(rng); }
@@ -429,6 +431,203 @@ bool OriginAllowed(const CorsPolicy& cors, std::string_view origin) {
   }
   return false;
 }
+
+// ---------------------------------------------------------------------------------------
+// Route features shared by the HTTP/1.1 session and the HTTP/2 streams: each codec
+// supplies a header lookup over its own representation.
+
+// Request header by lower-case name; nullopt when absent.
+using HeaderLookup = std::function<std::optional<std::string_view>(std::string_view)>;
+
+// The RBAC filters' view of an HTTP request.
+RbacInput HttpRbacInput(const RequestContext& ctx, std::string_view method, std::string_view path,
+                        std::string_view authority, HeaderLookup header) {
+  RbacInput in = ConnectionRbacInput(ctx);
+  in.is_http = true;
+  in.method = method;
+  in.path = path;
+  in.authority = authority;
+  in.header = std::move(header);
+  return in;
+}
+
+// CORS (route policy, else the virtual host's): headers for the response, and whether
+// the request is a preflight the proxy answers itself (200, nothing sent upstream).
+struct CorsOutcome {
+  std::vector<std::pair<std::string, std::string>> headers;
+  bool preflight = false;
+};
+
+CorsOutcome EvaluateCors(const VirtualHost& vh, const Route& route, std::string_view method,
+                         const HeaderLookup& header) {
+  CorsOutcome out;
+  const CorsPolicy* cors = FindCors(vh, route);
+  if (cors == nullptr) {
+    return out;
+  }
+  std::optional<std::string_view> origin = header("origin");
+  if (!origin || origin->empty() || !OriginAllowed(*cors, *origin)) {
+    return out;
+  }
+  out.headers.emplace_back("access-control-allow-origin", std::string(*origin));
+  if (cors->allow_credentials) {
+    out.headers.emplace_back("access-control-allow-credentials", "true");
+  }
+  if (!cors->expose_headers.empty()) {
+    out.headers.emplace_back("access-control-expose-headers", cors->expose_headers);
+  }
+  if (method == "OPTIONS" && header("access-control-request-method")) {
+    out.preflight = true;
+    if (!cors->allow_methods.empty()) {
+      out.headers.emplace_back("access-control-allow-methods", cors->allow_methods);
+    }
+    if (!cors->allow_headers.empty()) {
+      out.headers.emplace_back("access-control-allow-headers", cors->allow_headers);
+    }
+    if (!cors->max_age.empty()) {
+      out.headers.emplace_back("access-control-max-age", cors->max_age);
+    }
+  }
+  return out;
+}
+
+// The consistent-hashing key (ring hash, maglev): the first hash policy that yields a
+// value. `cookies` is the request's Cookie header (HTTP/2's cookie fields joined).
+std::optional<uint64_t> RequestHash(const std::vector<HashPolicy>& policies, const HeaderLookup& header,
+                                    std::string_view cookies, std::string_view client_ip) {
+  for (const auto& hp : policies) {
+    if (hp.kind == HashPolicy::Kind::kHeader) {
+      if (std::optional<std::string_view> v = header(hp.name)) {  // decoded lower case
+        return HashKey(*v);
+      }
+    } else if (hp.kind == HashPolicy::Kind::kSourceIp) {
+      if (!client_ip.empty()) {
+        return HashKey(client_ip);
+      }
+    } else {
+      std::optional<uint64_t> hash;
+      for (auto& part : common::Split(cookies, ';')) {
+        std::string_view p = common::StripWhitespace(part);
+        if (p.size() > hp.name.size() && p.substr(0, hp.name.size()) == hp.name && p[hp.name.size()] == '=') {
+          hash = HashKey(p.substr(hp.name.size() + 1));
+        }
+      }
+      if (hash) {
+        return hash;
+      }
+    }
+  }
+  return std::nullopt;
+}
+
+// A copy of a bodiless request to one mirror cluster, over HTTP/1.1; the answer is read
+// and dropped.
+awaitable<void> Mirror(Worker& w, RuntimePtr rt, std::string cluster_name,
+                       std::shared_ptr<http::request<http::empty_body>> req) {
+  auto it = rt->clusters.find(cluster_name);
+  const HostRuntime* host = PickHost(w, it->second, std::nullopt, nullptr);
+  if (host == nullptr) {
+    co_return;
+  }
+  auto [ec, conn] = co_await Connect(w, it->second, *host);
+  if (ec) {
+    co_return;
+  }
+  conn->lowest().expires_after(it->second.cluster->connect_timeout + 5s);
+  http::response<http::string_body> res;
+  if (conn->tls) {
+    co_await http::async_write(*conn->tls, *req, kUse);
+    co_await http::async_read(*conn->tls, conn->buffer, res, kUse);
+  } else {
+    co_await http::async_write(*conn->tcp, *req, kUse);
+    co_await http::async_read(*conn->tcp, conn->buffer, res, kUse);
+  }
+}
+
+// Request mirroring, fire and forget: `shadow` (method, target, headers of the request as
+// sent upstream) goes to every mirror cluster of the route with the Host suffixed
+// "-shadow", as Envoy does.
+void SendMirrors(Worker& w, const RuntimePtr& rt, const RouteAction& action,
+                 std::shared_ptr<http::request<http::empty_body>> shadow) {
+  shadow->version(11);
+  std::string host((*shadow)[http::field::host]);
+  auto colon = host.rfind(':');
+  shadow->set(http::field::host, colon == std::string::npos
+                                     ? host + "-shadow"
+                                     : StrCat(host.substr(0, colon), "-shadow", host.substr(colon)));
+  for (const auto& mirror : action.request_mirror_clusters) {
+    if (rt->clusters.count(mirror) > 0) {
+      net::co_spawn(w.ioc, Mirror(w, rt, mirror, shadow), net::detached);
+    }
+  }
+}
+
+// Circuit breakers (the cluster's thresholds, else Envoy's defaults). Overflows are 503
+// with response flag UO.
+const CircuitBreakers& BreakersOf(const ClusterRuntime& c) {
+  static const CircuitBreakers kDefaults;
+  return c.cluster->circuit_breakers ? *c.cluster->circuit_breakers : kDefaults;
+}
+
+// max_requests: requests in flight to the cluster.
+bool RequestsOverflow(const ClusterRuntime& c) {
+  return c.state->active_requests.load() >= static_cast<int64_t>(BreakersOf(c).max_requests);
+}
+
+// A new connection is needed: max_connections reached and max_pending_requests already
+// waiting for one.
+bool ConnectionsOverflow(const ClusterRuntime& c) {
+  const CircuitBreakers& limits = BreakersOf(c);
+  return c.state->active_connections.load() >= static_cast<int64_t>(limits.max_connections) &&
+         c.state->pending_requests.load() >= static_cast<int64_t>(limits.max_pending_requests);
+}
+
+// max_retries, or the retry budget (Envoy: budget_percent of active + pending requests,
+// at least min_retry_concurrency).
+bool RetriesOverflow(const ClusterRuntime& c) {
+  const CircuitBreakers& limits = BreakersOf(c);
+  int64_t allowed = limits.max_retries;
+  if (limits.retry_budget) {
+    double load =
+        static_cast<double>(c.state->active_requests.load() + c.state->pending_requests.load() + 1);
+    allowed = std::max<int64_t>(limits.retry_budget->min_retry_concurrency,
+                                static_cast<int64_t>(load * limits.retry_budget->budget_percent / 100));
+  }
+  return c.state->active_retries.load() >= allowed;
+}
+
+// A retry counts against max_retries / the retry budget from its backoff until its
+// response (or failure).
+struct RetrySlot {
+  ClusterState* state = nullptr;
+  void Take(ClusterState* s) {
+    state = s;
+    state->active_retries.fetch_add(1);
+  }
+  void Release() {
+    if (state != nullptr) {
+      state->active_retries.fetch_sub(1);
+      state = nullptr;
+    }
+  }
+  ~RetrySlot() { Release(); }
+};
+
+// A request in flight on a host and its cluster (least request, max_requests).
+struct ActiveRequest {
+  const HostRuntime* h;
+  const ClusterRuntime* c;
+  ActiveRequest(const HostRuntime* h_, const ClusterRuntime* c_) : h(h_), c(c_) {
+    h->state->active_requests.fetch_add(1);
+    c->state->active_requests.fetch_add(1);
+  }
+  ~ActiveRequest() {
+    h->state->active_requests.fetch_sub(1);
+    c->state->active_requests.fetch_sub(1);
+  }
+  ActiveRequest(const ActiveRequest&) = delete;
+  ActiveRequest& operator=(const ActiveRequest&) = delete;
+};
 
 template <class Stream>
 awaitable<beast::error_code> WriteLocal(Stream& stream, int status, const std::string& body, bool keep_alive,
@@ -720,6 +919,9 @@ class HttpSession {
     w_.sessions.erase(it);
   }
 
+  // Set when the connection was upgraded to HTTP/2 (h2c): the caller serves it next.
+  std::optional<H2cUpgrade> TakeH2cUpgrade() { return std::move(h2c_); }
+
  private:
   awaitable<bool> OneRequest(const ChainRuntime& chain, beast::flat_buffer& buffer, SessionHandle& handle) {
     const HttpConnectionManager& hcm = *chain.hcm;
@@ -736,6 +938,20 @@ class HttpSession {
     auto start = std::chrono::steady_clock::now();
     auto start_wall = std::chrono::system_clock::now();
     uint64_t ignored_bytes = 0;
+    if (!ec && ctx_.scheme == "http" && hcm.codec_type != "HTTP1" && WantsH2c(parser.get()) && !parser.chunked() &&
+        parser.get().find(http::field::transfer_encoding) == parser.get().end() &&
+        parser.content_length().value_or(0) == 0) {
+      // h2c upgrade (RFC 7540 3.2): 101 here, then HandleConnection continues the
+      // connection as HTTP/2 with this request as stream 1. Requests with a body stay
+      // HTTP/1.1 (the server may ignore an upgrade).
+      h2c_ = H2cFromHttp1(parser.get());
+      static const char k101[] = "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n";
+      auto [wec, wn] = co_await net::async_write(stream_, net::buffer(k101, sizeof(k101) - 1), kUse);
+      if (wec) {
+        h2c_.reset();
+      }
+      co_return false;
+    }
     if (ec) {
       if (ec == http::error::header_limit) {
         co_await WriteLocal(stream_, 431, "request header too large", false, 11, {}, nullptr, nullptr, nullptr, false,
@@ -819,20 +1035,15 @@ class HttpSession {
     }
 
     std::string method(req.method_string());
+    const HeaderLookup header = [&req](std::string_view name) -> std::optional<std::string_view> {
+      auto it = req.find(beast::string_view(name.data(), name.size()));
+      if (it == req.end()) {
+        return std::nullopt;
+      }
+      return std::string_view(it->value().data(), it->value().size());
+    };
     if (!hcm.rbac.empty()) {
-      RbacInput in = ConnectionRbacInput(ctx_);
-      in.is_http = true;
-      in.method = method;
-      in.path = target;
-      in.authority = authority;
-      in.header = [&req](std::string_view name) -> std::optional<std::string_view> {
-        auto it = req.find(beast::string_view(name.data(), name.size()));
-        if (it == req.end()) {
-          return std::nullopt;
-        }
-        return std::string_view(it->value().data(), it->value().size());
-      };
-      RbacDecision decision = EvaluateRbac(hcm.rbac, in);
+      RbacDecision decision = EvaluateRbac(hcm.rbac, HttpRbacInput(ctx_, method, target, authority, header));
       w_.stats.Add(chain.stat_prefix + (decision.allowed ? "rbac.allowed" : "rbac.denied"));
       if (!decision.allowed) {
         out.status = 403;
@@ -846,13 +1057,7 @@ class HttpSession {
         co_return out.keep_alive;
       }
     }
-    RequestView view{method, target, authority, [&req](std::string_view name) -> std::optional<std::string_view> {
-                       auto it = req.find(beast::string_view(name.data(), name.size()));
-                       if (it == req.end()) {
-                         return std::nullopt;
-                       }
-                       return std::string_view(it->value().data(), it->value().size());
-                     }};
+    RequestView view{method, target, authority, header};
     if (chain.routes != nullptr) {
       vh = SelectVirtualHost(*chain.routes, authority);
       if (vh != nullptr) {
@@ -901,34 +1106,14 @@ class HttpSession {
     }
 
     // CORS.
-    std::vector<std::pair<std::string, std::string>> cors_headers;
-    if (const CorsPolicy* cors = FindCors(*vh, *route); cors != nullptr) {
-      std::string origin(req["origin"]);
-      if (!origin.empty() && OriginAllowed(*cors, origin)) {
-        cors_headers.emplace_back("access-control-allow-origin", origin);
-        if (cors->allow_credentials) {
-          cors_headers.emplace_back("access-control-allow-credentials", "true");
-        }
-        if (!cors->expose_headers.empty()) {
-          cors_headers.emplace_back("access-control-expose-headers", cors->expose_headers);
-        }
-        if (req.method() == http::verb::options && req.find("access-control-request-method") != req.end()) {
-          if (!cors->allow_methods.empty()) {
-            cors_headers.emplace_back("access-control-allow-methods", cors->allow_methods);
-          }
-          if (!cors->allow_headers.empty()) {
-            cors_headers.emplace_back("access-control-allow-headers", cors->allow_headers);
-          }
-          if (!cors->max_age.empty()) {
-            cors_headers.emplace_back("access-control-max-age", cors->max_age);
-          }
-          out.status = 200;
-          co_await WriteLocal(stream_, 200, "", out.keep_alive && !has_body, client_version, cors_headers, nullptr,
-                              nullptr, nullptr, head, out.bytes_sent);
-          Finish(chain, req, out, start, start_wall, route, "");
-          co_return out.keep_alive && !has_body;
-        }
-      }
+    CorsOutcome cors = EvaluateCors(*vh, *route, method, header);
+    const std::vector<std::pair<std::string, std::string>>& cors_headers = cors.headers;
+    if (cors.preflight) {
+      out.status = 200;
+      co_await WriteLocal(stream_, 200, "", out.keep_alive && !has_body, client_version, cors_headers, nullptr,
+                          nullptr, nullptr, head, out.bytes_sent);
+      Finish(chain, req, out, start, start_wall, route, "");
+      co_return out.keep_alive && !has_body;
     }
 
     if (const auto* direct = std::get_if<DirectResponseAction>(&route->action)) {
@@ -976,6 +1161,8 @@ class HttpSession {
                            .find("upgrade") != std::string::npos;
     bool expect_continue = beast::iequals(req[http::field::expect], "100-continue");
     std::string upgrade_value = upgrade ? std::string(req[http::field::upgrade]) : std::string();
+    // An h2c upgrade not taken (TLS, a body, HTTP/1-only listener) is not passed upstream.
+    upgrade = upgrade && !HasToken(upgrade_value, "h2c");
     for (auto it = req.begin(); it != req.end();) {
       if (IsHopByHop(it->name(), it->name_string()) || it->name() == http::field::expect) {
         it = req.erase(it);
@@ -1032,47 +1219,20 @@ class HttpSession {
 
     // Hash for consistent hashing.
     std::optional<uint64_t> hash;
-    for (const auto& hp : action.hash_policy) {
-      if (hp.kind == HashPolicy::Kind::kHeader) {
-        auto it = req.find(hp.name);
-        if (it != req.end()) {
-          hash = HashKey(std::string_view(it->value().data(), it->value().size()));
-        }
-      } else if (hp.kind == HashPolicy::Kind::kSourceIp) {
-        hash = HashKey(client_ip);
-      } else {
-        std::string cookies(req[http::field::cookie]);
-        for (auto& part : common::Split(cookies, ';')) {
-          std::string_view p = common::StripWhitespace(part);
-          if (p.size() > hp.name.size() && p.substr(0, hp.name.size()) == hp.name && p[hp.name.size()] == '=') {
-            hash = HashKey(p.substr(hp.name.size() + 1));
-          }
-        }
-      }
-      if (hash) {
-        break;
-      }
+    if (!action.hash_policy.empty()) {
+      std::string cookies(req[http::field::cookie]);
+      hash = RequestHash(action.hash_policy, header, cookies, client_ip);
     }
 
     // Mirroring: bodiless requests only, fire and forget.
-    if (!has_body) {
-      for (const auto& mirror : action.request_mirror_clusters) {
-        auto mit = rt_->clusters.find(mirror);
-        if (mit != rt_->clusters.end()) {
-          auto shadow = std::make_shared<http::request<http::empty_body>>();
-          shadow->method(up_req.method());
-          shadow->target(up_req.target());
-          shadow->version(11);
-          for (const auto& f : up_req) {
-            shadow->insert(f.name_string(), f.value());
-          }
-          std::string host(up_req[http::field::host]);
-          auto colon = host.rfind(':');
-          shadow->set(http::field::host, colon == std::string::npos ? host + "-shadow"
-                                                                     : host.substr(0, colon) + "-shadow" + host.substr(colon));
-          net::co_spawn(w_.ioc, Mirror(w_, rt_, mirror, shadow), net::detached);
-        }
+    if (!has_body && !action.request_mirror_clusters.empty()) {
+      auto shadow = std::make_shared<http::request<http::empty_body>>();
+      shadow->method(up_req.method());
+      shadow->target(up_req.target());
+      for (const auto& f : up_req) {
+        shadow->insert(f.name_string(), f.value());
       }
+      SendMirrors(w_, rt_, action, std::move(shadow));
     }
 
     const RetryPolicy* retry = action.retry_policy ? &*action.retry_policy : (vh->retry_policy ? &*vh->retry_policy : nullptr);
@@ -1159,8 +1319,6 @@ class HttpSession {
         (try_timeout.count() == 0 || retry->per_try_timeout < try_timeout)) {
       try_timeout = retry->per_try_timeout;
     }
-    const CircuitBreakers defaults;
-    const CircuitBreakers& limits = cluster.cluster->circuit_breakers ? *cluster.cluster->circuit_breakers : defaults;
     auto deadline = action.timeout.count() > 0 ? std::optional(start + action.timeout) : std::nullopt;
 
     const HostRuntime* previous = nullptr;
@@ -1168,35 +1326,12 @@ class HttpSession {
     std::optional<http::response_parser<http::buffer_body>> up_parser;
     bool request_sent = false;
     char* chunk = w_.chunk_a.get();
-    // A retry counts against max_retries / the retry budget from its backoff until its
-    // response (or failure).
-    struct RetrySlot {
-      ClusterState* state = nullptr;
-      void Take(ClusterState* s) {
-        state = s;
-        state->active_retries.fetch_add(1);
-      }
-      void Release() {
-        if (state != nullptr) {
-          state->active_retries.fetch_sub(1);
-          state = nullptr;
-        }
-      }
-      ~RetrySlot() { Release(); }
-    } retry_slot;
+    RetrySlot retry_slot;
     for (uint32_t attempt = 0; attempt < max_attempts; ++attempt) {
       bool last = attempt + 1 == max_attempts;
       if (attempt > 0) {
         retry_slot.Release();
-        int64_t allowed = limits.max_retries;
-        if (limits.retry_budget) {
-          // Envoy: budget_percent of (active + pending requests), at least min_retry_concurrency.
-          double load = static_cast<double>(cluster.state->active_requests.load() +
-                                            cluster.state->pending_requests.load() + 1);
-          allowed = std::max<int64_t>(limits.retry_budget->min_retry_concurrency,
-                                      static_cast<int64_t>(load * limits.retry_budget->budget_percent / 100));
-        }
-        if (cluster.state->active_retries.load() >= allowed) {
+        if (RetriesOverflow(cluster)) {
           w_.stats.Add(cluster.stat_prefix + "upstream_rq_retry_overflow");
           AddFlag(out.flags, "URX");
           break;
@@ -1218,7 +1353,7 @@ class HttpSession {
       }
       previous = host;
       out.upstream_host = host->key;
-      if (cluster.state->active_requests.load() >= static_cast<int64_t>(limits.max_requests)) {
+      if (RequestsOverflow(cluster)) {
         out.status = 503;
         out.flags = "UO";
         w_.stats.Add(cluster.stat_prefix + "upstream_rq_pending_overflow");
@@ -1226,22 +1361,9 @@ class HttpSession {
       }
       conn = TakePooled(w_, host->pool_key, has_body && !buffered);
       bool pooled = conn != nullptr;
-      // Counting requests on the host and cluster for least-request and circuit breaking.
-      struct Active {
-        const HostRuntime* h;
-        const ClusterRuntime* c;
-        Active(const HostRuntime* h_, const ClusterRuntime* c_) : h(h_), c(c_) {
-          h->state->active_requests.fetch_add(1);
-          c->state->active_requests.fetch_add(1);
-        }
-        ~Active() {
-          h->state->active_requests.fetch_sub(1);
-          c->state->active_requests.fetch_sub(1);
-        }
-      } active(host, &cluster);
+      ActiveRequest active(host, &cluster);
       if (!conn) {
-        if (cluster.state->active_connections.load() >= static_cast<int64_t>(limits.max_connections) &&
-            cluster.state->pending_requests.load() >= static_cast<int64_t>(limits.max_pending_requests)) {
+        if (ConnectionsOverflow(cluster)) {
           out.status = 503;
           out.flags = "UO";
           w_.stats.Add(cluster.stat_prefix + "upstream_rq_pending_overflow");
@@ -1565,28 +1687,6 @@ class HttpSession {
     co_return out.keep_alive;
   }
 
-  static awaitable<void> Mirror(Worker& w, RuntimePtr rt, std::string cluster_name,
-                                std::shared_ptr<http::request<http::empty_body>> req) {
-    auto it = rt->clusters.find(cluster_name);
-    const HostRuntime* host = PickHost(w, it->second, std::nullopt, nullptr);
-    if (host == nullptr) {
-      co_return;
-    }
-    auto [ec, conn] = co_await Connect(w, it->second, *host);
-    if (ec) {
-      co_return;
-    }
-    conn->lowest().expires_after(it->second.cluster->connect_timeout + 5s);
-    http::response<http::string_body> res;
-    if (conn->tls) {
-      co_await http::async_write(*conn->tls, *req, kUse);
-      co_await http::async_read(*conn->tls, conn->buffer, res, kUse);
-    } else {
-      co_await http::async_write(*conn->tcp, *req, kUse);
-      co_await http::async_read(*conn->tcp, conn->buffer, res, kUse);
-    }
-  }
-
   // The body limit for this request: the route's BufferPerRoute wins over the filter's
   // max_request_bytes; without the buffer filter there is none.
   static uint64_t RequestBodyLimit(const HttpConnectionManager& hcm, const Route& route) {
@@ -1695,6 +1795,7 @@ class HttpSession {
   unsigned client_version_ = 11;
   std::string orig_target_;
   std::string orig_authority_;
+  std::optional<H2cUpgrade> h2c_;
   std::string source_peer_;  // the caller's kPeerWorkloadHeader (destination side only)
   std::string listener_;
   size_t chain_;
@@ -1912,6 +2013,11 @@ awaitable<void> HandleConnection(Worker& w, Socket socket, std::string listener_
   if (chain.hcm) {
     HttpSession<TcpStream> session(w, stream, rt, listener_name, chain_index, ctx);
     co_await session.Run(buffer);
+    if (std::optional<H2cUpgrade> h2c = session.TakeH2cUpgrade()) {
+      H2ServerConn<TcpStream> h2(w, stream, rt, listener_name, chain_index, ctx);
+      co_await h2.Run(buffer, &*h2c);
+      co_return;
+    }
     stream.socket().shutdown(tcp::socket::shutdown_send, ec);
   } else {
     co_await ServeTcp(w, stream, buffer, rt, lr, chain, ctx);
@@ -2077,6 +2183,7 @@ class ProxyImpl : public Proxy {
     for (int i = 0; i < n; ++i) {
       workers_.push_back(std::make_unique<Worker>());
       workers_.back()->active_requests = &active_requests_;
+      workers_.back()->open_h2_connections = &open_h2_connections_;
     }
   }
   ~ProxyImpl() override {
@@ -2253,7 +2360,9 @@ class ProxyImpl : public Proxy {
     ready_ = false;
     // 2. Wait for in-flight requests, up to the drain timeout.
     auto deadline = std::chrono::steady_clock::now() + options_.drain_timeout;
-    while (active_requests_.load() > 0 && std::chrono::steady_clock::now() < deadline) {
+    // HTTP/2 connections count too: an idle one closes as soon as its GOAWAY is written.
+    while ((active_requests_.load() > 0 || open_h2_connections_.load() > 0) &&
+           std::chrono::steady_clock::now() < deadline) {
       std::this_thread::sleep_for(20ms);
     }
     Stop();
@@ -2413,6 +2522,7 @@ class ProxyImpl : public Proxy {
   RuntimePtr current_;
   std::atomic<bool> ready_{false};
   std::atomic<int64_t> active_requests_{0};
+  std::atomic<int64_t> open_h2_connections_{0};
   std::shared_ptr<std::atomic<uint64_t>> health_generation_ = std::make_shared<std::atomic<uint64_t>>(0);
   bool started_ = false;
   std::mutex stop_mu_;

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <filesystem>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -232,13 +233,44 @@ absl::StatusOr<std::vector<StoredObject>> LocalStore::List(const ListOptions& op
   }
   std::sort(files.begin(), files.end());
   for (const std::string& f : files) {
-    auto obj = ReadObjectFile(f);
-    if (!obj.ok()) {
-      return obj.status();
+    // The identity is taken before reading: a file replaced in between is read new and
+    // recorded old, so the next List() reads it again (never the other way round).
+    struct stat st {};
+    if (::stat(f.c_str(), &st) != 0) {
+      if (errno == ENOENT) {
+        continue;  // deleted since the directory was read
+      }
+      return absl::InternalError(common::StrCat("stat ", f, ": ", std::strerror(errno)));
     }
-    out.push_back(std::move(*obj));
+    FileIdentity id{st.st_dev,
+                    st.st_ino,
+                    st.st_size,
+                    static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec,
+                    static_cast<int64_t>(st.st_ctim.tv_sec) * 1000000000 + st.st_ctim.tv_nsec};
+    auto cached = parsed_.find(f);
+    if (cached == parsed_.end() || !(cached->second.identity == id)) {
+      auto obj = ReadObjectFile(f);
+      if (!obj.ok()) {
+        parsed_.erase(f);
+        return obj.status();
+      }
+      ++list_parses_;
+      cached = parsed_.insert_or_assign(f, ParsedFile{id, std::move(*obj)}).first;
+    }
+    out.push_back(cached->second.object);
+  }
+  if (options.group.empty() && options.kind.empty() && options.ns.empty()) {
+    // A full listing saw every file: forget the deleted ones.
+    std::erase_if(parsed_, [&files](const auto& entry) {
+      return !std::binary_search(files.begin(), files.end(), entry.first);
+    });
   }
   return out;
+}
+
+uint64_t LocalStore::ListParses() const {
+  std::lock_guard<std::recursive_mutex> lock(mu_);
+  return list_parses_;
 }
 
 absl::StatusOr<std::optional<StoredObject>> LocalStore::Get(const ObjectKey& key) const {

@@ -9,7 +9,13 @@
 // the first object a write changes; inside a Transaction it is written once more at the
 // end (so readers that listed mid-transaction re-list). Writers hold an exclusive flock,
 // readers a shared one, so concurrent meshctl processes serialise.
+// List() keeps what it parsed, keyed by path and the file's identity (device, inode,
+// size, mtime, ctime): a later List() re-parses only files that changed, were added or
+// replaced (an atomic rename gives a new inode), and forgets deleted ones.
 
+#include <sys/types.h>
+
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -36,6 +42,8 @@ class LocalStore : public ConfigStore {
   const std::string& root() const { return root_; }
   // Path of the file that holds `key` (exposed for tests and diagnostics).
   std::string PathFor(const ObjectKey& key) const;
+  // How many object files List() has parsed so far (tests: unchanged files are not).
+  uint64_t ListParses() const;
 
  private:
   LocalStore(std::string root, int lock_fd, std::shared_ptr<const common::TimeSource> clock);
@@ -51,6 +59,20 @@ class LocalStore : public ConfigStore {
   absl::StatusOr<int64_t> BumpGeneration();
   absl::StatusOr<StoredObject> ReadObjectFile(const std::string& path) const;
 
+  // What List() parsed, with the identity of the file it came from.
+  struct FileIdentity {
+    dev_t device = 0;
+    ino_t inode = 0;
+    off_t size = 0;
+    int64_t mtime_ns = 0;
+    int64_t ctime_ns = 0;
+    bool operator==(const FileIdentity&) const = default;
+  };
+  struct ParsedFile {
+    FileIdentity identity;
+    StoredObject object;
+  };
+
   std::string root_;
   int lock_fd_;
   std::shared_ptr<const common::TimeSource> clock_;
@@ -60,6 +82,8 @@ class LocalStore : public ConfigStore {
   int txn_depth_ = 0;                    // nesting of Transaction() (under the lock)
   int64_t txn_generation_ = 0;           // last resourceVersion handed out in the transaction
   int64_t txn_written_generation_ = 0;   // what the generation file says
+  mutable std::map<std::string, ParsedFile> parsed_;  // by path; under mu_
+  mutable uint64_t list_parses_ = 0;                  // under mu_
 };
 
 }  // namespace mesh::store

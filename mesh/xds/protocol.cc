@@ -5,6 +5,7 @@
 #include "mesh/common/strings.h"
 #include "mesh/config/emit.h"
 #include "mesh/config/yaml_loader.h"
+#include "mesh/xds/compression.h"
 
 namespace mesh::xds {
 namespace {
@@ -95,6 +96,11 @@ ResourceChunk::ResourceChunk(std::vector<EncodedResourcePtr> items) : items_(std
     digests += '\n';
   }
   digest_ = HexDigest(digests.data(), digests.size());
+}
+
+const std::string& ResourceChunk::compressed() const {
+  std::call_once(compress_once_, [this] { compressed_ = ZstdCompress(joined_); });
+  return compressed_;
 }
 
 ResourceChunkPtr MakeResourceChunk(std::vector<EncodedResourcePtr> items) {
@@ -252,20 +258,28 @@ absl::StatusOr<ReceivedResponse> DecodeResponse(const Node& n) {
 }
 
 std::string SerializeRequest(const DiscoveryRequest& r) { return config::EmitJson(EncodeRequest(r), {.indent = 0}); }
-SerializedResponse::SerializedResponse(const DiscoveryResponse& r) : resources_(r.resources) {
+SerializedResponse::SerializedResponse(const DiscoveryResponse& r, ResponseEncoding encoding)
+    : encoding_(encoding), resources_(r.resources) {
   // Envelope first, so that a reader can see the type and nonce before the resources.
   head_ = common::StrCat("{\"versionInfo\":", config::JsonQuote(r.version_info), ",\"typeUrl\":",
                          config::JsonQuote(r.type_url), ",\"nonce\":", config::JsonQuote(r.nonce), ",\"resources\":[");
+  const bool zstd = encoding == ResponseEncoding::kZstd;
+  // The separators' frames are the same for every response.
+  static const std::string kCommaFrame = ZstdCompress(",");
+  static const std::string kTailFrame = ZstdCompress("]}");
+  if (zstd) {
+    head_ = ZstdCompress(head_);
+  }
   pieces_.push_back(head_);
   bool first = true;
   for (const auto& c : resources_->chunks()) {
     if (!first) {
-      pieces_.push_back(",");
+      pieces_.push_back(zstd ? std::string_view(kCommaFrame) : std::string_view(","));
     }
     first = false;
-    pieces_.push_back(c->joined());
+    pieces_.push_back(zstd ? c->compressed() : c->joined());
   }
-  pieces_.push_back("]}");
+  pieces_.push_back(zstd ? std::string_view(kTailFrame) : std::string_view("]}"));
 }
 
 size_t SerializedResponse::size() const {

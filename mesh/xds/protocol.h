@@ -6,6 +6,7 @@
 // control plane decide what is inside.
 
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -71,11 +72,16 @@ class ResourceChunk {
   const std::vector<EncodedResourcePtr>& items() const { return items_; }
   const std::string& joined() const { return joined_; }  // "r1,r2,..." ("" when empty)
   const std::string& digest() const { return digest_; }
+  // joined() as one zstd frame, made on first use and then shared like joined() (for
+  // streams that negotiated compression, see compression.h). Thread-safe.
+  const std::string& compressed() const;
 
  private:
   std::vector<EncodedResourcePtr> items_;
   std::string joined_;
   std::string digest_;
+  mutable std::once_flag compress_once_;
+  mutable std::string compressed_;
 };
 using ResourceChunkPtr = std::shared_ptr<const ResourceChunk>;
 ResourceChunkPtr MakeResourceChunk(std::vector<EncodedResourcePtr> items);
@@ -126,16 +132,25 @@ absl::StatusOr<ReceivedResponse> DecodeResponse(const config::Node& n);
 // Text (JSON) forms, as they travel on the wire.
 std::string SerializeRequest(const DiscoveryRequest& r);
 std::string SerializeResponse(const DiscoveryResponse& r);
+// How a response travels on a stream.
+enum class ResponseEncoding {
+  kJson,  // a text message: the JSON itself
+  kZstd,  // a binary message: zstd frames whose decompressed concatenation is the JSON
+};
+
 // A response as pieces: the small per-stream envelope around the shared chunks' bytes,
 // so that writing one configuration to many streams copies nothing. Concatenating
-// pieces() gives SerializeResponse().
+// pieces() gives SerializeResponse() (kJson) or zstd frames that decompress to it
+// (kZstd: the envelope is compressed per stream, each chunk once for all streams).
 class SerializedResponse {
  public:
-  explicit SerializedResponse(const DiscoveryResponse& r);
+  explicit SerializedResponse(const DiscoveryResponse& r, ResponseEncoding encoding = ResponseEncoding::kJson);
   const std::vector<std::string_view>& pieces() const { return pieces_; }
   size_t size() const;
+  bool binary() const { return encoding_ == ResponseEncoding::kZstd; }
 
  private:
+  ResponseEncoding encoding_;
   std::string head_;
   ResourceList resources_;  // keeps the chunks' bytes alive
   std::vector<std::string_view> pieces_;

@@ -40,6 +40,7 @@ struct TypeSyncInfo {
 
 struct ProxySyncInfo {
   ProxyNode node;
+  std::string encoding = "json";  // how responses travel on the stream: "json" or "zstd"
   std::map<std::string, TypeSyncInfo> types;  // by type URL
   std::map<std::string, ResourceList> sent;  // last sent resources by type URL
 };
@@ -62,6 +63,14 @@ struct XdsServerOptions {
   // Called (on the server thread) for requests the discovery server does not handle;
   // it fills in status and response. Must not block for long.
   std::function<void(HttpExchange&)> extra_http;
+  // Compress responses for proxies that ask for it (compression.h); false: always JSON.
+  bool compression = true;
+  // Streams older than this (plus up to 10% jitter) are closed so their proxies
+  // reconnect, spreading them over the replicas behind a Service (istiod's
+  // --keepaliveMaxServerConnectionAge); 0: never.
+  std::chrono::milliseconds max_connection_age{0};
+  // Plain HTTP only (debug and monitoring ports): no discovery streams are accepted.
+  bool http_only = false;
 };
 
 class XdsServer {
@@ -89,6 +98,9 @@ class XdsClientCallbacks {
   virtual absl::Status OnResources(const std::string& type_url, const std::string& version,
                                    const std::vector<config::Node>& resources) = 0;
   virtual void OnConnectionChange(bool /*connected*/) {}
+  // A response that could not be read (malformed, or a compressed one over the size
+  // limit); the client drops the stream and reconnects.
+  virtual void OnStreamError(const absl::Status& /*error*/) {}
 };
 
 struct XdsClientOptions {
@@ -100,6 +112,10 @@ struct XdsClientOptions {
   std::vector<std::string> type_urls = type_url::SubscriptionOrder();
   std::chrono::milliseconds reconnect_base{100};
   std::chrono::milliseconds reconnect_max{5000};
+  // Ask the control plane for compressed responses (compression.h).
+  bool accept_compression = true;
+  // The largest response accepted, after decompression.
+  size_t max_response_bytes = 64 << 20;
 };
 
 // Keeps one aggregated stream open to the control plane, reconnecting with backoff;

@@ -18,6 +18,7 @@
 #include "absl/synchronization/mutex.h"
 #include "mesh/common/strings.h"
 #include "mesh/config/emit.h"
+#include "mesh/xds/compression.h"
 #include "mesh/xds/server.h"
 
 namespace mesh::xds {
@@ -38,7 +39,7 @@ class ServerImpl;
 class StreamSession : public std::enable_shared_from_this<StreamSession> {
  public:
   StreamSession(tcp::socket socket, ServerImpl* server, uint64_t id)
-      : ws_(std::move(socket)), server_(server), id_(id) {}
+      : ws_(std::move(socket)), server_(server), id_(id), age_timer_(ws_.get_executor()) {}
 
   void Start(http::request<http::string_body> upgrade);
   std::string authorization_;
@@ -58,10 +59,12 @@ class StreamSession : public std::enable_shared_from_this<StreamSession> {
   void Write();
   void Publish();
   void Finish();
+  void CloseWhenOld(std::chrono::milliseconds age);
 
   websocket::stream<beast::tcp_stream> ws_;
   ServerImpl* server_;
   uint64_t id_;
+  net::steady_timer age_timer_;
   beast::flat_buffer buffer_;
   // Responses waiting to be written, at most one per type (a newer one replaces a
   // waiting older one), so a slow proxy costs a bounded amount of memory. The bytes of
@@ -73,14 +76,20 @@ class StreamSession : public std::enable_shared_from_this<StreamSession> {
   std::deque<Outgoing> queue_;
   bool writing_ = false;
   StreamState state_;
+  ResponseEncoding encoding_ = ResponseEncoding::kJson;  // negotiated on the upgrade
   bool connected_reported_ = false;
   bool finished_ = false;
 };
 
 class ServerImpl : public XdsServer {
  public:
-  ServerImpl(std::shared_ptr<ResourceSource> source, std::function<void(HttpExchange&)> extra_http)
-      : source_(std::move(source)), extra_http_(std::move(extra_http)), acceptor_(ioc_) {}
+  ServerImpl(std::shared_ptr<ResourceSource> source, const XdsServerOptions& options)
+      : source_(std::move(source)),
+        extra_http_(options.extra_http),
+        compression_(options.compression),
+        max_connection_age_(options.max_connection_age),
+        http_only_(options.http_only),
+        acceptor_(ioc_) {}
 
   absl::Status Listen(const XdsServerOptions& o) {
     beast::error_code ec;
@@ -150,6 +159,8 @@ class ServerImpl : public XdsServer {
   ~ServerImpl() override { Stop(); }
 
   ResourceSource& source() { return *source_; }
+  bool compression() const { return compression_; }
+  std::chrono::milliseconds max_connection_age() const { return max_connection_age_; }
   void Register(uint64_t id, std::weak_ptr<StreamSession> s) { sessions_[id] = std::move(s); }
   void Unregister(uint64_t id) {
     sessions_.erase(id);
@@ -187,7 +198,7 @@ class ServerImpl : public XdsServer {
         return;
       }
       auto req = conn->parser.release();
-      if (websocket::is_upgrade(req)) {
+      if (websocket::is_upgrade(req) && !http_only_) {
         conn->stream.expires_never();
         auto session = std::make_shared<StreamSession>(conn->stream.release_socket(), this, ++next_id_);
         Register(session->id(), session);
@@ -269,6 +280,7 @@ class ServerImpl : public XdsServer {
       Node item = Node::Map();
       item.Set("proxy", Node::Scalar(p.node.id, true));
       item.Set("metadata", p.node.metadata.IsMap() ? p.node.metadata : Node::Map());
+      item.Set("encoding", Node::Scalar(p.encoding, true));
       Node types = Node::Map();
       for (const auto& [type, t] : p.types) {
         Node ti = Node::Map();
@@ -322,6 +334,9 @@ class ServerImpl : public XdsServer {
 
   std::shared_ptr<ResourceSource> source_;
   std::function<void(HttpExchange&)> extra_http_;
+  bool compression_;
+  std::chrono::milliseconds max_connection_age_;
+  bool http_only_;
   net::io_context ioc_;
   tcp::acceptor acceptor_;
   std::thread thread_;
@@ -337,6 +352,11 @@ void StreamSession::Start(http::request<http::string_body> upgrade) {
   authorization_ = std::string(upgrade[http::field::authorization]);
   ws_.read_message_max(kMaxMessageBytes);
   ws_.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
+  if (server_->compression() && AcceptsZstd(std::string(upgrade[kAcceptEncodingHeader]))) {
+    encoding_ = ResponseEncoding::kZstd;
+    ws_.set_option(websocket::stream_base::decorator(
+        [](websocket::response_type& res) { res.set(kEncodingHeader, kZstdEncoding); }));
+  }
   auto self = shared_from_this();
   ws_.async_accept(upgrade, [self](beast::error_code ec) {
     if (ec) {
@@ -344,6 +364,24 @@ void StreamSession::Start(http::request<http::string_body> upgrade) {
       return;
     }
     self->Read();
+  });
+  if (server_->max_connection_age().count() > 0) {
+    CloseWhenOld(server_->max_connection_age());
+  }
+}
+
+void StreamSession::CloseWhenOld(std::chrono::milliseconds age) {
+  // Jitter so that proxies connected together do not all reconnect together.
+  static thread_local std::mt19937 rng{std::random_device{}()};
+  std::uniform_int_distribution<int64_t> jitter(0, age.count() / 10);
+  age_timer_.expires_after(age + std::chrono::milliseconds(jitter(rng)));
+  auto self = shared_from_this();
+  age_timer_.async_wait([self](beast::error_code ec) {
+    if (ec || self->finished_) {
+      return;
+    }
+    // A normal close: the proxy keeps its configuration and reconnects at once.
+    self->ws_.async_close(websocket::close_code::going_away, [self](beast::error_code) { self->Close(); });
   });
 }
 
@@ -401,7 +439,7 @@ void StreamSession::Push() {
 void StreamSession::SendType(const std::string& type_url, bool force) {
   auto resp = state_.PrepareResponse(type_url, server_->source().Generate(state_.node(), type_url), force);
   if (resp) {
-    Enqueue(type_url, std::make_shared<const SerializedResponse>(*resp));
+    Enqueue(type_url, std::make_shared<const SerializedResponse>(*resp, encoding_));
   }
 }
 
@@ -425,7 +463,7 @@ void StreamSession::Write() {
   for (std::string_view piece : queue_.front().message->pieces()) {
     buffers.emplace_back(piece.data(), piece.size());
   }
-  ws_.text(true);
+  ws_.binary(queue_.front().message->binary());
   ws_.async_write(buffers, [self = shared_from_this()](beast::error_code ec, std::size_t) {
     self->writing_ = false;
     if (ec) {
@@ -446,6 +484,7 @@ void StreamSession::Publish() {
   }
   ProxySyncInfo info;
   info.node = state_.node();
+  info.encoding = encoding_ == ResponseEncoding::kZstd ? kZstdEncoding : "json";
   for (const auto& [type, t] : state_.types()) {
     TypeSyncInfo ti;
     ti.status = state_.Status(type);
@@ -464,6 +503,7 @@ void StreamSession::Finish() {
     return;
   }
   finished_ = true;
+  age_timer_.cancel();  // its handler holds the session
   if (connected_reported_) {
     server_->source().OnProxyDisconnected(state_.node());
   }
@@ -508,7 +548,9 @@ class ClientImpl : public XdsClient {
       return;
     }
     ws_ = std::make_unique<websocket::stream<beast::tcp_stream>>(net::make_strand(ioc_));
-    ws_->read_message_max(kMaxMessageBytes);
+    ws_->read_message_max(std::min(kMaxMessageBytes, options_.max_response_bytes));
+    compressed_ = false;
+    handshake_response_ = {};
     auto& tcp_stream = beast::get_lowest_layer(*ws_);
     tcp_stream.expires_after(std::chrono::seconds(5));
     beast::error_code ec;
@@ -534,18 +576,24 @@ class ClientImpl : public XdsClient {
       ws_->set_option(websocket::stream_base::timeout::suggested(beast::role_type::client));
       std::string authorization =
           options_.authorization_provider ? options_.authorization_provider() : options_.node.authorization;
-      if (!authorization.empty()) {
-        ws_->set_option(websocket::stream_base::decorator(
-            [auth = std::move(authorization)](websocket::request_type& req) {
+      ws_->set_option(websocket::stream_base::decorator(
+          [auth = std::move(authorization), compress = options_.accept_compression](websocket::request_type& req) {
+            if (!auth.empty()) {
               req.set(http::field::authorization, auth);
-            }));
-      }
+            }
+            if (compress) {
+              req.set(kAcceptEncodingHeader, kZstdEncoding);
+            }
+          }));
       std::string host = options_.host + ":" + std::to_string(options_.port);
-      ws_->async_handshake(host, "/v3/discovery", [this](beast::error_code ec) {
+      ws_->async_handshake(handshake_response_, host, "/v3/discovery", [this](beast::error_code ec) {
         if (ec) {
           Retry();
           return;
         }
+        // Compressed responses only when we asked and the control plane agreed.
+        compressed_ =
+            options_.accept_compression && AcceptsZstd(std::string(handshake_response_[kEncodingHeader]));
         attempt_ = 0;
         connected_ = true;
         callbacks_->OnConnectionChange(true);
@@ -559,6 +607,15 @@ class ClientImpl : public XdsClient {
         Read();
       });
     });
+  }
+
+  // A response we cannot read: say why, drop the stream (the read side then sees the
+  // close), and start over.
+  void Fail(const absl::Status& st) {
+    callbacks_->OnStreamError(st);
+    beast::error_code ignored;
+    beast::get_lowest_layer(*ws_).socket().close(ignored);
+    Retry();
   }
 
   void Retry() {
@@ -585,11 +642,25 @@ class ClientImpl : public XdsClient {
         Retry();
         return;
       }
-      std::string text = beast::buffers_to_string(buffer_.data());
-      buffer_.consume(buffer_.size());
+      std::string text;
+      if (ws_->got_binary()) {
+        // Bounded: a small message that would expand past the limit is refused.
+        std::string_view message(static_cast<const char*>(buffer_.data().data()), buffer_.size());
+        absl::Status st =
+            compressed_ ? ZstdDecompressInto(message, options_.max_response_bytes, text)
+                        : absl::InvalidArgumentError("binary discovery response on a stream without compression");
+        buffer_.consume(buffer_.size());
+        if (!st.ok()) {
+          Fail(st);
+          return;
+        }
+      } else {
+        text = beast::buffers_to_string(buffer_.data());
+        buffer_.consume(buffer_.size());
+      }
       auto resp = ParseResponse(text);
       if (!resp.ok()) {
-        Retry();
+        Fail(resp.status());
         return;
       }
       absl::Status st = callbacks_->OnResources(resp->type_url, resp->version_info, *resp->resources);
@@ -636,6 +707,8 @@ class ClientImpl : public XdsClient {
   net::steady_timer timer_;
   std::thread thread_;
   std::unique_ptr<websocket::stream<beast::tcp_stream>> ws_;
+  websocket::response_type handshake_response_;
+  bool compressed_ = false;  // this connection's responses may be zstd (binary messages)
   beast::flat_buffer buffer_;
   std::deque<std::string> queue_;
   std::map<std::string, std::string> accepted_;
@@ -649,7 +722,7 @@ class ClientImpl : public XdsClient {
 
 absl::StatusOr<std::unique_ptr<XdsServer>> StartXdsServer(const XdsServerOptions& options,
                                                          std::shared_ptr<ResourceSource> source) {
-  auto server = std::make_unique<ServerImpl>(std::move(source), options.extra_http);
+  auto server = std::make_unique<ServerImpl>(std::move(source), options);
   if (auto st = server->Listen(options); !st.ok()) {
     return st;
   }

@@ -72,6 +72,7 @@ std::vector<FakeResourceType> DefaultFakeTypes() {
       {"", "v1", "Service", "services", true},
       {"", "v1", "Pod", "pods", true},
       {"", "v1", "Secret", "secrets", true},
+      {"", "v1", "ConfigMap", "configmaps", true},
       {"discovery.k8s.io", "v1", "EndpointSlice", "endpointslices", true},
       {"networking.istio.io", "v1", "VirtualService", "virtualservices", true},
       {"networking.istio.io", "v1", "Gateway", "gateways", true},

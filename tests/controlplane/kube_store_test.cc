@@ -11,6 +11,8 @@
 #include "mesh/common/file_util.h"
 #include "mesh/common/strings.h"
 #include "mesh/config/yaml_loader.h"
+#include "mesh/inject/injector.h"
+#include "mesh/inject/webhook_server.h"
 #include "mesh/kubestore/workloads.h"
 #include "tests/common/test_util.h"
 #include "tests/controlplane/fake_kube.h"
@@ -115,6 +117,73 @@ TEST_F(KubeStoreTest, ListsThenFollowsWatchEvents) {
   EXPECT_TRUE(stats["networking.istio.io/Sidecar"].synced);
   EXPECT_EQ(stats["networking.istio.io/Sidecar"].api_version, "");
   EXPECT_EQ(stats["networking.istio.io/VirtualService"].api_version, "networking.istio.io/v1");
+}
+
+// The mesh config (`istio`) and the injector's settings (`istio-sidecar-injector`) of
+// istio-system are watched; other ConfigMaps are not kept. Changes are followed.
+TEST_F(KubeStoreTest, MeshAndInjectorConfigMapsAreWatched) {
+  kube_.Apply(R"({apiVersion: v1, kind: ConfigMap, metadata: {name: istio, namespace: istio-system},
+    data: {mesh: "trustDomain: example.org\noutboundTrafficPolicy: {mode: REGISTRY_ONLY}\nenableAutoMtls: true\n"}})");
+  kube_.Apply(R"({apiVersion: v1, kind: ConfigMap, metadata: {name: istio-sidecar-injector, namespace: istio-system},
+    data: {values: '{"global": {"hub": "registry.example/mesh", "tag": "0.1.0"}}'}})");
+  kube_.Apply("{apiVersion: v1, kind: ConfigMap, metadata: {name: app-config, namespace: devops}, data: {a: b}}");
+  kube_.Apply("{apiVersion: v1, kind: ConfigMap, metadata: {name: istio, namespace: devops}, data: {mesh: 'trustDomain: wrong'}}");
+  kube_.Apply("{apiVersion: v1, kind: ConfigMap, metadata: {name: other, namespace: istio-system}, data: {a: b}}");
+  Start();
+  EXPECT_TRUE(Find("", "ConfigMap", "istio-system", "istio").has_value());
+  EXPECT_TRUE(Find("", "ConfigMap", "istio-system", "istio-sidecar-injector").has_value());
+  EXPECT_FALSE(Find("", "ConfigMap", "devops", "app-config").has_value());
+  EXPECT_FALSE(Find("", "ConfigMap", "devops", "istio").has_value());
+  EXPECT_FALSE(Find("", "ConfigMap", "istio-system", "other").has_value());
+
+  auto mesh = [this](std::vector<std::string>* ignored) {
+    std::vector<config::Resource> resources;
+    auto objects = store_->List({});
+    EXPECT_TRUE(objects.ok()) << objects.status();
+    std::vector<store::StoredObject> listed = objects.ok() ? std::move(*objects) : std::vector<store::StoredObject>{};
+    for (store::StoredObject& o : listed) {
+      if (auto r = config::Resource::FromNode(std::move(o.object), {}); r.ok()) {
+        resources.push_back(std::move(*r));
+      }
+    }
+    return MeshSettingsFromResources(resources, pilot::MeshSettings{}, "istio-system", ignored);
+  };
+  std::vector<std::string> ignored;
+  EXPECT_EQ(mesh(&ignored).trust_domain, "example.org");
+  EXPECT_EQ(mesh(nullptr).root_namespace, "istio-system");
+  EXPECT_EQ(ignored, (std::vector<std::string>{"outboundTrafficPolicy", "enableAutoMtls"}));
+  auto settings = inject::SettingsFromStore(*store_, "istio-system");
+  ASSERT_TRUE(settings.ok()) << settings.status();
+  EXPECT_EQ(settings->image, "registry.example/mesh/meshctl:0.1.0");
+
+  // Changes reach the store (and so the next rebuild and the next admission request).
+  kube_.Apply(R"({apiVersion: v1, kind: ConfigMap, metadata: {name: istio, namespace: istio-system},
+    data: {mesh: "trustDomain: new.example\nrootNamespace: mesh-root\n"}})");
+  kube_.Apply(R"({apiVersion: v1, kind: ConfigMap, metadata: {name: istio-sidecar-injector, namespace: istio-system},
+    data: {values: '{"global": {"hub": "registry.example/mesh", "tag": "0.2.0"}}', config: "policy: disabled\n"}})");
+  EXPECT_TRUE(Eventually([&] { return mesh(nullptr).trust_domain == "new.example"; }));
+  EXPECT_EQ(mesh(nullptr).root_namespace, "mesh-root");
+  EXPECT_TRUE(Eventually([&] { return inject::SettingsFromStore(*store_, "istio-system")->image ==
+                                      "registry.example/mesh/meshctl:0.2.0"; }));
+  EXPECT_TRUE(settings->policy_enabled);
+  auto disabled = inject::SettingsFromStore(*store_, "istio-system");
+  ASSERT_TRUE(disabled.ok()) << disabled.status();
+  EXPECT_FALSE(disabled->policy_enabled);
+  // Policy disabled: a selected pod is injected only when it asks.
+  auto pod = [](const std::string& labels) {
+    return *config::ParseYamlNode("{metadata: {name: p, labels: {" + labels + "}}, spec: {containers: [{name: app, image: x, ports: [{containerPort: 8080}]}]}}", "pod");
+  };
+  config::Node plain = pod("app: a");
+  auto outcome = inject::InjectPod(*plain.FindMutable("metadata"), *plain.FindMutable("spec"), {"devops", {}}, *disabled);
+  ASSERT_TRUE(outcome.ok()) << outcome.status();
+  EXPECT_FALSE(outcome->injected);
+  EXPECT_NE(outcome->reason.find("policy is disabled"), std::string::npos) << outcome->reason;
+  config::Node asking = pod("app: a, sidecar.istio.io/inject: 'true'");
+  outcome = inject::InjectPod(*asking.FindMutable("metadata"), *asking.FindMutable("spec"), {"devops", {}}, *disabled);
+  ASSERT_TRUE(outcome.ok()) << outcome.status();
+  EXPECT_TRUE(outcome->injected) << outcome->reason;
+  kube_.Delete("v1", "ConfigMap", "istio-system", "istio");
+  EXPECT_TRUE(Eventually([&] { return mesh(nullptr).trust_domain == "cluster.local"; }));
 }
 
 TEST_F(KubeStoreTest, BookmarksAdvanceTheResourceVersion) {

@@ -50,5 +50,46 @@ TEST(WorkloadRegistry, KeepsDisconnectedWorkloadsForTheGracePeriod) {
   EXPECT_TRUE(r.Workloads().empty());
 }
 
+// A restarted control plane reads the saved registry back as just-disconnected proxies:
+// their endpoints stay while they reconnect and go after the grace period if they do not.
+TEST(WorkloadRegistry, SavedRegistryRestoresAsDisconnectedForTheGracePeriod) {
+  WorkloadRegistry before(10s);
+  xds::ProxyNode m1 = Node("{NAMESPACE: devops, WORKLOAD_NAME: hw-1, INBOUND_PORT: 15006, SERVICES: [helloworldsvc]}");
+  xds::ProxyNode m2 = Node("{NAMESPACE: devops, WORKLOAD_NAME: hw-2, INBOUND_PORT: 15007}");
+  xds::ProxyNode gw = Node("{PROXY_TYPE: router, NAMESPACE: istio-system, WORKLOAD_NAME: gw}");
+  EXPECT_TRUE(before.Connect("p1", ParseProxyIdentity(m1).value(), m1.metadata));
+  EXPECT_TRUE(before.Connect("p2", ParseProxyIdentity(m2).value(), m2.metadata));
+  EXPECT_TRUE(before.Connect("gw", ParseProxyIdentity(gw).value(), gw.metadata));
+  uint64_t v = before.version();
+  EXPECT_FALSE(before.Connect("p1", ParseProxyIdentity(m1).value(), m1.metadata));
+  EXPECT_EQ(before.version(), v);  // the same proxy again: nothing to save
+  std::string saved = before.Save();
+
+  WorkloadRegistry after(10s);
+  WorkloadRegistry::Clock::time_point t0{};
+  ASSERT_TRUE(after.RestoreDisconnected(saved, t0).ok()) << saved;
+  ASSERT_EQ(after.Workloads().size(), 2u);  // the two sidecars (the router has no endpoint)
+  EXPECT_EQ(after.Workloads()[0].name, "hw-1");
+  EXPECT_EQ(after.Workloads()[0].services, std::vector<std::string>{"helloworldsvc"});
+  EXPECT_EQ(after.Workloads()[0].default_endpoint_port, 15006u);
+  ASSERT_NE(after.Find("gw"), nullptr);
+  EXPECT_TRUE(after.Connect("p1", ParseProxyIdentity(m1).value(), m1.metadata));  // reconnects in time
+  EXPECT_FALSE(after.Expire(t0 + 9s));
+  EXPECT_TRUE(after.Expire(t0 + 10s));  // p2 and gw never came back
+  ASSERT_EQ(after.Workloads().size(), 1u);
+  EXPECT_EQ(after.Workloads()[0].name, "hw-1");
+  EXPECT_EQ(after.Find("gw"), nullptr);
+
+  // Unreadable or invalid saved text is an error and adds nothing.
+  WorkloadRegistry fresh(10s);
+  EXPECT_FALSE(fresh.RestoreDisconnected("{proxies: [", t0).ok());
+  EXPECT_FALSE(fresh.RestoreDisconnected("{proxies: {}}", t0).ok());
+  EXPECT_FALSE(fresh.RestoreDisconnected(
+                       "{proxies: [{id: a, metadata: {NAMESPACE: x, WORKLOAD_NAME: y}}, {id: b, metadata: {}}]}", t0)
+                   .ok());
+  EXPECT_TRUE(fresh.Workloads().empty());
+  EXPECT_EQ(fresh.Find("a"), nullptr);
+}
+
 }  // namespace
 }  // namespace mesh::controlplane

@@ -4,6 +4,9 @@
 
 #include <openssl/evp.h>
 
+#include <atomic>
+#include <chrono>
+
 #include "gtest/gtest.h"
 #include "mesh/common/file_util.h"
 #include "mesh/config/emit.h"
@@ -196,6 +199,74 @@ TEST_F(WebhookTest, TlsIsVerifiedAgainstTheControlPlaneCa) {
                                 port + ":127.0.0.1 https://istiod.istio-system.svc:" + port + "/ready");
   EXPECT_EQ(ok.exit_code, 0) << ok.err;
   EXPECT_EQ(ok.out, "ok\n");
+}
+
+class ManualClock : public common::TimeSource {
+ public:
+  std::chrono::system_clock::time_point SystemNow() const override {
+    return std::chrono::system_clock::time_point(std::chrono::seconds(1'800'000'000)) +
+           std::chrono::seconds(offset_.load());
+  }
+  std::chrono::steady_clock::time_point MonotonicNow() const override {
+    return std::chrono::steady_clock::time_point(std::chrono::seconds(offset_.load()));
+  }
+  void Advance(std::chrono::seconds s) { offset_ += s.count(); }
+
+ private:
+  std::atomic<int64_t> offset_{0};
+};
+
+// The serial number of the certificate the server presents for istiod.istio-system.svc.
+std::string ServedSerial(uint16_t port) {
+  testing::CommandResult r = testing::RunCommand(
+      "openssl s_client -connect 127.0.0.1:" + std::to_string(port) +
+      " -servername istiod.istio-system.svc </dev/null 2>/dev/null | openssl x509 -noout -serial");
+  return r.exit_code == 0 ? r.out : "";
+}
+
+// The serving certificate is re-issued at 2/3 of its lifetime (by the injected clock),
+// new connections get the new one, and clients keep trusting it with the same bundle.
+TEST(WebhookRotation, ServingCertificateIsRotatedBeforeExpiry) {
+  testing::TempDir dir;
+  auto clock = std::make_shared<ManualClock>();
+  AdmissionWebhookOptions o;
+  o.address = "127.0.0.1";
+  o.port = 0;
+  o.ca_dir = dir.path() + "/ca";
+  o.cert_ttl = std::chrono::hours(3);
+  o.clock = clock;
+  auto webhook = StartAdmissionWebhook(o);
+  ASSERT_TRUE(webhook.ok()) << webhook.status();
+  ServingCertificateRotator& rotator = *webhook->rotator;
+  EXPECT_EQ(rotator.renew_at(), clock->SystemNow() + std::chrono::hours(2));
+  EXPECT_EQ(rotator.not_after(), clock->SystemNow() + std::chrono::hours(3));
+  std::string first_chain = rotator.chain_pem();
+  std::string first_serial = ServedSerial(webhook->server->port());
+  ASSERT_NE(first_serial, "");
+
+  clock->Advance(std::chrono::hours(2) - std::chrono::seconds(1));
+  ASSERT_EQ(rotator.RotateIfDue().value_or(true), false);
+  EXPECT_EQ(ServedSerial(webhook->server->port()), first_serial);
+
+  clock->Advance(std::chrono::seconds(1));
+  ASSERT_EQ(rotator.RotateIfDue().value_or(false), true);
+  EXPECT_NE(rotator.chain_pem(), first_chain);
+  std::string second_serial = ServedSerial(webhook->server->port());
+  EXPECT_NE(second_serial, "");
+  EXPECT_NE(second_serial, first_serial);
+  EXPECT_EQ(rotator.ca_bundle_pem(), webhook->ca_bundle_pem);  // same CA: the caBundle stays valid
+  EXPECT_EQ(rotator.renew_at(), clock->SystemNow() + std::chrono::hours(2));
+
+  // Still verified against the bundle the webhook configurations carry.
+  std::string ca_file = dir.Write("ca.pem", rotator.ca_bundle_pem());
+  std::string port = std::to_string(webhook->server->port());
+  testing::CommandResult ok = testing::RunCommand(
+      "curl -sS --max-time 20 --cacert " + ca_file + " --resolve istiod.istio-system.svc:" + port +
+      ":127.0.0.1 https://istiod.istio-system.svc:" + port + "/ready");
+  EXPECT_EQ(ok.exit_code, 0) << ok.err;
+  EXPECT_EQ(ok.out, "ok\n");
+  rotator.Stop();
+  webhook->server->Stop();
 }
 
 }  // namespace

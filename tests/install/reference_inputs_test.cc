@@ -224,5 +224,44 @@ TEST(ReferenceInputs, FieldsEqualIstioGoldens) {
   }
 }
 
+// istiod's container against Istio's golden for the same input: the same ports, probe,
+// env, resources and security context. Expected, documented differences
+// (docs/KUBERNETES.md "What the rendered Deployments run"): `args` (meshctl's
+// control-plane command instead of pilot-discovery's), `image` (meshctl instead of
+// pilot) and one added volume mount (the state directory).
+TEST(ReferenceInputs, IstiodContainerDiffersOnlyInCommandImageAndStateVolume) {
+  std::string shared = testing::SharedDir();
+  if (shared.empty()) {
+    GTEST_SKIP() << "../shared not present";
+  }
+  auto golden = config::LoadPaths({shared + "/reference/install/golden/output/pilot_default.golden.yaml"});
+  ASSERT_TRUE(golden.ok());
+  const Node* want = nullptr;
+  for (const auto& r : golden->resources) {
+    if (r.kind() == "Deployment" && r.name() == "istiod") {
+      want = &r.root()["spec"]["template"]["spec"]["containers"].items()[0];
+    }
+  }
+  ASSERT_NE(want, nullptr);
+  auto m = RenderFiles({shared + "/reference/install/golden/input/pilot_default.yaml"});
+  ASSERT_TRUE(m.ok()) << m.status();
+  const Node* dep = Find(*m, "Deployment", "istiod");
+  ASSERT_NE(dep, nullptr);
+  const Node& got = (*dep)["spec"]["template"]["spec"]["containers"].items()[0];
+  for (const char* field : {"name", "ports", "readinessProbe", "env", "resources", "securityContext"}) {
+    EXPECT_EQ(SortedKeys(got[field]), SortedKeys((*want)[field])) << field;
+  }
+  EXPECT_NE(SortedKeys(got["args"]), SortedKeys((*want)["args"]));
+  EXPECT_EQ(got["args"].items()[0].Str(), "control-plane");
+  EXPECT_EQ(got["image"].Str(), "registry.istio.io/release/meshctl:1.1.4");
+  Node mounts = Node::Sequence();
+  for (const Node& mount : got["volumeMounts"].items()) {
+    if (mount["name"].Str() != "meshctl-state") {
+      mounts.Append(mount);
+    }
+  }
+  EXPECT_EQ(SortedKeys(mounts), SortedKeys((*want)["volumeMounts"]));
+}
+
 }  // namespace
 }  // namespace mesh::install

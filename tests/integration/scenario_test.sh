@@ -140,13 +140,13 @@ total=0
 good=0
 rotation_failures=""
 while [ $SECONDS -lt $end ]; do
-  code=$(scenario_curl / -o /dev/null -w '%{http_code}' 2>&1)
+  code=$(scenario_curl / -o "$SCENARIO_DIR/rotation-body" -w '%{http_code}' 2>&1)
   rc=$?
   total=$((total + 1))
   if [ "$code" = 200 ]; then
     good=$((good + 1))
   else
-    rotation_failures+="    $(date -u +%T.%N) curl exit $rc, status '$code'"$'\n'
+    rotation_failures+="    $(date -u +%T.%N) curl exit $rc, status '$code': $(head -c 300 "$SCENARIO_DIR/rotation-body")"$'\n'
   fi
 done
 echo "  rotation window: $good/$total succeeded"
@@ -154,6 +154,12 @@ if [ -n "$rotation_failures" ]; then
   # Kept for diagnosis: which request failed, and what the proxies logged around it.
   printf '%s' "$rotation_failures"
   grep -h -v -E '" 200 |"response_code":200|^\s*$' "$SCENARIO_DIR"/logs/*.log | tail -n 40
+  for port in $SCENARIO_GW_STATS_PORT $SCENARIO_STATS_PORT_1 $SCENARIO_STATS_PORT_2; do
+    echo "    stats :$port (non-200 requests, upstream resets and TLS errors):"
+    curl -s "http://127.0.0.1:$port/stats/prometheus" |
+      grep -E 'istio_requests_total\{.*response_code="[^2]|_cx_connect_fail|_rq_retry|_rq_pending_overflow|ssl|_cx_destroy_remote_with_active_rq|_rq_rx_reset|_rq_tx_reset' |
+      grep -v ' 0$' | head -n 20
+  done
 fi
 check "certificate rotation under traffic: no failed request" test "$good" = "$total" -a "$total" -gt 10
 # The restarted control plane issued no certificate at startup (proxies keep theirs

@@ -288,7 +288,8 @@ TEST(KubeClientTest, TlsWithTestCaAndClientCertificate) {
   no_cert.client_cert_pem.clear();
   no_cert.client_key_pem.clear();
   EXPECT_FALSE((*NewKubeClient(no_cert))->Get({"v1", "Namespace", "", "n"}).ok());
-  EXPECT_GT(server.handshake_failures(), before);
+  // The server counts the failure after the client has seen it: wait for it.
+  EXPECT_TRUE(mesh::testing::Eventually([&] { return server.handshake_failures() > before; }));
 
   // A client certificate returned by an exec plugin is used for TLS instead.
   std::string plugin = dir.Write("plugin.sh", StrCat(R"(#!/bin/sh

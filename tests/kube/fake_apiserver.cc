@@ -41,6 +41,7 @@ struct FakeApiServer::Impl {
       ssl_ctx.load_verify_file(tls_dir + "/ca.pem");
       ssl_ctx.set_verify_mode(ssl::verify_peer | ssl::verify_fail_if_no_peer_cert);
     }
+    port = acceptor.local_endpoint().port();
     thread = std::thread([this] { Run(); });
   }
 
@@ -109,6 +110,7 @@ struct FakeApiServer::Impl {
   FakeHandler handler;
   net::io_context ioc;
   tcp::acceptor acceptor;
+  int port = 0;
   ssl::context ssl_ctx;
   bool tls;
   std::thread thread;
@@ -136,9 +138,10 @@ void FakeApiServer::Stop() {
   tcp::socket s(ioc);
   s.connect(impl_->acceptor.local_endpoint(), ec);
   impl_->thread.join();
+  impl_->acceptor.close(ec);  // a stopped server refuses connections, as a dead one would
 }
 
-int FakeApiServer::port() const { return impl_->acceptor.local_endpoint().port(); }
+int FakeApiServer::port() const { return impl_->port; }
 
 std::vector<SeenRequest> FakeApiServer::requests() {
   std::lock_guard<std::mutex> lock(impl_->mu);
@@ -279,6 +282,7 @@ FakeCluster::FakeCluster(FakeClusterOptions options) : options_(options) {
       {"", "v1", "serviceaccounts", "serviceaccount", "ServiceAccount", true, {"sa"}},
       {"", "v1", "pods", "pod", "Pod", true, {"po"}},
       {"apps", "v1", "deployments", "deployment", "Deployment", true, {"deploy"}},
+      {"coordination.k8s.io", "v1", "leases", "lease", "Lease", true, {}},
       {"discovery.k8s.io", "v1", "endpointslices", "endpointslice", "EndpointSlice", true, {}},
       {"apps", "v1", "daemonsets", "daemonset", "DaemonSet", true, {"ds"}},
       {"autoscaling", "v2", "horizontalpodautoscalers", "horizontalpodautoscaler", "HorizontalPodAutoscaler", true,
@@ -660,8 +664,16 @@ FakeResponse FakeCluster::Create(const Resource& res, const std::string& ns, Nod
     return Error(422, "Invalid", StrCat(res.kind, " \"\" is invalid: metadata.name: Required value: name is required"));
   }
   if (res.namespaced) {
-    if (!objects_.count({"", "namespaces", "", ns})) {
+    auto owner = objects_.find({"", "namespaces", "", ns});
+    if (owner == objects_.end()) {
       return Error(404, "NotFound", StrCat("namespaces \"", ns, "\" not found"));
+    }
+    if (owner->second.object["status"]["phase"].Str() == "Terminating") {
+      // The NamespaceLifecycle admission plugin.
+      return Error(403, "Forbidden",
+                   StrCat(res.plural, res.group.empty() ? "" : "." + res.group, " \"", name,
+                          "\" is forbidden: unable to create new content in namespace ", ns,
+                          " because it is being terminated"));
     }
   }
   std::string what = res.group.empty() ? res.plural : res.plural + "." + res.group;
@@ -758,6 +770,18 @@ FakeResponse FakeCluster::Object(const SeenRequest& r, const Resource& res, cons
     }
     auto opts = config::ParseYamlNode(r.body.empty() ? "{}" : r.body, "DeleteOptions");
     delete_propagation_.push_back(opts.ok() ? (*opts)["propagationPolicy"].Str() : "");
+    if (res.kind == "Namespace" && res.group.empty() && !options_.namespace_controller) {
+      // Only marked: the `kubernetes` finalizer waits for a namespace controller.
+      Node terminating = it->second.object;
+      if (!terminating["metadata"]["deletionTimestamp"].Defined()) {
+        terminating.FindMutable("metadata")->Set("deletionTimestamp", Str(Now3339()));
+        Node status = Node::Map();
+        status.Set("phase", Str("Terminating"));
+        terminating.Set("status", std::move(status));
+        StoreLocked(key, res, terminating, it->second.manager, "MODIFIED");
+      }
+      return {200, Json(objects_[key].object)};
+    }
     Node gone = it->second.object;
     DeleteLocked(key);
     return {200, Json(gone)};
@@ -772,6 +796,14 @@ FakeResponse FakeCluster::Object(const SeenRequest& r, const Resource& res, cons
   if (r.content_type == "application/merge-patch+json") {
     if (it == objects_.end()) {
       return not_found();
+    }
+    // A resourceVersion in the patch is a precondition (optimistic concurrency).
+    const std::string& want_rv = (*body)["metadata"]["resourceVersion"].Str();
+    if (!want_rv.empty() && want_rv != it->second.object["metadata"]["resourceVersion"].Str()) {
+      return Error(409, "Conflict",
+                   StrCat("Operation cannot be fulfilled on ", res.plural, res.group.empty() ? "" : "." + res.group,
+                          " \"", name, "\": the object has been modified; please apply your changes to the latest "
+                          "version and try again"));
     }
     Node patched = MergePatch(it->second.object, *body);
     if (Json(Content(patched)) == Json(Content(it->second.object))) {

@@ -67,6 +67,10 @@ struct FakeClusterOptions {
   std::chrono::milliseconds crd_established_delay{std::chrono::milliseconds(300)};
   // A cluster with nodes and working controllers: Deployments report every replica ready.
   bool deployments_ready = false;
+  // kube-controller-manager's namespace controller: a deleted Namespace goes at once with
+  // its objects. Without it (a bare kube-apiserver) it stays Terminating for ever, keeps
+  // its objects, and creating objects in it is Forbidden.
+  bool namespace_controller = true;
 };
 
 class FakeCluster {

@@ -20,7 +20,8 @@ int main(int argc, char** argv) {
   sigaddset(&set, SIGTERM);
   sigaddset(&set, SIGINT);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);  // before the server thread starts
-  mesh::kube::fake::FakeCluster cluster;
+  // Like a bare kube-apiserver with etcd: no nodes, no controller-manager.
+  mesh::kube::fake::FakeCluster cluster(mesh::kube::fake::FakeClusterOptions{.namespace_controller = false});
   mesh::kube::fake::FakeApiServer server(cluster.Handler());
   std::string kubeconfig = mesh::common::StrCat(
       "apiVersion: v1\nkind: Config\nclusters:\n- name: fake\n  cluster:\n    server: http://127.0.0.1:", server.port(),

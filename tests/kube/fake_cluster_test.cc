@@ -136,5 +136,28 @@ TEST(FakeClusterTest, DeploymentsNeverBecomeReady) {
   EXPECT_FALSE(d->At({"status", "readyReplicas"}).Defined());
 }
 
+// A bare kube-apiserver (no controller-manager): a deleted namespace stays Terminating
+// with its objects, and nothing new can be created in it.
+TEST(FakeClusterTest, NamespaceStaysTerminatingWithoutANamespaceController) {
+  fake::FakeCluster cluster(fake::FakeClusterOptions{.namespace_controller = false});
+  fake::FakeApiServer server(cluster.Handler());
+  RestConfig rc;
+  rc.server = StrCat("http://127.0.0.1:", server.port());
+  auto client = *NewKubeClient(rc);
+  ASSERT_TRUE(client->Apply(Json(R"({"apiVersion":"v1","kind":"Namespace","metadata":{"name":"gone"}})"), {}).ok());
+  ASSERT_TRUE(client->Apply(Json(R"({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"a","namespace":"gone"}})"), {}).ok());
+  ASSERT_TRUE(client->Delete({"v1", "Namespace", "", "gone"}, {"Background"}).ok());
+  auto ns = client->Get({"v1", "Namespace", "", "gone"});
+  ASSERT_TRUE(ns.ok()) << ns.status();
+  EXPECT_EQ(ns->At({"status", "phase"}).Str(), "Terminating");
+  EXPECT_TRUE(ns->At({"metadata", "deletionTimestamp"}).Defined());
+  EXPECT_TRUE(client->Get({"v1", "ConfigMap", "gone", "a"}).ok());
+  auto created = client->Apply(Json(R"({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"b","namespace":"gone"}})"), {});
+  EXPECT_EQ(created.status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(KubeMessage(created.status()),
+            "configmaps \"b\" is forbidden: unable to create new content in namespace gone because it is being terminated");
+  EXPECT_EQ(KubeReason(created.status()), "Forbidden");
+}
+
 }  // namespace
 }  // namespace mesh::kube

@@ -19,6 +19,7 @@
 #include "mesh/common/strings.h"
 #include "mesh/config/yaml_loader.h"
 #include "mesh/kube/client.h"
+#include "mesh/kube/leader_election.h"
 #include "mesh/config/schema.h"
 #include "mesh/install/crd.h"
 #include "mesh/kubestore/kube_store.h"
@@ -302,13 +303,65 @@ TEST(KubeIntegrationTest, ControlPlaneSourceSeesAppliedVirtualService) {
   EXPECT_TRUE(seen) << "VirtualService " << ns << "/hw never reached the control plane's snapshot";
   EXPECT_TRUE((*store)->Get({"", "Namespace", "", ns}).value().has_value());
   (*store)->Stop();
-  EXPECT_TRUE(client->Delete({"v1", "Namespace", "", ns}, {"Foreground"}).ok());
+  // Background: without kube-controller-manager the namespace stays Terminating anyway.
+  EXPECT_TRUE(client->Delete({"v1", "Namespace", "", ns}, {"Background"}).ok());
   if (created_crd) {
     EXPECT_TRUE(client->Delete({"apiextensions.k8s.io/v1", "CustomResourceDefinition", "",
                                 "virtualservices.networking.istio.io"},
                                {"Background"})
                     .ok());
   }
+}
+
+// Leader election on a real Lease: the API server validates the MicroTime fields and
+// enforces the resourceVersion precondition of the merge patch. Expiry is judged on the
+// candidates' clock, so an injected clock makes it deterministic here too.
+class SteppedClock : public common::TimeSource {
+ public:
+  std::chrono::system_clock::time_point SystemNow() const override { return base_ + std::chrono::seconds(offset_); }
+  std::chrono::steady_clock::time_point MonotonicNow() const override {
+    return std::chrono::steady_clock::time_point(std::chrono::seconds(offset_));
+  }
+  void Advance(int seconds) { offset_ += seconds; }
+
+ private:
+  std::chrono::system_clock::time_point base_ = std::chrono::system_clock::now();
+  int64_t offset_ = 0;
+};
+
+TEST(KubeIntegrationTest, LeaseElectionTakeOver) {
+  const char* kubeconfig = TestKubeconfig();
+  if (kubeconfig == nullptr) {
+    GTEST_SKIP() << "MESH_TEST_KUBECONFIG is not set";
+  }
+  std::shared_ptr<KubeClient> client(ClientFor(kubeconfig));
+  ASSERT_NE(client, nullptr);
+  const std::string ns = StrCat("meshctl-lease-it-", ::getpid());
+  ASSERT_TRUE(client->Apply(Json(StrCat(R"({"apiVersion":"v1","kind":"Namespace","metadata":{"name":")", ns, R"("}})")), {})
+                  .ok());
+  auto clock = std::make_shared<SteppedClock>();
+  auto options = [&](const std::string& id) {
+    LeaderElectionOptions o;
+    o.client = client;
+    o.ns = ns;
+    o.identity = id;
+    o.clock = clock;
+    return o;
+  };
+  LeaderElector a(options("a")), b(options("b"));
+  ASSERT_EQ(a.TryAcquireOrRenew().value_or(false), true);
+  ASSERT_EQ(b.TryAcquireOrRenew().value_or(true), false);
+  clock->Advance(10);
+  ASSERT_EQ(a.TryAcquireOrRenew().value_or(false), true);
+  ASSERT_EQ(b.TryAcquireOrRenew().value_or(true), false);
+  clock->Advance(31);
+  ASSERT_EQ(b.TryAcquireOrRenew().value_or(false), true);
+  auto lease = client->Get({"coordination.k8s.io/v1", "Lease", ns, "meshctl-control-plane-leader"});
+  ASSERT_TRUE(lease.ok()) << lease.status();
+  EXPECT_EQ(lease->At({"spec", "holderIdentity"}).Str(), "b");
+  EXPECT_EQ(lease->At({"spec", "leaseTransitions"}).Str(), "1");
+  EXPECT_EQ(a.TryAcquireOrRenew().value_or(true), false);
+  EXPECT_TRUE(client->Delete({"v1", "Namespace", "", ns}, {"Background"}).ok());
 }
 
 }  // namespace

@@ -262,6 +262,107 @@ TEST(H2Codec, PingFloodGetsGoaway) {
   EXPECT_EQ(client.goaway_error, static_cast<uint32_t>(NGHTTP2_ENHANCE_YOUR_CALM));
 }
 
+TEST(H2Codec, Base64UrlDecoding) {
+  std::string out;
+  EXPECT_TRUE(DecodeBase64Url("aGk", out));
+  EXPECT_EQ(out, "hi");
+  EXPECT_TRUE(DecodeBase64Url("aGk=", out));
+  EXPECT_EQ(out, "hi");
+  EXPECT_TRUE(DecodeBase64Url("-_8", out));
+  EXPECT_EQ(out, "\xfb\xff");
+  EXPECT_TRUE(DecodeBase64Url("", out));
+  EXPECT_EQ(out, "");
+  EXPECT_FALSE(DecodeBase64Url("a+b/", out));  // standard base64 alphabet
+  EXPECT_FALSE(DecodeBase64Url("a", out));     // no whole byte
+}
+
+// RFC 7540 3.2: a raw nghttp2 client upgraded from HTTP/1.1 gets the response to its
+// upgraded request on stream 1 from a server codec that was upgraded with its settings.
+TEST(H2Codec, UpgradeFromHttp1ServesStreamOne) {
+  Recorder server_events;
+  H2Codec server(H2Codec::Role::kServer, H2Limits{}, &server_events);
+  ASSERT_TRUE(server.Start().ok());
+  EXPECT_FALSE(server.UpgradeFromHttp1("not base64!", false).ok());
+
+  nghttp2_settings_entry iv[] = {{NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, 100}};
+  uint8_t payload[64];
+  ssize_t n = nghttp2_pack_settings_payload(payload, sizeof(payload), iv, 1);
+  ASSERT_GT(n, 0);
+  // base64url by hand (the header a client would send).
+  static const char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  std::string header;
+  for (ssize_t i = 0; i < n; i += 3) {
+    uint32_t v = static_cast<uint32_t>(payload[i]) << 16;
+    if (i + 1 < n) v |= static_cast<uint32_t>(payload[i + 1]) << 8;
+    if (i + 2 < n) v |= payload[i + 2];
+    header.push_back(kAlphabet[(v >> 18) & 63]);
+    header.push_back(kAlphabet[(v >> 12) & 63]);
+    if (i + 1 < n) header.push_back(kAlphabet[(v >> 6) & 63]);
+    if (i + 2 < n) header.push_back(kAlphabet[v & 63]);
+  }
+  ASSERT_TRUE(server.UpgradeFromHttp1(header, false).ok());
+  ASSERT_TRUE(server.SubmitResponse(1, {{":status", "200"}, {"x-upgraded", "yes"}}, false).ok());
+  server.SendData(1, "hello over h2c");
+  server.EndStream(1, {});
+
+  struct Client {
+    int status = 0;
+    std::string body;
+    bool closed = false;
+  } state;
+  nghttp2_session_callbacks* cbs;
+  nghttp2_session_callbacks_new(&cbs);
+  nghttp2_session_callbacks_set_on_header_callback(
+      cbs, [](nghttp2_session*, const nghttp2_frame* f, const uint8_t* name, size_t namelen, const uint8_t* value,
+              size_t valuelen, uint8_t, void* u) {
+        if (f->hd.stream_id == 1 && std::string_view(reinterpret_cast<const char*>(name), namelen) == ":status") {
+          static_cast<Client*>(u)->status = std::stoi(std::string(reinterpret_cast<const char*>(value), valuelen));
+        }
+        return 0;
+      });
+  nghttp2_session_callbacks_set_on_data_chunk_recv_callback(
+      cbs, [](nghttp2_session*, uint8_t, int32_t id, const uint8_t* data, size_t len, void* u) {
+        if (id == 1) {
+          static_cast<Client*>(u)->body.append(reinterpret_cast<const char*>(data), len);
+        }
+        return 0;
+      });
+  nghttp2_session_callbacks_set_on_stream_close_callback(cbs, [](nghttp2_session*, int32_t id, uint32_t, void* u) {
+    if (id == 1) {
+      static_cast<Client*>(u)->closed = true;
+    }
+    return 0;
+  });
+  nghttp2_session* client;
+  ASSERT_EQ(nghttp2_session_client_new(&client, cbs, &state), 0);
+  nghttp2_session_callbacks_del(cbs);
+  ASSERT_EQ(nghttp2_session_upgrade2(client, payload, static_cast<size_t>(n), 0, nullptr), 0);
+  ASSERT_EQ(nghttp2_submit_settings(client, NGHTTP2_FLAG_NONE, iv, 1), 0);
+  for (int round = 0; round < 10; ++round) {
+    const uint8_t* data;
+    ssize_t got;
+    std::string to_server;
+    while ((got = nghttp2_session_mem_send(client, &data)) > 0) {
+      to_server.append(reinterpret_cast<const char*>(data), static_cast<size_t>(got));
+    }
+    if (!to_server.empty()) {
+      ASSERT_TRUE(server.Feed(to_server.data(), to_server.size()).ok());
+    }
+    std::string to_client;
+    server.TakeOutput(to_client);
+    if (!to_client.empty()) {
+      ASSERT_GE(nghttp2_session_mem_recv(client, reinterpret_cast<const uint8_t*>(to_client.data()),
+                                         to_client.size()),
+                0);
+    }
+  }
+  nghttp2_session_del(client);
+  EXPECT_EQ(state.status, 200);
+  EXPECT_EQ(state.body, "hello over h2c");
+  EXPECT_TRUE(state.closed);
+  EXPECT_TRUE(server_events.streams[1].closed);
+}
+
 TEST(H2Codec, GrpcTimeoutParsing) {
   bool ok = false;
   EXPECT_EQ(ParseGrpcTimeout("100m", &ok), std::chrono::milliseconds(100));

@@ -1,7 +1,9 @@
-// HTTP/2 end to end: curl --http2 over TLS (ALPN) and --http2-prior-knowledge cleartext,
-// HTTP/1.1 on the same ports, h2load through the proxy, an HTTP/2 upstream (a second
-// proxy speaking h2c) with multiplexed pooled connections, and a raw nghttp2 client
-// doing rapid reset (HEADERS + RST_STREAM in a loop) that must get GOAWAY.
+// HTTP/2 end to end: curl --http2 over TLS (ALPN), --http2-prior-knowledge and the h2c
+// upgrade (curl --http2 on http://) cleartext, HTTP/1.1 on the same ports, h2load through
+// the proxy, an HTTP/2 upstream (a second proxy speaking h2c) with multiplexed pooled
+// connections, route features on HTTP/2 streams (CORS, mirroring, hash policies,
+// per-try timeouts, circuit breakers), and raw nghttp2 clients: rapid reset (HEADERS +
+// RST_STREAM in a loop) must get GOAWAY, so must idle connections and drain.
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -11,7 +13,9 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <functional>
 #include <regex>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -30,6 +34,85 @@ std::string ReadFile(const std::string& path) {
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
+}
+
+// The upstream.py instance that answered (its JSON echo names it).
+std::string UpstreamOf(const std::string& echo) {
+  size_t at = echo.find("\"upstream\": \"");
+  return at == std::string::npos ? "?" : echo.substr(at + 13, 1);
+}
+
+// A counter from the admin /stats text, 0 when absent.
+int64_t StatValue(int admin_port, const std::string& name) {
+  std::string stats = Curl(StrCat("http://127.0.0.1:", admin_port, "/stats"));
+  std::smatch m;
+  if (std::regex_search(stats, m, std::regex(StrCat("(^|\n)", std::regex_replace(name, std::regex("\\."), "\\."),
+                                                    ": ([0-9]+)")))) {
+    return std::stoll(m[2]);
+  }
+  return 0;
+}
+
+// A raw HTTP/2 client (nghttp2) that sends its preface and SETTINGS, runs `then` once the
+// proxy's first frames arrived (the connection is being served), and reads until the
+// proxy closes the connection or `timeout_ms` passes.
+struct GoawayWatch {
+  bool goaway = false;
+  uint32_t error = 0xffffffff;
+  bool closed = false;
+};
+
+GoawayWatch WatchForGoaway(int port, int timeout_ms, const std::function<void()>& then = nullptr) {
+  GoawayWatch state;
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    ::close(fd);
+    return state;
+  }
+  nghttp2_session_callbacks* cbs;
+  nghttp2_session_callbacks_new(&cbs);
+  nghttp2_session_callbacks_set_on_frame_recv_callback(cbs, [](nghttp2_session*, const nghttp2_frame* f, void* u) {
+    if (f->hd.type == NGHTTP2_GOAWAY) {
+      static_cast<GoawayWatch*>(u)->goaway = true;
+      static_cast<GoawayWatch*>(u)->error = f->goaway.error_code;
+    }
+    return 0;
+  });
+  nghttp2_session* session;
+  nghttp2_session_client_new(&session, cbs, &state);
+  nghttp2_session_callbacks_del(cbs);
+  nghttp2_submit_settings(session, NGHTTP2_FLAG_NONE, nullptr, 0);
+  const uint8_t* data;
+  ssize_t n;
+  while ((n = nghttp2_session_mem_send(session, &data)) > 0) {
+    (void)::send(fd, data, static_cast<size_t>(n), MSG_NOSIGNAL);
+  }
+  bool served = false;
+  auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (std::chrono::steady_clock::now() < until) {
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, 50) <= 0) {
+      continue;
+    }
+    char buf[16384];
+    ssize_t got = ::recv(fd, buf, sizeof(buf), 0);
+    if (got <= 0) {
+      state.closed = true;
+      break;
+    }
+    nghttp2_session_mem_recv(session, reinterpret_cast<uint8_t*>(buf), static_cast<size_t>(got));
+    if (!served && then) {
+      then();
+    }
+    served = true;
+  }
+  nghttp2_session_del(session);
+  ::close(fd);
+  return state;
 }
 
 class Http2ProxyTest : public ::testing::Test {
@@ -96,6 +179,17 @@ static_resources:
   clusters:
 )",
                   clusters);
+  }
+
+  // Cluster "up" with one endpoint per port, plus any other cluster YAML in `more`.
+  static std::string Clusters(const std::vector<int>& ports, const std::string& extra = "",
+                              const std::string& more = "") {
+    std::string eps;
+    for (int p : ports) {
+      eps += StrCat("        - endpoint: {address: {socket_address: {address: 127.0.0.1, port_value: ", p, "}}}\n");
+    }
+    return StrCat("  - name: up\n    connect_timeout: 1s\n", extra,
+                  "    load_assignment:\n      cluster_name: up\n      endpoints:\n      - lb_endpoints:\n", eps, more);
   }
 
   static std::string Cluster(int port, const std::string& extra = "") {
@@ -316,6 +410,252 @@ TEST_F(Http2ProxyTest, DrainLetsTheStreamInFlightFinish) {
   proxy.proxy().Drain();
   client.join();
   EXPECT_EQ(result, "2 200");
+}
+
+// RFC 7540 3.2: curl --http2 on an http:// URL asks for h2c with its first request; the
+// proxy answers 101 and serves it (and what follows) as HTTP/2.
+TEST_F(Http2ProxyTest, H2cUpgradeFromHttp11) {
+  Upstream up("u1");
+  TestProxy proxy(Bootstrap(Cluster(up.port())));
+  ASSERT_TRUE(proxy.ok()) << proxy.status();
+
+  auto r = mesh::testing::RunCommand(StrCat("curl -sv --http2 -w '\\n%{http_version} %{http_code}\\n' ",
+                                            Plain(proxy), "/h2c-first ", Plain(proxy), "/second 2>&1"));
+  EXPECT_NE(r.out.find("HTTP/1.1 101"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("\"path\": \"/h2c-first\""), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("\"path\": \"/second\""), std::string::npos) << r.out;
+  // Both answers came over HTTP/2 (the second on stream 3 of the same connection).
+  size_t first = r.out.find("\n2 200\n");
+  ASSERT_NE(first, std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("\n2 200\n", first + 1), std::string::npos) << r.out;
+  // The upgrade headers never reach the upstream (its JSON echo lists what it got).
+  std::string lower = common::ToLower(r.out);
+  EXPECT_EQ(lower.find("\"upgrade\": "), std::string::npos) << r.out;
+  EXPECT_EQ(lower.find("\"http2-settings\": "), std::string::npos) << r.out;
+
+  // A request with a body is answered over HTTP/1.1 (upgrade ignored), as is one whose
+  // HTTP2-Settings is not base64url; neither passes the upgrade upstream.
+  std::string raw = RawRequest(proxy.port("h2c"),
+                               "POST /with-body HTTP/1.1\r\nHost: a\r\nConnection: Upgrade, HTTP2-Settings, close\r\n"
+                               "Upgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA\r\nContent-Length: 5\r\n\r\nhello",
+                               3000);
+  EXPECT_EQ(raw.rfind("HTTP/1.1 200", 0), 0u) << raw;
+  EXPECT_NE(raw.find("\"body_length\": 5"), std::string::npos) << raw;
+  EXPECT_EQ(raw.find("h2c"), std::string::npos) << raw;
+  raw = RawRequest(proxy.port("h2c"),
+                   "GET /bad-settings HTTP/1.1\r\nHost: a\r\nConnection: Upgrade, HTTP2-Settings, close\r\n"
+                   "Upgrade: h2c\r\nHTTP2-Settings: not*base64\r\n\r\n",
+                   3000);
+  EXPECT_EQ(raw.rfind("HTTP/1.1 200", 0), 0u) << raw;
+
+  // WebSocket upgrades still go to the upstream.
+  std::string ws = RawRequest(proxy.port("h2c"),
+                              "GET /upgrade HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n"
+                              "hello-raw-bytes",
+                              1500);
+  EXPECT_EQ(ws.rfind("HTTP/1.1 101", 0), 0u) << ws;
+  EXPECT_NE(ws.find("hello-raw-bytes"), std::string::npos) << ws;
+
+  std::string log = ReadFile(dir_.path() + "/access.log");
+  EXPECT_NE(log.find("HTTP/2 GET /h2c-first 200"), std::string::npos) << log;
+  EXPECT_NE(log.find("HTTP/2 GET /second 200"), std::string::npos) << log;
+  EXPECT_NE(log.find("HTTP/1.1 POST /with-body 200"), std::string::npos) << log;
+}
+
+// CORS, request mirroring and hash policies (header, cookie, source IP; ring hash and
+// maglev) on HTTP/2 streams, with the same results as on HTTP/1.1.
+TEST_F(Http2ProxyTest, CorsMirroringAndHashPoliciesOnHttp2Streams) {
+  Upstream a("a"), b("b"), c("c"), shadow("s");
+  std::string route = StrCat(
+      ", hash_policy: [{header: {header_name: x-user}}, {cookie: {name: session}}, ",
+      "{connection_properties: {source_ip: true}}], request_mirror_policies: [{cluster: shadow}], ",
+      "cors: {allow_origin_string_match: [{exact: \"https://app.test\"}], allow_methods: \"GET,POST\", max_age: \"600\"}");
+  std::string shadow_cluster = StrCat(
+      "  - name: shadow\n    connect_timeout: 1s\n    load_assignment:\n      cluster_name: shadow\n      endpoints:\n"
+      "      - lb_endpoints:\n        - endpoint: {address: {socket_address: {address: 127.0.0.1, port_value: ",
+      shadow.port(), "}}}\n");
+  TestProxy proxy(Bootstrap(Clusters({a.port(), b.port(), c.port()}, "    lb_policy: RING_HASH\n", shadow_cluster), route));
+  ASSERT_TRUE(proxy.ok()) << proxy.status();
+  const std::string h2 = "--http2-prior-knowledge ";
+
+  // CORS: the preflight is answered by the proxy; allowed origins get the header on
+  // upstream responses, other origins do not.
+  std::string pre = Curl(StrCat(h2, "-i -X OPTIONS -H 'Origin: https://app.test' -H 'Access-Control-Request-Method: POST' ",
+                                Plain(proxy), "/preflight-only"));
+  EXPECT_EQ(pre.rfind("HTTP/2 200", 0), 0u) << pre;
+  EXPECT_NE(pre.find("access-control-allow-origin: https://app.test"), std::string::npos) << pre;
+  EXPECT_NE(pre.find("access-control-allow-methods: GET,POST"), std::string::npos) << pre;
+  EXPECT_NE(pre.find("access-control-max-age: 600"), std::string::npos) << pre;
+  std::string simple = Curl(StrCat(h2, "-i -H 'Origin: https://app.test' ", Plain(proxy), "/cors"));
+  EXPECT_NE(simple.find("access-control-allow-origin: https://app.test"), std::string::npos) << simple;
+  EXPECT_NE(simple.find("x-upstream: "), std::string::npos) << simple;
+  std::string evil = Curl(StrCat(h2, "-i -H 'Origin: https://evil.test' ", Plain(proxy), "/cors"));
+  EXPECT_EQ(evil.find("access-control-allow-origin"), std::string::npos) << evil;
+  for (Upstream* u : {&a, &b, &c}) {
+    EXPECT_EQ(u->Requests().find("/preflight-only"), std::string::npos) << u->Requests();
+  }
+
+  // Hash on a header: one user always lands on the same host, many users spread.
+  std::set<std::string> alice, users, sessions, cookie_users, no_key;
+  for (int i = 0; i < 6; ++i) {
+    alice.insert(UpstreamOf(Curl(StrCat(h2, "-H 'x-user: alice' ", Plain(proxy), "/h"))));
+    sessions.insert(UpstreamOf(Curl(StrCat(h2, "-H 'cookie: theme=dark' -H 'cookie: session=s-42' ", Plain(proxy), "/c"))));
+    no_key.insert(UpstreamOf(Curl(StrCat(h2, Plain(proxy), "/ip"))));
+  }
+  for (int i = 0; i < 24; ++i) {
+    users.insert(UpstreamOf(Curl(StrCat(h2, "-H 'x-user: user", i, "' ", Plain(proxy), "/h"))));
+    cookie_users.insert(UpstreamOf(Curl(StrCat(h2, "-H 'cookie: session=s", i, "' ", Plain(proxy), "/c"))));
+  }
+  EXPECT_EQ(alice.size(), 1u);
+  EXPECT_EQ(alice.count("?"), 0u);
+  EXPECT_GE(users.size(), 2u);
+  EXPECT_EQ(sessions.size(), 1u);  // the session cookie, found in the second cookie field
+  EXPECT_GE(cookie_users.size(), 2u);
+  EXPECT_EQ(no_key.size(), 1u);  // source IP: always 127.0.0.1
+
+  // The same header policy on a maglev cluster.
+  TestProxy maglev(Bootstrap(Clusters({a.port(), b.port(), c.port()}, "    lb_policy: MAGLEV\n"),
+                             ", hash_policy: [{header: {header_name: x-user}}]"));
+  ASSERT_TRUE(maglev.ok()) << maglev.status();
+  std::set<std::string> maglev_bob, maglev_users;
+  for (int i = 0; i < 6; ++i) {
+    maglev_bob.insert(UpstreamOf(Curl(StrCat(h2, "-H 'x-user: bob' ", Plain(maglev), "/m"))));
+  }
+  for (int i = 0; i < 24; ++i) {
+    maglev_users.insert(UpstreamOf(Curl(StrCat(h2, "-H 'x-user: user", i, "' ", Plain(maglev), "/m"))));
+  }
+  EXPECT_EQ(maglev_bob.size(), 1u);
+  EXPECT_EQ(maglev_bob.count("?"), 0u);
+  EXPECT_GE(maglev_users.size(), 2u);
+
+  // Mirroring: the shadow cluster gets a copy with the authority suffixed -shadow.
+  EXPECT_EQ(Curl(StrCat(h2, "-o /dev/null -w '%{http_code}' -H 'Host: app.test' ", Plain(proxy), "/mirror/1")), "200");
+  std::string seen;
+  for (int i = 0; i < 100 && seen.find("/mirror/1") == std::string::npos; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    seen = shadow.Requests();
+  }
+  EXPECT_NE(seen.find("app.test-shadow /mirror/1"), std::string::npos) << seen;
+}
+
+// per_try_timeout: each try that does not answer in time is a 504 that retry_on 5xx
+// retries; the route timeout (longer) never fires.
+TEST_F(Http2ProxyTest, PerTryTimeoutRetriesHttp2Streams) {
+  Upstream up("u1");
+  TestProxy proxy(Bootstrap(Cluster(up.port()),
+                            ", timeout: 10s, retry_policy: {retry_on: 5xx, num_retries: 2, per_try_timeout: 0.2s}"));
+  ASSERT_TRUE(proxy.ok()) << proxy.status();
+  EXPECT_EQ(Curl(StrCat("--http2-prior-knowledge -o /dev/null -w '%{http_version} %{http_code}' ", Plain(proxy),
+                        "/delay/1500")),
+            "2 504");
+  std::string seen = up.Requests();
+  size_t tries = 0;
+  for (size_t at = seen.find("/delay/1500"); at != std::string::npos; at = seen.find("/delay/1500", at + 1)) {
+    ++tries;
+  }
+  EXPECT_EQ(tries, 3u) << seen;
+  EXPECT_EQ(StatValue(proxy.admin_port(), "cluster.up.upstream_rq_per_try_timeout"), 3);
+  EXPECT_EQ(StatValue(proxy.admin_port(), "cluster.up.upstream_rq_retry"), 2);
+  // Fast answers are not affected.
+  EXPECT_EQ(Curl(StrCat("--http2-prior-knowledge -o /dev/null -w '%{http_code}' ", Plain(proxy), "/fast")), "200");
+  std::string log = ReadFile(dir_.path() + "/access.log");
+  EXPECT_NE(log.find("HTTP/2 GET /delay/1500 504 UT"), std::string::npos) << log;
+}
+
+// Circuit breakers on HTTP/2 streams: max_requests overflow is a 503 with UO (counted),
+// and max_retries 0 lets no retry through (URX, counted).
+TEST_F(Http2ProxyTest, CircuitBreakersApplyToHttp2Streams) {
+  Upstream up("u1");
+  TestProxy proxy(Bootstrap(
+      Cluster(up.port(), "    circuit_breakers: {thresholds: [{max_requests: 1, max_connections: 1, "
+                         "max_pending_requests: 1, max_retries: 0}]}\n"),
+      ", retry_policy: {retry_on: 5xx, num_retries: 3}"));
+  ASSERT_TRUE(proxy.ok()) << proxy.status();
+  std::string slow;
+  std::thread t([&] {
+    slow = Curl(StrCat("--http2-prior-knowledge -o /dev/null -w '%{http_code}' ", Plain(proxy), "/delay/1500"));
+  });
+  for (int i = 0; i < 100 && up.Requests().find("/delay/1500") == std::string::npos; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  std::string overflow = Curl(StrCat("--http2-prior-knowledge -w ' %{http_code}' ", Plain(proxy), "/fast"));
+  EXPECT_EQ(overflow, "upstream connect error or disconnect/reset before headers. reset reason: overflow 503");
+  t.join();
+  EXPECT_EQ(slow, "200");
+  EXPECT_EQ(Curl(StrCat("--http2-prior-knowledge -o /dev/null -w '%{http_code}' ", Plain(proxy), "/fast")), "200");
+  EXPECT_GE(StatValue(proxy.admin_port(), "cluster.up.upstream_rq_pending_overflow"), 1);
+
+  // A 503 from the upstream would be retried, but max_retries is 0.
+  EXPECT_EQ(Curl(StrCat("--http2-prior-knowledge -o /dev/null -w '%{http_code}' ", Plain(proxy), "/status/503")),
+            "503");
+  std::string seen = up.Requests();
+  EXPECT_EQ(seen.find("/status/503"), seen.rfind("/status/503")) << seen;  // exactly one try
+  EXPECT_EQ(StatValue(proxy.admin_port(), "cluster.up.upstream_rq_retry_overflow"), 1);
+  std::string log = ReadFile(dir_.path() + "/access.log");
+  EXPECT_NE(log.find("HTTP/2 GET /fast 503 UO"), std::string::npos) << log;
+  EXPECT_NE(log.find("HTTP/2 GET /status/503 503 URX"), std::string::npos) << log;
+}
+
+// max_connections on an HTTP/2 cluster: with one stream per connection and one connection
+// allowed (none pending), a second concurrent stream would need a new connection: 503 UO.
+TEST_F(Http2ProxyTest, CircuitBreakersLimitHttp2UpstreamConnections) {
+  Upstream up("u1");
+  TestProxy inner(Bootstrap(Cluster(up.port())));
+  ASSERT_TRUE(inner.ok()) << inner.status();
+  std::string opts = R"(    typed_extension_protocol_options:
+      envoy.extensions.upstreams.http.v3.HttpProtocolOptions:
+        "@type": type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions
+        explicit_http_config:
+          http2_protocol_options: {max_concurrent_streams: 1}
+    circuit_breakers: {thresholds: [{max_connections: 1, max_pending_requests: 0}]}
+)";
+  TestProxy outer(Bootstrap(Cluster(inner.port("h2c"), opts), "", "", "/outer-local"));
+  ASSERT_TRUE(outer.ok()) << outer.status();
+  std::string slow;
+  std::thread t([&] {
+    slow = Curl(StrCat("--http2-prior-knowledge -o /dev/null -w '%{http_code}' ", Plain(outer), "/delay/1500"));
+  });
+  for (int i = 0; i < 100 && up.Requests().find("/delay/1500") == std::string::npos; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_EQ(Curl(StrCat("--http2-prior-knowledge -o /dev/null -w '%{http_code}' ", Plain(outer), "/second")), "503");
+  t.join();
+  EXPECT_EQ(slow, "200");
+  EXPECT_EQ(Curl(StrCat("--http2-prior-knowledge -o /dev/null -w '%{http_code}' ", Plain(outer), "/third")), "200");
+  EXPECT_GE(StatValue(outer.admin_port(), "cluster.up.upstream_rq_pending_overflow"), 1);
+  EXPECT_EQ(up.Requests().find("/second"), std::string::npos) << up.Requests();
+  std::string log = ReadFile(dir_.path() + "/access.log");
+  EXPECT_NE(log.find("HTTP/2 GET /second 503 UO"), std::string::npos) << log;
+}
+
+// idle_timeout applies to HTTP/2 connections: without streams for that long they get
+// GOAWAY(NO_ERROR) and are closed; a stream longer than the idle timeout is not cut.
+TEST_F(Http2ProxyTest, IdleHttp2ConnectionGetsGoawayAndIsClosed) {
+  Upstream up("u1");
+  TestProxy proxy(Bootstrap(Cluster(up.port()), "", "\n          common_http_protocol_options: {idle_timeout: 0.3s}"));
+  ASSERT_TRUE(proxy.ok()) << proxy.status();
+  GoawayWatch idle = WatchForGoaway(proxy.port("h2c"), 5000);
+  EXPECT_TRUE(idle.goaway);
+  EXPECT_EQ(idle.error, static_cast<uint32_t>(NGHTTP2_NO_ERROR));
+  EXPECT_TRUE(idle.closed);
+  EXPECT_EQ(StatValue(proxy.admin_port(), "http.plain.downstream_cx_idle_timeout"), 1);
+  EXPECT_EQ(Curl(StrCat("--http2-prior-knowledge -o /dev/null -w '%{http_version} %{http_code}' ", Plain(proxy),
+                        "/delay/800")),
+            "2 200");
+}
+
+// Drain sends GOAWAY(NO_ERROR) to idle HTTP/2 connections and closes them.
+TEST_F(Http2ProxyTest, DrainSendsGoawayToIdleHttp2Connections) {
+  Upstream up("u1");
+  TestProxy proxy(Bootstrap(Cluster(up.port())));
+  ASSERT_TRUE(proxy.ok()) << proxy.status();
+  std::thread drain;
+  GoawayWatch w = WatchForGoaway(proxy.port("h2c"), 5000, [&] { drain = std::thread([&] { proxy.proxy().Drain(); }); });
+  ASSERT_TRUE(drain.joinable());
+  drain.join();
+  EXPECT_TRUE(w.goaway);
+  EXPECT_EQ(w.error, static_cast<uint32_t>(NGHTTP2_NO_ERROR));
+  EXPECT_TRUE(w.closed);
 }
 
 }  // namespace

@@ -75,6 +75,78 @@ TEST(LocalStore, ApplyGetListDelete) {
   EXPECT_EQ(*(*store)->Generation(), 4);
 }
 
+int GatewayPort(const std::vector<StoredObject>& objects, const std::string& name) {
+  for (const StoredObject& o : objects) {
+    if (o.key.name == name) {
+      const auto& servers = o.object["spec"]["servers"].items();
+      return servers.empty() ? -1 : static_cast<int>(servers[0]["port"]["number"].Int().value_or(-1));
+    }
+  }
+  return 0;  // not listed
+}
+
+// List() re-parses only files that changed: unchanged ones come from what it parsed
+// before; updates, atomic replacements by another writer and deletes are all seen.
+TEST(LocalStore, ListReparsesOnlyChangedFiles) {
+  testing::TempDir dir;
+  auto store = LocalStore::Open(dir.path() + "/state");
+  ASSERT_TRUE(store.ok()) << store.status();
+  LocalStore& s = **store;
+  for (const char* name : {"a", "b", "c"}) {
+    ASSERT_TRUE(s.Apply(Gateway(name, 80)).ok());
+  }
+  auto listed = s.List({});
+  ASSERT_TRUE(listed.ok()) << listed.status();
+  EXPECT_EQ(listed->size(), 3u);
+  EXPECT_EQ(s.ListParses(), 3u);
+  listed = s.List({});
+  ASSERT_TRUE(listed.ok());
+  EXPECT_EQ(listed->size(), 3u);
+  EXPECT_EQ(s.ListParses(), 3u);  // nothing changed, nothing parsed
+
+  ASSERT_TRUE(s.Apply(Gateway("b", 81)).ok());
+  listed = s.List({});
+  ASSERT_TRUE(listed.ok());
+  EXPECT_EQ(GatewayPort(*listed, "b"), 81);
+  EXPECT_EQ(GatewayPort(*listed, "a"), 80);
+  EXPECT_EQ(s.ListParses(), 4u);
+
+  // Another process replaces a file atomically with content of the same size.
+  const std::string path_a = s.PathFor({"networking.istio.io", "Gateway", "default", "a"});
+  auto text = common::ReadFile(path_a);
+  ASSERT_TRUE(text.ok());
+  std::string edited = *text;
+  size_t at = edited.find("number: 80");
+  ASSERT_NE(at, std::string::npos) << edited;
+  edited.replace(at, 10, "number: 90");
+  ASSERT_TRUE(common::WriteFileAtomic(path_a, edited).ok());
+  listed = s.List({});
+  ASSERT_TRUE(listed.ok());
+  EXPECT_EQ(GatewayPort(*listed, "a"), 90);
+  EXPECT_EQ(s.ListParses(), 5u);
+
+  ASSERT_TRUE(*s.Delete({"networking.istio.io", "Gateway", "default", "c"}));
+  listed = s.List({});
+  ASSERT_TRUE(listed.ok());
+  EXPECT_EQ(listed->size(), 2u);
+  EXPECT_EQ(GatewayPort(*listed, "c"), 0);
+  EXPECT_EQ(s.ListParses(), 5u);
+  // Re-created under the same name: parsed again, not served from before the delete.
+  ASSERT_TRUE(s.Apply(Gateway("c", 82)).ok());
+  listed = s.List({});
+  ASSERT_TRUE(listed.ok());
+  EXPECT_EQ(GatewayPort(*listed, "c"), 82);
+  EXPECT_EQ(s.ListParses(), 6u);
+
+  // A file that no longer parses is an error, and is read again once fixed.
+  ASSERT_TRUE(common::WriteFileAtomic(path_a, "kind: [unterminated\n").ok());
+  EXPECT_FALSE(s.List({}).ok());
+  ASSERT_TRUE(common::WriteFileAtomic(path_a, *text).ok());
+  listed = s.List({});
+  ASSERT_TRUE(listed.ok()) << listed.status();
+  EXPECT_EQ(GatewayPort(*listed, "a"), 80);
+}
+
 TEST(LocalStore, TransactionHandsOutDistinctVersionsAndMovesGenerationOnce) {
   testing::TempDir dir;
   auto store = LocalStore::Open(dir.path());
