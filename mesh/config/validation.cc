@@ -2921,6 +2921,11 @@ bool ParseGoDuration(std::string_view s, int64_t& nanos) {
     }
     total += value * it->second;
   }
+  // Like Go's time.ParseDuration: more than int64 nanoseconds (~292 years) is invalid
+  // (converting it would be undefined behaviour).
+  if (!(total + 0.5 < 9.223372036854775807e18)) {
+    return false;
+  }
   nanos = static_cast<int64_t>(total + 0.5);
   if (negative) {
     nanos = -nanos;

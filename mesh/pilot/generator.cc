@@ -1,6 +1,8 @@
 #include "mesh/pilot/generator.h"
 
 #include <algorithm>
+#include <map>
+#include <optional>
 #include <set>
 #include <unordered_map>
 
@@ -70,6 +72,165 @@ pc::StringMatcher ToMatcher(const Node& m) {
     }
   }
   return s;
+}
+
+// ---- locality load balancing (Istio's localityLbSetting) -----------------------------
+
+pc::Locality ParseLocality(std::string_view text) {
+  std::vector<std::string> parts = common::Split(text, '/');
+  pc::Locality l;
+  l.region = parts.size() > 0 ? parts[0] : "";
+  l.zone = parts.size() > 1 ? parts[1] : "";
+  l.sub_zone = parts.size() > 2 ? parts[2] : "";
+  return l;
+}
+
+// Istio's LocalityMatch: a rule "region/zone/subzone" where "*" or a missing part matches
+// anything (the region must be given).
+bool LocalityMatches(const pc::Locality& l, std::string_view rule) {
+  pc::Locality r = ParseLocality(rule);
+  return (r.region == "*" || r.region == l.region) && (r.zone == "*" || r.zone.empty() || r.zone == l.zone) &&
+         (r.sub_zone == "*" || r.sub_zone.empty() || r.sub_zone == l.sub_zone);
+}
+
+// Istio's proximity priority: 0 same subzone, 1 same zone, 2 same region, 3 elsewhere.
+uint32_t ProximityPriority(const pc::Locality& proxy, const pc::Locality& ep) {
+  if (proxy.region != ep.region) {
+    return 3;
+  }
+  if (proxy.zone != ep.zone) {
+    return 2;
+  }
+  return proxy.sub_zone == ep.sub_zone ? 0 : 1;
+}
+
+// The endpoints of one locality (and, with failoverPriority, one label-match level).
+struct EndpointGroup {
+  std::string locality_text;
+  pc::Locality locality;
+  std::vector<const Endpoint*> endpoints;
+  uint32_t priority = 0;
+  std::optional<uint32_t> weight;  // set by distribute
+};
+
+// Priorities 0..N without gaps, keeping their order.
+void CompactPriorities(std::vector<EndpointGroup>& groups) {
+  std::set<uint32_t> used;
+  for (const auto& g : groups) {
+    used.insert(g.priority);
+  }
+  std::map<uint32_t, uint32_t> rank;
+  for (uint32_t p : used) {
+    rank.emplace(p, static_cast<uint32_t>(rank.size()));
+  }
+  for (auto& g : groups) {
+    g.priority = rank[g.priority];
+  }
+}
+
+// distribute: for the first rule whose `from` matches the proxy, the localities matching a
+// `to` key (not already taken by an earlier key) share that key's weight in proportion to
+// their endpoint counts (rounded up); localities no key matches are left out.
+void ApplyDistribute(std::vector<EndpointGroup>& groups, const pc::Locality& proxy, const Node& distribute) {
+  for (const Node& rule : distribute.items()) {
+    if (!LocalityMatches(proxy, rule["from"].Str())) {
+      continue;
+    }
+    std::vector<bool> matched(groups.size(), false);
+    for (const auto& [to, weight_node] : rule["to"].entries()) {
+      uint64_t weight = static_cast<uint64_t>(std::max<int64_t>(0, weight_node.Int().value_or(0)));
+      std::vector<size_t> members;
+      uint64_t total = 0;
+      for (size_t i = 0; i < groups.size(); ++i) {
+        if (!matched[i] && LocalityMatches(groups[i].locality, to)) {
+          matched[i] = true;
+          members.push_back(i);
+          total += groups[i].endpoints.size();
+        }
+      }
+      for (size_t i : members) {
+        uint64_t share = (groups[i].endpoints.size() * weight + total - 1) / total;
+        if (share > 0) {  // a zero share keeps the locality's own weight, as in Istio
+          groups[i].weight = static_cast<uint32_t>(share);
+        }
+      }
+    }
+    for (size_t i = 0; i < groups.size(); ++i) {
+      if (!matched[i]) {
+        groups[i].endpoints.clear();
+      }
+    }
+    return;
+  }
+}
+
+// failover: priorities by proximity to the proxy; a region named in a failover rule's
+// `from` (the proxy's) sends its cross-region traffic to the rule's `to` region first,
+// other regions after that. Existing priorities (failoverPriority) stay the major key.
+void ApplyLocalityFailover(std::vector<EndpointGroup>& groups, const pc::Locality& proxy, const Node& failover) {
+  for (auto& g : groups) {
+    uint32_t p = ProximityPriority(proxy, g.locality);
+    if (p == 3) {
+      for (const Node& rule : failover.items()) {
+        if (rule["from"].Str() == proxy.region) {
+          if (g.locality.region != rule["to"].Str()) {
+            p = 4;
+          }
+          break;
+        }
+      }
+    }
+    g.priority = g.priority * 5 + p;
+  }
+  CompactPriorities(groups);
+}
+
+// failoverPriority: an endpoint whose values of the listed labels match the proxy's (or the
+// "label=value" given) from the first label on gets a higher priority the more leading
+// labels match: all match -> 0, the first differs -> N.
+void ApplyFailoverPriority(std::vector<EndpointGroup>& groups, const config::StringMap& proxy_labels,
+                           const std::vector<std::string>& failover_priority) {
+  if (proxy_labels.empty()) {
+    return;
+  }
+  std::vector<std::pair<std::string, std::string>> wanted;  // label, value for the proxy
+  for (const std::string& entry : failover_priority) {
+    size_t eq = entry.find('=');
+    if (eq != std::string::npos) {
+      wanted.emplace_back(entry.substr(0, eq), entry.substr(eq + 1));
+    } else {
+      auto it = proxy_labels.find(entry);
+      wanted.emplace_back(entry, it == proxy_labels.end() ? "" : it->second);
+    }
+  }
+  const uint32_t lowest = static_cast<uint32_t>(wanted.size());
+  std::vector<EndpointGroup> split;
+  for (const auto& g : groups) {
+    std::map<uint32_t, EndpointGroup> by_priority;
+    for (const Endpoint* e : g.endpoints) {
+      uint32_t priority = 0;
+      for (uint32_t j = 0; j < wanted.size(); ++j) {
+        auto it = e->instance->labels.find(wanted[j].first);
+        std::string value = it == e->instance->labels.end() ? "" : it->second;
+        if (value != wanted[j].second) {
+          priority = lowest - j;
+          break;
+        }
+      }
+      EndpointGroup& part = by_priority[priority];
+      if (part.endpoints.empty()) {
+        part.locality_text = g.locality_text;
+        part.locality = g.locality;
+        part.priority = priority;
+      }
+      part.endpoints.push_back(e);
+    }
+    for (auto& [priority, part] : by_priority) {
+      split.push_back(std::move(part));
+    }
+  }
+  groups = std::move(split);
+  CompactPriorities(groups);
 }
 
 struct Translation {
@@ -754,6 +915,9 @@ struct Translation {
       o.base_ejection_time = DurationOr(od["baseEjectionTime"], o.base_ejection_time);
       if (auto v = od["maxEjectionPercent"].Int()) o.max_ejection_percent = static_cast<uint32_t>(*v);
       c.outlier_detection = o;
+      // Istio: with outlier detection the panic threshold is minHealthPercent (default 0:
+      // no panic mode, so ejected hosts stay out even when few are left).
+      c.healthy_panic_threshold = static_cast<double>(std::clamp<int64_t>(od["minHealthPercent"].Int().value_or(0), 0, 100));
     }
     (void)subset;
     // TLS to the upstream: the DestinationRule's mode, else auto mTLS when every
@@ -874,14 +1038,71 @@ struct Translation {
         c.tls->common_tls_context.alpn_protocols = {"istio-h2", "istio", "h2"};  // Istio's ALPN for h2 mTLS
       }
     }
-    pc::LocalityLbEndpoints lle;
+    // One group per locality, in the order they first appear.
+    std::vector<EndpointGroup> groups;
     for (const Endpoint& e : endpoints) {
-      lle.lb_endpoints.push_back(pc::LbEndpoint{{e.address, e.port}});
+      const std::string& loc = e.instance->locality;
+      auto it = std::find_if(groups.begin(), groups.end(), [&](const EndpointGroup& g) { return g.locality_text == loc; });
+      if (it == groups.end()) {
+        groups.push_back(EndpointGroup{loc, ParseLocality(loc), {}, 0, std::nullopt});
+        it = groups.end() - 1;
+      }
+      it->endpoints.push_back(&e);
     }
-    if (!lle.lb_endpoints.empty()) {
-      cla.endpoints.push_back(lle);
+    ApplyLocalityLbSetting(c, policy["loadBalancer"]["localityLbSetting"], groups);
+    for (const EndpointGroup& g : groups) {
+      if (g.endpoints.empty()) {
+        continue;  // left out by distribute
+      }
+      pc::LocalityLbEndpoints lle;
+      if (!g.locality_text.empty()) {
+        lle.locality = g.locality;
+      }
+      lle.priority = g.priority;
+      lle.load_balancing_weight = g.weight.value_or(0);
+      for (const Endpoint* e : g.endpoints) {
+        lle.lb_endpoints.push_back(pc::LbEndpoint{{e->address, e->port}});
+      }
+      cla.endpoints.push_back(std::move(lle));
     }
     return true;
+  }
+
+  // Istio's locality load balancing for this proxy: only when the proxy has a locality,
+  // and not with `enabled: false`. `distribute` sets locality weights (and turns on
+  // locality-weighted balancing); otherwise, with outlier detection (without it a lower
+  // priority would never get traffic), endpoints get failover priorities: by
+  // failoverPriority labels, then by proximity (`failover` rules for other regions). The
+  // mesh default is enabled with no rules: proximity failover whenever outlier detection is on.
+  void ApplyLocalityLbSetting(pc::Cluster& c, const Node& setting, std::vector<EndpointGroup>& groups) {
+    if (proxy.workload.locality.empty() || groups.empty()) {
+      return;
+    }
+    if (setting["enabled"].Bool() == std::optional<bool>(false)) {
+      return;
+    }
+    const pc::Locality here = ParseLocality(proxy.workload.locality);
+    if (!setting["distribute"].items().empty()) {
+      // Istio's EDS weighs a locality by its endpoint count; distribute overrides that.
+      for (auto& g : groups) {
+        g.weight = static_cast<uint32_t>(g.endpoints.size());
+      }
+      ApplyDistribute(groups, here, setting["distribute"]);
+      c.locality_weighted_lb = true;
+      return;
+    }
+    if (!c.outlier_detection) {
+      return;
+    }
+    std::vector<std::string> failover_priority = setting["failoverPriority"].StringList();
+    if (!failover_priority.empty()) {
+      ApplyFailoverPriority(groups, proxy.workload.labels, failover_priority);
+      if (!setting["failover"].items().empty()) {
+        ApplyLocalityFailover(groups, here, setting["failover"]);
+      }
+      return;
+    }
+    ApplyLocalityFailover(groups, here, setting["failover"]);
   }
 };
 
@@ -964,7 +1185,7 @@ std::string EndpointsFingerprint(const std::vector<Endpoint>& endpoints) {
   std::string fp;
   for (const Endpoint& e : endpoints) {
     fp += common::StrCat(e.address, ":", e.port, ":", e.instance->ns, ":", e.instance->service_account, ":",
-                         e.instance->has_sidecar ? 1 : 0, ":");
+                         e.instance->has_sidecar ? 1 : 0, ":", e.instance->locality, ":");
     for (const auto& [k, v] : e.instance->labels) {
       fp += common::StrCat(k, "=", v, ",");
     }
@@ -1027,8 +1248,16 @@ GenerationCache::~GenerationCache() = default;
 
 std::string GenerationCache::ScopeKey(const ProxyRole& proxy, const PushContext& push) {
   const Resource* sidecar = push.FindSidecarConfig(proxy.workload);
-  return common::StrCat(proxy.workload.ns, "|", sidecar ? common::StrCat(sidecar->ns(), "/", sidecar->name()) : "-",
-                        "|", proxy.outbound_port, "|", push.mesh().trust_domain, "|", push.mesh().domain_suffix);
+  // Endpoint priorities and weights depend on the proxy's locality and, with
+  // failoverPriority, on the values of the labels it compares.
+  std::string key = common::StrCat(proxy.workload.ns, "|", sidecar ? common::StrCat(sidecar->ns(), "/", sidecar->name()) : "-",
+                                   "|", proxy.outbound_port, "|", push.mesh().trust_domain, "|", push.mesh().domain_suffix,
+                                   "|", proxy.workload.locality);
+  for (const std::string& label : push.failover_priority_labels()) {
+    auto it = proxy.workload.labels.find(label);
+    key += common::StrCat("|", label, "=", it == proxy.workload.labels.end() ? "" : it->second);
+  }
+  return key;
 }
 
 GenerationCache::Stats GenerationCache::stats() const {

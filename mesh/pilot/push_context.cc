@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <set>
 
 #include "mesh/common/strings.h"
 
@@ -100,6 +101,27 @@ std::string ProtocolForPort(std::string_view name, std::string_view app_protocol
   return "TCP";
 }
 
+std::string LocalityFromLabels(const config::StringMap& labels) {
+  auto get = [&](const char* key) {
+    auto it = labels.find(key);
+    return it == labels.end() ? std::string() : it->second;
+  };
+  // Istio's istio-locality label separates with dots (slashes are not allowed in label values).
+  std::string locality = get("istio-locality");
+  if (!locality.empty()) {
+    for (char& c : locality) {
+      c = c == '.' ? '/' : c;
+    }
+    return locality;
+  }
+  std::string region = get("topology.kubernetes.io/region"), zone = get("topology.kubernetes.io/zone"),
+              subzone = get("topology.istio.io/subzone");
+  if (region.empty() && zone.empty() && subzone.empty()) {
+    return "";
+  }
+  return subzone.empty() ? common::StrCat(region, "/", zone) : common::StrCat(region, "/", zone, "/", subzone);
+}
+
 bool IsHttpProtocol(std::string_view protocol) {
   return protocol == "HTTP" || protocol == "HTTP2" || protocol == "GRPC" || protocol == "GRPC-WEB";
 }
@@ -164,6 +186,7 @@ std::shared_ptr<const PushContext> PushContext::Build(std::vector<Resource> reso
         w.labels = ToMap(e["labels"]);
         w.services = {host};
         w.has_sidecar = false;
+        w.locality = e["locality"].Str();
         for (const auto& [port_name, port_value] : e["ports"].entries()) {
           for (const ServicePort& sp : s.ports) {
             if (sp.name == port_name) {
@@ -183,6 +206,7 @@ std::shared_ptr<const PushContext> PushContext::Build(std::vector<Resource> reso
     w.ns = r->ns();
     w.address = r->spec()["address"].Str();
     w.labels = ToMap(r->spec()["labels"]);
+    w.locality = r->spec()["locality"].Str();
     if (r->spec()["serviceAccount"].IsScalar()) {
       w.service_account = r->spec()["serviceAccount"].Str();
     }
@@ -193,6 +217,29 @@ std::shared_ptr<const PushContext> PushContext::Build(std::vector<Resource> reso
     }
     pc->workloads_.push_back(std::move(w));
   }
+  for (WorkloadInstance& w : pc->workloads_) {
+    if (w.locality.empty()) {
+      w.locality = LocalityFromLabels(w.labels);
+    }
+  }
+  // Labels that DestinationRules' failoverPriority compares (proxies differing in them see
+  // different endpoint priorities).
+  std::set<std::string> failover_labels;
+  for (const Resource* dr : pc->OfKind("networking.istio.io", "DestinationRule")) {
+    auto collect = [&](const Node& policy) {
+      for (const std::string& label : policy.At({"loadBalancer", "localityLbSetting", "failoverPriority"}).StringList()) {
+        failover_labels.insert(label.substr(0, label.find('=')));
+      }
+    };
+    collect(dr->spec()["trafficPolicy"]);
+    for (const Node& pls : dr->spec().At({"trafficPolicy", "portLevelSettings"}).items()) {
+      collect(pls);
+    }
+    for (const Node& subset : dr->spec()["subsets"].items()) {
+      collect(subset["trafficPolicy"]);
+    }
+  }
+  pc->failover_priority_labels_.assign(failover_labels.begin(), failover_labels.end());
   std::sort(pc->services_.begin(), pc->services_.end(),
             [](const Service& a, const Service& b) { return a.hostname < b.hostname; });
   for (size_t i = 0; i < pc->services_.size(); ++i) {

@@ -100,6 +100,8 @@ class PushContext {
   const config::Resource* FindSidecarConfig(const WorkloadInstance& workload) const;
 
   const std::vector<config::Resource>& resources() const { return resources_; }
+  // Label names used by any DestinationRule's localityLbSetting.failoverPriority, sorted.
+  const std::vector<std::string>& failover_priority_labels() const { return failover_priority_labels_; }
 
  private:
   std::vector<const config::Resource*> OfKind(std::string_view group, std::string_view kind) const;
@@ -113,7 +115,12 @@ class PushContext {
   std::unordered_map<std::string, std::vector<const config::Resource*>> by_kind_;
   std::unordered_map<std::string, std::vector<const config::Resource*>> vs_by_gateway_;
   std::vector<const config::Resource*> mesh_vs_;
+  std::vector<std::string> failover_priority_labels_;
 };
+
+// A workload's locality ("region/zone/subzone") from Istio's istio-locality label
+// ("region.zone.subzone") or the Kubernetes topology labels; "" when none is set.
+std::string LocalityFromLabels(const config::StringMap& labels);
 
 using PushContextConstSharedPtr = std::shared_ptr<const PushContext>;
 

@@ -5,6 +5,8 @@
 #include <boost/beast/http.hpp>
 #include <cstring>
 
+#include "mesh/common/strings.h"
+
 namespace mesh::proxy {
 namespace {
 
@@ -66,6 +68,25 @@ beast::error_code ReadBody(MemoryReadStream& stream, beast::flat_buffer& buffer,
 
 }  // namespace
 
+std::optional<AbsoluteFormTarget> RewriteAbsoluteForm(std::string_view target, bool is_connect) {
+  if (is_connect || target.size() <= 7 || common::ToLower(target.substr(0, 7)) != "http://") {
+    return std::nullopt;
+  }
+  std::string_view rest = target.substr(7);
+  size_t end = rest.find_first_of("/?#");
+  std::string_view authority = rest.substr(0, end);
+  if (authority.empty() || authority.find('@') != std::string_view::npos) {
+    return std::nullopt;
+  }
+  AbsoluteFormTarget out;
+  out.authority = std::string(authority);
+  out.target = end == std::string_view::npos ? "/" : std::string(rest.substr(end));
+  if (out.target[0] != '/') {
+    out.target.insert(0, "/");  // "http://h?q" -> "/?q"
+  }
+  return out;
+}
+
 int RequestShapeStatus(const RequestShape& shape, size_t max_headers_count) {
   if (shape.field_count > max_headers_count) {
     return 431;
@@ -123,9 +144,13 @@ std::vector<Http1RequestResult> ParseHttp1Requests(std::string_view bytes, const
     r.authority = std::string(req[http::field::host]);
     r.target = std::string(req.target());
     r.method = std::string(req.method_string());
+    shape.is_connect = req.method() == http::verb::connect;
+    if (auto rewritten = RewriteAbsoluteForm(r.target, shape.is_connect)) {
+      r.authority = std::move(rewritten->authority);
+      r.target = std::move(rewritten->target);
+    }
     shape.authority = r.authority;
     shape.target = r.target;
-    shape.is_connect = req.method() == http::verb::connect;
     r.keep_alive = req.keep_alive();
     r.status = RequestShapeStatus(shape, limits.max_headers_count);
     if (r.status != 0) {

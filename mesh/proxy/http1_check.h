@@ -6,6 +6,7 @@
 // the fuzz targets and their regression tests; the proxy calls RequestShapeStatus itself.
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -23,6 +24,17 @@ struct RequestShape {
   std::string_view target;
   bool is_connect = false;
 };
+
+// Absolute-form targets ("GET http://host:port/path HTTP/1.1": a client using the listener
+// as its http_proxy) are routed by the URI's authority, which wins over Host (RFC 9112
+// 3.2.2), and forwarded in origin form. The proxy rewrites the request with this before
+// RequestShapeStatus. nullopt (nothing to rewrite) for other targets, CONNECT, an empty
+// authority or one with userinfo ("user@host").
+struct AbsoluteFormTarget {
+  std::string authority;  // the new Host
+  std::string target;     // origin form: "/path?query", "/" when the URI has no path
+};
+std::optional<AbsoluteFormTarget> RewriteAbsoluteForm(std::string_view target, bool is_connect);
 
 // 0 when the request may be routed; 431 for too many headers; 400 for shapes that allow
 // request smuggling or are malformed (two Content-Lengths, Transfer-Encoding without a
@@ -50,6 +62,8 @@ struct Http1RequestResult {
 
 // Parses a client's byte stream as the proxy's downstream side does: one request after
 // the other while the connection stays usable (accepted, keep-alive, body read whole).
+// Absolute-form targets are rewritten first, as the proxy does (`target` and `authority`
+// are then the rewritten ones).
 std::vector<Http1RequestResult> ParseHttp1Requests(std::string_view bytes, const Http1Limits& limits);
 
 struct Http1ResponseResult {

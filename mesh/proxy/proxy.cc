@@ -745,13 +745,15 @@ awaitable<beast::error_code> WriteAll(Stream& to, std::span<net::const_buffer> b
 // Writes `head` (a formatted header) and then the message body from `parser`, in bounded
 // chunks, chunk-encoded when `chunked_out`. The header goes out with the first body bytes in
 // one write. With `send_body` false only the header is written. Reports (read error on
-// `from`, write error on `to`).
+// `from`, write error on `to`); a body growing past `body_limit` bytes stops the relay
+// with http::error::body_limit as the read error, before the bytes over it are written.
 template <class ReadStream, class WriteStream, class Parser>
 awaitable<std::tuple<beast::error_code, beast::error_code>> Relay(ReadStream& from, beast::flat_buffer& buffer,
                                                                   Parser& parser, WriteStream& to,
                                                                   const std::string& head, bool chunked_out,
                                                                   bool send_body, char* chunk, Duration read_timeout,
-                                                                  uint64_t& bytes) {
+                                                                  uint64_t& bytes,
+                                                                  uint64_t body_limit = UINT64_MAX) {
   static constexpr char kCrlf[] = "\r\n";
   static constexpr char kLastChunk[] = "0\r\n\r\n";
   bool head_sent = false;
@@ -783,6 +785,9 @@ awaitable<std::tuple<beast::error_code, beast::error_code>> Relay(ReadStream& fr
       n = kChunkSize - parser.get().body().size;
       more = !parser.is_done();
       bytes += n;
+      if (bytes > body_limit) {  // reported as a read error; the caller answers 413
+        co_return std::make_tuple(beast::error_code(http::error::body_limit), beast::error_code());
+      }
     }
     std::array<net::const_buffer, 5> bufs;
     size_t nb = 0;
@@ -987,23 +992,12 @@ class HttpSession {
     bool has_te = req.find(http::field::transfer_encoding) != req.end();
     std::string authority(req[http::field::host]);
     std::string target(req.target());
-    // Absolute-form targets (clients using this listener as their http_proxy) are routed by
-    // the URI's authority, which wins over Host (RFC 9112 3.2.2), and forwarded in origin form.
-    if (target.size() > 7 && mesh::common::ToLower(std::string_view(target).substr(0, 7)) == "http://" &&
-        req.method() != http::verb::connect) {
-      std::string rest = target.substr(7);
-      size_t end = rest.find_first_of("/?#");
-      std::string uri_authority = rest.substr(0, end);
-      std::string path = end == std::string::npos ? "/" : rest.substr(end);
-      if (path[0] != '/') {
-        path.insert(0, "/");
-      }
-      if (!uri_authority.empty() && uri_authority.find('@') == std::string::npos) {
-        authority = uri_authority;
-        target = path;
-        req.set(http::field::host, authority);
-        req.target(target);
-      }
+    // Absolute-form targets (clients using this listener as their http_proxy): see http1_check.h.
+    if (auto rewritten = RewriteAbsoluteForm(target, req.method() == http::verb::connect)) {
+      authority = std::move(rewritten->authority);
+      target = std::move(rewritten->target);
+      req.set(http::field::host, authority);
+      req.target(target);
     }
     orig_target_ = target;
     orig_authority_ = authority;
@@ -1101,6 +1095,14 @@ class HttpSession {
         Finish(chain, req, out, start, start_wall, route, "");
         co_return out.keep_alive;
       }
+    }
+
+    // Request body limit (envoy.filters.http.buffer). A Content-Length over it is refused
+    // before any body byte is read; chunked bodies are counted while they stream (Relay).
+    const uint64_t body_limit = RequestBodyLimit(hcm, *route);
+    if (parser.content_length() && *parser.content_length() > body_limit) {
+      co_return co_await PayloadTooLarge(chain, req, out, start, start_wall, route, request_id, client_version, head,
+                                         !parser.is_done());
     }
 
     // CORS.
@@ -1410,15 +1412,23 @@ class HttpSession {
         const bool chunked_out = parser.chunked();
         if (conn->tls) {
           std::tie(down_ec, send_ec) = co_await Relay(stream_, buffer, parser, *conn->tls, head_buf_, chunked_out,
-                                                      true, chunk, body_timeout(), body_bytes);
+                                                      true, chunk, body_timeout(), body_bytes, body_limit);
         } else {
           std::tie(down_ec, send_ec) = co_await Relay(stream_, buffer, parser, *conn->tcp, head_buf_, chunked_out,
-                                                      true, chunk, body_timeout(), body_bytes);
+                                                      true, chunk, body_timeout(), body_bytes, body_limit);
         }
       }
       out.bytes_received = body_bytes;
       if (request_timeout) {
         request_timeout->disarmed = true;
+      }
+      if (down_ec == http::error::body_limit) {
+        // The upstream may have the start of the body: its request is cut (connection
+        // closed) and the client gets the 413.
+        conn.reset();
+        out.upstream_host.clear();
+        co_return co_await PayloadTooLarge(chain, req, out, start, start_wall, route, request_id, client_version, head,
+                                           true);
       }
       if (down_ec) {
         out.status = 0;
@@ -1675,6 +1685,55 @@ class HttpSession {
     }
     Finish(chain, req, out, start, start_wall, route, request_id);
     co_return out.keep_alive;
+  }
+
+  // The body limit for this request: the route's BufferPerRoute wins over the filter's
+  // max_request_bytes; without the buffer filter there is none.
+  static uint64_t RequestBodyLimit(const HttpConnectionManager& hcm, const Route& route) {
+    if (!hcm.max_request_bytes) {
+      return UINT64_MAX;
+    }
+    if (route.buffer) {
+      return route.buffer->disabled ? UINT64_MAX : route.buffer->max_request_bytes;
+    }
+    return *hcm.max_request_bytes;
+  }
+
+  // 413 for a request body over the limit (Envoy's buffer filter answer). The connection
+  // closes; body bytes still arriving are read and dropped for a moment first, so that
+  // the close does not reset the connection before the client has read the answer.
+  template <class Req>
+  awaitable<bool> PayloadTooLarge(const ChainRuntime& chain, Req& req, Outcome& out,
+                                  std::chrono::steady_clock::time_point start,
+                                  std::chrono::system_clock::time_point start_wall, const Route* route,
+                                  const std::string& request_id, unsigned client_version, bool head,
+                                  bool body_pending) {
+    out.status = 413;
+    out.flags.clear();
+    out.details = "request_payload_too_large";
+    out.keep_alive = false;
+    w_.stats.Add(chain.stat_prefix + "downstream_rq_too_large");
+    beast::error_code wec = co_await WriteLocal(stream_, 413, "Payload Too Large", false, client_version, {}, nullptr,
+                                                nullptr, nullptr, head, out.bytes_sent);
+    Finish(chain, req, out, start, start_wall, route, request_id);
+    if (!wec && body_pending) {
+      constexpr uint64_t kMaxDiscard = 4 << 20;
+      auto until = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+      uint64_t dropped = 0;
+      while (dropped < kMaxDiscard) {
+        auto left = std::chrono::duration_cast<Duration>(until - std::chrono::steady_clock::now());
+        if (left.count() <= 0) {
+          break;
+        }
+        Expire(beast::get_lowest_layer(stream_), left);
+        auto [ec, n] = co_await stream_.async_read_some(net::buffer(w_.chunk_a.get(), kChunkSize), kUse);
+        dropped += n;
+        if (ec) {
+          break;
+        }
+      }
+    }
+    co_return false;
   }
 
   template <class Req>

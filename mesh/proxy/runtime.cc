@@ -446,6 +446,18 @@ absl::StatusOr<RuntimePtr> CompileRuntime(ConfigSnapshotPtr snapshot, SharedStat
     for (int i = 1; i < 6; ++i) {
       cr.rq_class[i] = registry.GetCounter(StrCat(cr.stat_prefix, "upstream_rq_", i, "xx"));
     }
+    cr.lb_healthy_panic = registry.GetCounter(cr.stat_prefix + "upstream_rq_lb_healthy_panic");
+    if (c.outlier_detection) {
+      auto od = [&](const char* name) { return registry.GetCounter(StrCat(cr.stat_prefix, "outlier_detection.", name)); };
+      cr.outlier.ejections_enforced_total = od("ejections_enforced_total");
+      cr.outlier.ejections_overflow = od("ejections_overflow");
+      cr.outlier.ejections_enforced_consecutive_5xx = od("ejections_enforced_consecutive_5xx");
+      cr.outlier.ejections_enforced_consecutive_gateway_failure = od("ejections_enforced_consecutive_gateway_failure");
+      cr.outlier.ejections_detected_success_rate = od("ejections_detected_success_rate");
+      cr.outlier.ejections_enforced_success_rate = od("ejections_enforced_success_rate");
+      cr.outlier.ejections_detected_failure_percentage = od("ejections_detected_failure_percentage");
+      cr.outlier.ejections_enforced_failure_percentage = od("ejections_enforced_failure_percentage");
+    }
     const ClusterLoadAssignment* cla = c.load_assignment ? &*c.load_assignment : nullptr;
     if (c.type == Cluster::DiscoveryType::kEds) {
       cla = res.FindEndpoints(c.eds_service_name.empty() ? c.name : c.eds_service_name);

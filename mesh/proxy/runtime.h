@@ -30,6 +30,10 @@ struct HostState {
   std::atomic<uint32_t> ejections{0};
   std::atomic<uint64_t> requests_total{0};
   std::atomic<uint64_t> requests_error{0};
+  // Responses since the last outlier sweep (success-rate / failure-percentage detection);
+  // counted only for clusters with outlier detection.
+  std::atomic<uint64_t> interval_requests{0};
+  std::atomic<uint64_t> interval_errors{0};
   std::atomic<bool> health_check_failed{false};
 };
 
@@ -48,6 +52,18 @@ struct SslCtxDeleter {
 using SslCtxPtr = std::shared_ptr<SSL_CTX>;
 
 using Counter = std::shared_ptr<std::atomic<uint64_t>>;
+
+// Envoy's outlier_detection.* counters of a cluster.
+struct OutlierCounters {
+  Counter ejections_enforced_total;
+  Counter ejections_overflow;  // an ejection refused by max_ejection_percent
+  Counter ejections_enforced_consecutive_5xx;
+  Counter ejections_enforced_consecutive_gateway_failure;
+  Counter ejections_detected_success_rate;
+  Counter ejections_enforced_success_rate;
+  Counter ejections_detected_failure_percentage;
+  Counter ejections_enforced_failure_percentage;
+};
 
 struct HostRuntime {
   std::string address;  // IP or name
@@ -92,6 +108,9 @@ struct ClusterRuntime {
   std::string stat_prefix;  // "cluster.<name>."
   Counter rq_total;
   Counter rq_class[6];  // upstream_rq_1xx .. 5xx
+  // Bumped by the load balancer; null (not counted) in clusters built by hand in tests.
+  Counter lb_healthy_panic;  // upstream_rq_lb_healthy_panic
+  OutlierCounters outlier;   // outlier_detection.*
 };
 
 struct LogSink {

@@ -448,6 +448,39 @@ absl::StatusOr<RetryPolicy> DecodeRetryPolicy(const Node& node, const std::strin
   return r;
 }
 
+// envoy.extensions.filters.http.buffer.v3.Buffer: max_request_bytes (required, > 0).
+absl::StatusOr<uint32_t> DecodeBuffer(const Node& node, const std::string& path, bool check_type) {
+  MESH_ASSIGN_OR_RETURN(Obj o, Obj::Open(node, path));
+  if (check_type) {
+    MESH_RETURN_IF_ERROR(CheckType(o, kBufferType));
+  }
+  uint32_t max_bytes = 0;
+  const bool present = o.Get("max_request_bytes") != nullptr;
+  MESH_RETURN_IF_ERROR(ReadUint(o, "max_request_bytes", max_bytes));
+  MESH_RETURN_IF_ERROR(o.Done());
+  if (!present || max_bytes == 0) {
+    return FieldError(node, o.Path("max_request_bytes"), "required: a byte count greater than 0");
+  }
+  return max_bytes;
+}
+
+// BufferPerRoute: exactly one of disabled: true or buffer: {max_request_bytes}.
+absl::StatusOr<BufferPerRoute> DecodeBufferPerRoute(const Node& node, const std::string& path) {
+  MESH_ASSIGN_OR_RETURN(Obj o, Obj::Open(node, path));
+  MESH_RETURN_IF_ERROR(CheckType(o, kBufferPerRouteType));
+  BufferPerRoute b;
+  MESH_RETURN_IF_ERROR(ReadBool(o, "disabled", b.disabled));
+  const Node* buffer = o.Get("buffer");
+  if (buffer != nullptr) {
+    MESH_ASSIGN_OR_RETURN(b.max_request_bytes, DecodeBuffer(*buffer, o.Path("buffer"), false));
+  }
+  MESH_RETURN_IF_ERROR(o.Done());
+  if (b.disabled == (buffer != nullptr)) {
+    return FieldError(node, path, "exactly one of disabled: true or buffer is required");
+  }
+  return b;
+}
+
 absl::StatusOr<FaultPolicy> DecodeFault(const Node& node, const std::string& path) {
   MESH_ASSIGN_OR_RETURN(Obj o, Obj::Open(node, path));
   MESH_RETURN_IF_ERROR(CheckType(o, kFaultType));
@@ -1147,6 +1180,14 @@ absl::StatusOr<HttpConnectionManager> DecodeHcm(const Node& node, const std::str
       }
     } else if (name == "envoy.filters.http.cors") {
       // CORS policies live on routes and virtual hosts.
+    } else if (name == kBufferFilter) {
+      if (h.max_request_bytes) {
+        return FieldError(n, fo.Path("name"), "at most one envoy.filters.http.buffer filter");
+      }
+      if (tc == nullptr) {
+        return FieldError(n, fo.Path("typed_config"), "required (a Buffer with max_request_bytes)");
+      }
+      MESH_ASSIGN_OR_RETURN(h.max_request_bytes, DecodeBuffer(*tc, fo.Path("typed_config"), true));
     } else if (name == kHttpRbacFilter) {
       if (tc == nullptr) {
         return FieldError(n, fo.Path("typed_config"), "required");
@@ -1298,6 +1339,9 @@ absl::StatusOr<Route> DecodeRoute(const Node& node, const std::string& path) {
     MESH_ASSIGN_OR_RETURN(Obj po, Obj::Open(*pf, o.Path("typed_per_filter_config")));
     if (const Node* f = po.Get("envoy.filters.http.fault")) {
       MESH_ASSIGN_OR_RETURN(r.fault, DecodeFault(*f, po.Path("envoy.filters.http.fault")));
+    }
+    if (const Node* f = po.Get(kBufferFilter)) {
+      MESH_ASSIGN_OR_RETURN(r.buffer, DecodeBufferPerRoute(*f, po.Path(kBufferFilter)));
     }
     MESH_RETURN_IF_ERROR(po.Done());
   }
@@ -1571,6 +1615,21 @@ absl::StatusOr<Cluster> DecodeCluster(const Node& node, const std::string& path)
     if (d.max_ejection_percent > 100) {
       return FieldError(*od, oo.Path("max_ejection_percent"), "expected at most 100");
     }
+    MESH_RETURN_IF_ERROR(ReadUint(oo, "success_rate_minimum_hosts", d.success_rate_minimum_hosts));
+    MESH_RETURN_IF_ERROR(ReadUint(oo, "success_rate_request_volume", d.success_rate_request_volume));
+    MESH_RETURN_IF_ERROR(ReadUint(oo, "success_rate_stdev_factor", d.success_rate_stdev_factor));
+    MESH_RETURN_IF_ERROR(ReadUint(oo, "enforcing_success_rate", d.enforcing_success_rate));
+    MESH_RETURN_IF_ERROR(ReadUint(oo, "failure_percentage_threshold", d.failure_percentage_threshold));
+    MESH_RETURN_IF_ERROR(ReadUint(oo, "failure_percentage_minimum_hosts", d.failure_percentage_minimum_hosts));
+    MESH_RETURN_IF_ERROR(ReadUint(oo, "failure_percentage_request_volume", d.failure_percentage_request_volume));
+    MESH_RETURN_IF_ERROR(ReadUint(oo, "enforcing_failure_percentage", d.enforcing_failure_percentage));
+    for (const char* percent : {"enforcing_success_rate", "failure_percentage_threshold", "enforcing_failure_percentage"}) {
+      uint32_t v = 0;
+      MESH_RETURN_IF_ERROR(ReadUint(oo, percent, v));
+      if (v > 100) {
+        return FieldError(*od, oo.Path(percent), "expected a percentage, at most 100");
+      }
+    }
     uint32_t ignored = 0;
     MESH_RETURN_IF_ERROR(ReadUint(oo, "enforcing_consecutive_5xx", ignored));
     MESH_RETURN_IF_ERROR(ReadUint(oo, "enforcing_consecutive_gateway_failure", ignored));
@@ -1614,9 +1673,16 @@ absl::StatusOr<Cluster> DecodeCluster(const Node& node, const std::string& path)
       MESH_RETURN_IF_ERROR(lo.Done());
       c.locality_weighted_lb = true;
     }
-    // Tuning knobs without an effect here (no panic mode: see docs/PROXY.md).
-    co.Get("healthy_panic_threshold");
-    co.Get("update_merge_window");
+    if (const Node* hp = co.Get("healthy_panic_threshold")) {
+      // envoy.type.v3.Percent: {value: 50.0}
+      const Node* v = hp->IsMap() && hp->size() == 1 ? &(*hp)["value"] : hp;
+      auto d = v->Double();
+      if (!d || !(*d >= 0 && *d <= 100)) {  // NaN too
+        return FieldError(*hp, co.Path("healthy_panic_threshold"), "expected {value: P} with 0 <= P <= 100");
+      }
+      c.healthy_panic_threshold = *d;
+    }
+    co.Get("update_merge_window");  // no effect here
     MESH_RETURN_IF_ERROR(co.Done());
   }
   for (const char* ignored : {"ring_hash_lb_config", "least_request_lb_config", "dns_lookup_family", "metadata"}) {

@@ -443,9 +443,22 @@ Node RouteNode(const Route& r) {
     n.Set("direct_response", std::move(dn));
   }
   Mutations(n, r.headers);
-  if (r.fault) {
+  if (r.fault || r.buffer) {
     Node pf = Node::Map();
-    pf.Set("envoy.filters.http.fault", Fault(*r.fault));
+    if (r.fault) {
+      pf.Set("envoy.filters.http.fault", Fault(*r.fault));
+    }
+    if (r.buffer) {
+      Node b = Any(kBufferPerRouteType);
+      if (r.buffer->disabled) {
+        b.Set("disabled", B(true));
+      } else {
+        Node inner = Node::Map();
+        inner.Set("max_request_bytes", N(r.buffer->max_request_bytes));
+        b.Set("buffer", std::move(inner));
+      }
+      pf.Set(kBufferFilter, std::move(b));
+    }
     n.Set("typed_per_filter_config", std::move(pf));
   }
   return n;
@@ -627,6 +640,10 @@ Node Hcm(const HttpConnectionManager& h) {
       fn.Set("typed_config", Any(kRouterType));
     } else if (f == "envoy.filters.http.fault" && h.fault) {
       fn.Set("typed_config", Fault(*h.fault));
+    } else if (f == kBufferFilter && h.max_request_bytes) {
+      Node b = Any(kBufferType);
+      b.Set("max_request_bytes", N(*h.max_request_bytes));
+      fn.Set("typed_config", std::move(b));
     }
     filters.Append(std::move(fn));
   }
@@ -802,9 +819,18 @@ config::Node EncodeCluster(const Cluster& c) {
   n.Set("type", S(type));
   n.Set("connect_timeout", D(c.connect_timeout));
   n.Set("lb_policy", S(LbPolicyName(c.lb_policy)));
-  if (c.locality_weighted_lb) {
+  if (c.locality_weighted_lb || c.healthy_panic_threshold != 50) {
     Node cl = Node::Map();
-    cl.Set("locality_weighted_lb_config", Node::Map());
+    if (c.locality_weighted_lb) {
+      cl.Set("locality_weighted_lb_config", Node::Map());
+    }
+    if (c.healthy_panic_threshold != 50) {
+      Node percent = Node::Map();
+      char value[32];
+      std::snprintf(value, sizeof(value), "%g", c.healthy_panic_threshold);
+      percent.Set("value", Node::Scalar(value));
+      cl.Set("healthy_panic_threshold", std::move(percent));
+    }
     n.Set("common_lb_config", std::move(cl));
   }
   if (c.lb_policy == Cluster::LbPolicy::kMaglev && c.maglev_table_size != 65537) {
@@ -868,6 +894,23 @@ config::Node EncodeCluster(const Cluster& c) {
     od.Set("max_ejection_percent", N(d.max_ejection_percent));
     if (d.max_ejection_time != Duration(300000)) {
       od.Set("max_ejection_time", D(d.max_ejection_time));
+    }
+    // Success-rate and failure-percentage knobs only when they differ from Envoy's defaults.
+    const OutlierDetection defaults;
+    const std::pair<const char*, uint32_t OutlierDetection::*> knobs[] = {
+        {"success_rate_minimum_hosts", &OutlierDetection::success_rate_minimum_hosts},
+        {"success_rate_request_volume", &OutlierDetection::success_rate_request_volume},
+        {"success_rate_stdev_factor", &OutlierDetection::success_rate_stdev_factor},
+        {"enforcing_success_rate", &OutlierDetection::enforcing_success_rate},
+        {"failure_percentage_threshold", &OutlierDetection::failure_percentage_threshold},
+        {"failure_percentage_minimum_hosts", &OutlierDetection::failure_percentage_minimum_hosts},
+        {"failure_percentage_request_volume", &OutlierDetection::failure_percentage_request_volume},
+        {"enforcing_failure_percentage", &OutlierDetection::enforcing_failure_percentage},
+    };
+    for (const auto& [name, field] : knobs) {
+      if (d.*field != defaults.*field) {
+        od.Set(name, N(d.*field));
+      }
     }
     n.Set("outlier_detection", std::move(od));
   }

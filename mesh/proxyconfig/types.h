@@ -51,6 +51,10 @@ inline constexpr char kHttpRbacType[] = "type.googleapis.com/envoy.extensions.fi
 inline constexpr char kNetworkRbacType[] =
     "type.googleapis.com/envoy.extensions.filters.network.rbac.v3.RBAC";
 inline constexpr char kHttpRbacFilter[] = "envoy.filters.http.rbac";
+inline constexpr char kBufferFilter[] = "envoy.filters.http.buffer";
+inline constexpr char kBufferType[] = "type.googleapis.com/envoy.extensions.filters.http.buffer.v3.Buffer";
+inline constexpr char kBufferPerRouteType[] =
+    "type.googleapis.com/envoy.extensions.filters.http.buffer.v3.BufferPerRoute";
 inline constexpr char kNetworkRbacFilter[] = "envoy.filters.network.rbac";
 
 struct SocketAddress {
@@ -171,12 +175,21 @@ struct DirectResponseAction {
   std::string body;
 };
 
+// typed_per_filter_config["envoy.filters.http.buffer"] (BufferPerRoute): turns the
+// request body limit off for the route, or replaces it. Applies only when the connection
+// manager has the buffer filter (as in Envoy).
+struct BufferPerRoute {
+  bool disabled = false;
+  uint32_t max_request_bytes = 0;  // when not disabled
+};
+
 struct Route {
   std::string name;
   RouteMatch match;
   std::variant<RouteAction, RedirectAction, DirectResponseAction> action;
   HeaderMutations headers;
   std::optional<FaultPolicy> fault;
+  std::optional<BufferPerRoute> buffer;
 };
 
 struct VirtualHost {
@@ -282,6 +295,8 @@ struct HttpConnectionManager {
   // One per envoy.filters.http.rbac entry of http_filters, in the same order.
   std::vector<RbacConfig> rbac;
   std::optional<FaultPolicy> fault;  // from an envoy.filters.http.fault filter
+  // envoy.filters.http.buffer's max_request_bytes: bigger request bodies get 413.
+  std::optional<uint32_t> max_request_bytes;
   std::string codec_type = "AUTO";    // AUTO, HTTP1 or HTTP2
   Http2ProtocolOptions http2;         // downstream HTTP/2 limits (http2_protocol_options)
 };
@@ -404,6 +419,21 @@ struct OutlierDetection {
   Duration base_ejection_time{30000};
   uint32_t max_ejection_percent = 10;
   Duration max_ejection_time{300000};  // cap of base_ejection_time x ejections
+  // Success rate: at each sweep, hosts with at least success_rate_request_volume requests
+  // in the interval are compared (when there are at least success_rate_minimum_hosts of
+  // them); a host below mean - stdev x (success_rate_stdev_factor / 1000) is ejected with
+  // probability enforcing_success_rate %.
+  uint32_t success_rate_minimum_hosts = 5;
+  uint32_t success_rate_request_volume = 100;
+  uint32_t success_rate_stdev_factor = 1900;
+  uint32_t enforcing_success_rate = 100;
+  // Failure percentage: a host whose failures reach failure_percentage_threshold % of its
+  // requests in the interval is ejected with probability enforcing_failure_percentage %
+  // (0 by default, as in Envoy: the detector is off unless enforced).
+  uint32_t failure_percentage_threshold = 85;
+  uint32_t failure_percentage_minimum_hosts = 5;
+  uint32_t failure_percentage_request_volume = 50;
+  uint32_t enforcing_failure_percentage = 0;
 };
 
 struct HealthCheck {
@@ -429,6 +459,9 @@ struct Cluster {
   std::vector<HealthCheck> health_checks;
   uint64_t maglev_table_size = 65537;  // maglev_lb_config.table_size (a prime)
   bool locality_weighted_lb = false;   // common_lb_config.locality_weighted_lb_config
+  // common_lb_config.healthy_panic_threshold (percent): a priority level with fewer
+  // healthy hosts than this balances over all its hosts; 0 turns panic mode off.
+  double healthy_panic_threshold = 50;
   // Set when the cluster speaks HTTP/2 upstream (typed_extension_protocol_options
   // HttpProtocolOptions.explicit_http_config.http2_protocol_options, or the legacy
   // http2_protocol_options field).

@@ -299,6 +299,13 @@ TEST(IstioValidation, HostAndDurationHelpers) {
   ASSERT_TRUE(ParseGoDuration("1h2m3.5s", ns));
   EXPECT_EQ(ns, 3723500000000);
   EXPECT_FALSE(ParseGoDuration("5 seconds", ns));
+  // Go's limit is int64 nanoseconds (2562047h47m16.854775807s); beyond it is invalid, not
+  // a wrapped or undefined value (found by the config_yaml fuzzer: "233e63h").
+  ASSERT_TRUE(ParseGoDuration("2562047h", ns));
+  EXPECT_EQ(ns, int64_t{2562047} * 3600 * 1000000000);
+  EXPECT_FALSE(ParseGoDuration("2562048h", ns));
+  EXPECT_FALSE(ParseGoDuration("233333333333333333333333333333333333333333333333333333333333333333h", ns));
+  EXPECT_FALSE(ParseGoDuration("-2562048h", ns));
 }
 
 }  // namespace

@@ -47,10 +47,38 @@ TEST(Http1CheckTest, SmugglingShapesAreRejected) {
                               Limits());
   ASSERT_EQ(c.size(), 1u);
   EXPECT_EQ(c[0].status, 400);
-  // HTTP/1.1 without Host, and a target that is neither origin-form nor "*" (the proxy
-  // rewrites absolute-form http:// targets before these rules; this entry point does not).
+  // HTTP/1.1 without Host, and a target that is neither origin-form nor "*" (absolute-form
+  // http:// targets are rewritten before these rules: see AbsoluteFormTargets).
   EXPECT_EQ(ParseHttp1Requests("GET / HTTP/1.1\r\n\r\n", Limits())[0].status, 400);
   EXPECT_EQ(ParseHttp1Requests("GET h/x HTTP/1.1\r\nHost: h\r\n\r\n", Limits())[0].status, 400);
+  EXPECT_EQ(ParseHttp1Requests("GET https://h/x HTTP/1.1\r\nHost: h\r\n\r\n", Limits())[0].status, 400);
+}
+
+TEST(Http1CheckTest, AbsoluteFormTargets) {
+  auto rewrite = [](std::string_view target, bool connect = false) {
+    auto r = RewriteAbsoluteForm(target, connect);
+    return r ? r->authority + " " + r->target : std::string("none");
+  };
+  EXPECT_EQ(rewrite("http://svc.ns:8080/a/b?x=1"), "svc.ns:8080 /a/b?x=1");
+  EXPECT_EQ(rewrite("HTTP://Svc/"), "Svc /");  // the scheme is case-insensitive
+  EXPECT_EQ(rewrite("http://svc"), "svc /");
+  EXPECT_EQ(rewrite("http://svc?q=1"), "svc /?q=1");
+  EXPECT_EQ(rewrite("http://svc#frag"), "svc /#frag");
+  EXPECT_EQ(rewrite("http://user@svc/x"), "none");  // userinfo: left alone (then 400)
+  EXPECT_EQ(rewrite("http:///x"), "none");          // no authority
+  EXPECT_EQ(rewrite("http://"), "none");
+  EXPECT_EQ(rewrite("https://svc/x"), "none");
+  EXPECT_EQ(rewrite("/x"), "none");
+  EXPECT_EQ(rewrite("http://svc:80/x", /*connect=*/true), "none");
+  // Through the request parser: routed by the URI's authority, which wins over Host.
+  auto r = ParseHttp1Requests("GET http://b.example:81/p?q HTTP/1.1\r\nHost: a.example\r\n\r\n", Limits());
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(r[0].status, 0);
+  EXPECT_EQ(r[0].authority, "b.example:81");
+  EXPECT_EQ(r[0].target, "/p?q");
+  // HTTP/1.1 without Host is fine when the absolute-form target carries the authority.
+  EXPECT_EQ(ParseHttp1Requests("GET http://b/ HTTP/1.1\r\n\r\n", Limits())[0].status, 0);
+  EXPECT_EQ(ParseHttp1Requests("GET http://u@b/ HTTP/1.1\r\nHost: b\r\n\r\n", Limits())[0].status, 400);
 }
 
 TEST(Http1CheckTest, HeaderLimits) {

@@ -1,8 +1,10 @@
 // Priority failover and locality-weighted load balancing end to end: curl -> in-process
 // proxy -> upstream.py processes, counted by their x-upstream response header.
 
+#include <chrono>
 #include <map>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -126,6 +128,78 @@ TEST(LoadBalancingTest, LocalityWeightedSplitsByLocalityWeight) {
   EXPECT_GT(spread["west2"], 0);
   EXPECT_EQ(spread["idle"], 0);
   EXPECT_EQ(spread["east"] + spread["west1"] + spread["west2"], 200);
+}
+
+// Success-rate and failure-percentage outlier detection with real upstreams: "flaky"
+// answers 500 to every other request, the two others never fail. Consecutive-5xx
+// detection is out of the way (1000); the interval sweep after the traffic ejects flaky.
+TEST(LoadBalancingTest, SuccessRateAndFailurePercentageEjectAFlakyHost) {
+  Upstream ok1("ok1"), ok2("ok2"), flaky("flaky");
+  const std::string common =
+      "consecutive_5xx: 1000, interval: 0.5s, base_ejection_time: 60s, max_ejection_percent: 50";
+  std::string clusters =
+      ClusterYaml("fp", {{"z", 0, 0, {ok1.port(), ok2.port(), flaky.port()}}},
+                  StrCat("    outlier_detection: {", common,
+                         ", success_rate_minimum_hosts: 100, failure_percentage_threshold: 30,"
+                         " failure_percentage_minimum_hosts: 3, failure_percentage_request_volume: 5,"
+                         " enforcing_failure_percentage: 100}\n")) +
+      ClusterYaml("sr", {{"z", 0, 0, {ok1.port(), ok2.port(), flaky.port()}}},
+                  StrCat("    outlier_detection: {", common,
+                         ", success_rate_minimum_hosts: 3, success_rate_request_volume: 5,"
+                         " success_rate_stdev_factor: 1000}\n"));
+  TestProxy p(Bootstrap({"fp", "sr"}, clusters));
+  ASSERT_TRUE(p.ok()) << p.status();
+  for (const std::string cluster : {"fp", "sr"}) {
+    // Round robin: every upstream gets a third of the 90 requests; flaky fails half of its.
+    std::string codes = Curl(StrCat("-o /dev/null -w '%{http_code}\\n' 'http://127.0.0.1:", p.port("http"), "/",
+                                    cluster, "/x?fail_every=flaky:2&n=[1-90]'"));
+    EXPECT_NE(codes.find("500"), std::string::npos) << cluster;
+    EXPECT_NE(codes.find("200"), std::string::npos) << cluster;
+    // The next sweep (0.5 s) ejects flaky; the requests after it go to the others only.
+    std::this_thread::sleep_for(std::chrono::milliseconds(700));
+    auto spread = Spread(p, StrCat("/", cluster, "/y"), 30);
+    EXPECT_EQ(spread["flaky"], 0) << cluster;
+    EXPECT_EQ(spread["ok1"] + spread["ok2"], 30) << cluster;
+  }
+  std::string stats = Curl(StrCat("http://127.0.0.1:", p.admin_port(), "/stats"));
+  EXPECT_NE(stats.find("cluster.fp.outlier_detection.ejections_enforced_failure_percentage: 1\n"), std::string::npos)
+      << stats;
+  EXPECT_NE(stats.find("cluster.sr.outlier_detection.ejections_enforced_success_rate: 1\n"), std::string::npos)
+      << stats;
+  std::string hosts = Curl(StrCat("http://127.0.0.1:", p.admin_port(), "/clusters"));
+  EXPECT_NE(hosts.find(StrCat("fp::127.0.0.1:", flaky.port(), "::health_flags::/failed_outlier_check")),
+            std::string::npos)
+      << hosts;
+}
+
+// Panic mode end to end: with 2 of 3 hosts ejected (33% healthy < 50%), the cluster
+// balances over all three again, and counts upstream_rq_lb_healthy_panic; with
+// healthy_panic_threshold 0 it keeps to the healthy host.
+TEST(LoadBalancingTest, PanicModeSpreadsOverEjectedHostsUnlessDisabled) {
+  Upstream a("a"), b("b"), c("c");
+  const char* od =
+      "    outlier_detection: {consecutive_5xx: 1, interval: 60s, base_ejection_time: 60s, max_ejection_percent: 100}\n";
+  std::string clusters =
+      ClusterYaml("panics", {{"z", 0, 0, {a.port(), b.port(), c.port()}}}, od) +
+      ClusterYaml("strict", {{"z", 0, 0, {a.port(), b.port(), c.port()}}},
+                  StrCat(od, "    common_lb_config: {healthy_panic_threshold: {value: 0}}\n"));
+  TestProxy p(Bootstrap({"panics", "strict"}, clusters));
+  ASSERT_TRUE(p.ok()) << p.status();
+  for (const std::string cluster : {"panics", "strict"}) {
+    // Round robin: requests 1 and 2 hit a and b, which fail them and are ejected.
+    std::string codes = Curl(StrCat("-o /dev/null -w '%{http_code} ' 'http://127.0.0.1:", p.port("http"), "/",
+                                    cluster, "/status/{500,500}'"));
+    EXPECT_EQ(codes, "500 500 ") << cluster;
+  }
+  auto spread = Spread(p, "/panics/", 30);
+  EXPECT_EQ(spread["a"], 10);
+  EXPECT_EQ(spread["b"], 10);
+  EXPECT_EQ(spread["c"], 10);
+  spread = Spread(p, "/strict/", 30);
+  EXPECT_EQ(spread["c"], 30);
+  std::string stats = Curl(StrCat("http://127.0.0.1:", p.admin_port(), "/stats"));
+  EXPECT_NE(stats.find("cluster.panics.upstream_rq_lb_healthy_panic: 30\n"), std::string::npos) << stats;
+  EXPECT_EQ(stats.find("cluster.strict.upstream_rq_lb_healthy_panic"), std::string::npos) << stats;
 }
 
 }  // namespace

@@ -91,6 +91,7 @@ TEST(PriorityLoadsTest, ScalesUpWhenTotalHealthIsUnder100) {
 
 TEST(SelectHostTest, PriorityZeroTakesAllTrafficUntilUnhealthy) {
   TestCluster c(Specs{{0}, {1}});
+  c.config.healthy_panic_threshold = 0;  // no panic mode: nothing healthy -> no host
   auto spread = c.Spread(100);
   EXPECT_EQ(spread["h0"], 100);
   c.Fail(0);
@@ -192,6 +193,280 @@ TEST_F(OutlierTest, MaxEjectionPercentBoundsEjectedHosts) {
   EXPECT_TRUE(Ejected(0, 100));
   EXPECT_TRUE(Ejected(1, 100));
   EXPECT_FALSE(Ejected(2, 100));
+}
+
+// ---- panic mode ----------------------------------------------------------------------
+
+Counter NewCounter() { return std::make_shared<std::atomic<uint64_t>>(0); }
+
+TEST(PanicModeTest, OneLevelUnderThresholdBalancesOverAllHosts) {
+  TestCluster c(Specs{{0}, {0}, {0}, {0}});
+  c.rt.lb_healthy_panic = NewCounter();
+  c.Fail(0);
+  c.Fail(1);  // 50% healthy: not under the default 50% threshold
+  auto spread = c.Spread(100);
+  EXPECT_EQ(spread["h0"] + spread["h1"], 0);
+  EXPECT_EQ(spread["h2"] + spread["h3"], 100);
+  EXPECT_EQ(c.rt.lb_healthy_panic->load(), 0u);
+  c.Fail(2);  // 25% healthy: panic, every host gets its share, failed or not
+  spread = c.Spread(400);
+  for (const char* h : {"h0", "h1", "h2", "h3"}) {
+    EXPECT_NEAR(spread[h], 100, 5) << h;
+  }
+  EXPECT_EQ(c.rt.lb_healthy_panic->load(), 400u);
+  c.Fail(3);  // nothing healthy: still all hosts
+  EXPECT_EQ(c.Spread(40)["none"], 0);
+  // Threshold 0 turns panic mode off.
+  c.config.healthy_panic_threshold = 0;
+  EXPECT_EQ(c.Spread(10)["none"], 10);
+}
+
+TEST(PanicModeTest, ThresholdIsConfigurable) {
+  TestCluster c(Specs{{0}, {0}, {0}, {0}});
+  c.config.healthy_panic_threshold = 60;
+  c.Fail(0);
+  c.Fail(1);  // 50% < 60%, and 1.4 x 50% = 70% < 100%: panic
+  EXPECT_GT(c.Spread(100)["h0"], 0);
+  TestCluster d(Specs{{0}, {0}, {0}, {0}});
+  d.config.healthy_panic_threshold = 80;
+  d.Fail(0);  // 75% < 80% but 1.4 x 75% >= 100%: the level still takes all traffic, no panic
+  EXPECT_EQ(d.Spread(100)["h0"], 0);
+}
+
+TEST(PanicModeTest, NoPanicWhileOtherLevelsCanTakeTheTraffic) {
+  // Level 0: 1 of 4 healthy (35% after overprovisioning); level 1 all healthy: 135% in total.
+  TestCluster c(Specs{{0}, {0}, {0}, {0}, {1}, {1}, {1}, {1}});
+  c.rt.lb_healthy_panic = NewCounter();
+  c.Fail(0);
+  c.Fail(1);
+  c.Fail(2);
+  auto spread = c.Spread(1000);
+  EXPECT_EQ(spread["h0"] + spread["h1"] + spread["h2"], 0);
+  EXPECT_NEAR(spread["h3"], 350, 60);
+  EXPECT_EQ(c.rt.lb_healthy_panic->load(), 0u);
+}
+
+TEST(PanicModeTest, EveryLevelInPanicSplitsByHostCount) {
+  // Level 0: 1 of 4 hosts healthy (35% after overprovisioning), level 1: 1 of 2 (70%):
+  // 105% in total, no panic. With level 1 fully down: 35% in total, both levels under 50%:
+  // all in panic, and the levels share the traffic 4:2 by host count.
+  TestCluster c(Specs{{0}, {0}, {0}, {0}, {1}, {1}});
+  c.Fail(0);
+  c.Fail(1);
+  c.Fail(2);
+  c.Fail(4);
+  auto spread = c.Spread(1000);
+  EXPECT_EQ(spread["h0"] + spread["h1"] + spread["h2"], 0) << "105% in total: no panic";
+  c.Fail(5);
+  spread = c.Spread(3000);
+  EXPECT_NEAR(spread["h0"] + spread["h1"] + spread["h2"] + spread["h3"], 2000, 120);
+  EXPECT_NEAR(spread["h4"] + spread["h5"], 1000, 120);
+  EXPECT_GT(spread["h0"], 0);
+  EXPECT_GT(spread["h5"], 0);
+}
+
+TEST(PanicModeTest, OneLevelInPanicOtherNotFollowsHealth) {
+  // Level 0 has nothing healthy (panic), level 1 half healthy (not under 50%): 70% in total
+  // goes to level 1's healthy hosts only (Envoy: loads follow health unless all levels panic).
+  TestCluster c(Specs{{0}, {0}, {1}, {1}, {1}, {1}});
+  c.Fail(0);
+  c.Fail(1);
+  c.Fail(2);
+  c.Fail(3);
+  auto spread = c.Spread(200);
+  EXPECT_EQ(spread["h4"] + spread["h5"], 200);
+}
+
+TEST(PanicModeTest, PanicIgnoresLocalityWeights) {
+  // The zero-weight locality gets traffic only in panic.
+  TestCluster c(Specs{{0, 0}, {0, 0}, {0, 0}, {0, 1}}, {{1, 0}});
+  c.Fail(0);
+  c.Fail(1);
+  EXPECT_EQ(c.Spread(100)["h3"], 0);  // 50%: no panic
+  c.Fail(2);
+  auto spread = c.Spread(400);
+  EXPECT_NEAR(spread["h3"], 100, 5);
+  EXPECT_NEAR(spread["h0"], 100, 5);
+}
+
+TEST(PanicModeTest, HashedPolicyKeepsTheKeysHostInPanic) {
+  TestCluster c(Specs{{0}, {0}, {0}, {0}});
+  c.config.lb_policy = proxyconfig::Cluster::LbPolicy::kMaglev;
+  std::vector<std::string> keys;
+  std::vector<uint32_t> weights;
+  for (const auto& h : c.rt.hosts) {
+    keys.push_back(h.key);
+    weights.push_back(1);
+  }
+  c.rt.maglev = BuildMaglevTable(keys, weights, 101);
+  const uint64_t key = 12345;
+  const HostRuntime* home = SelectHost(c.rt, 1, key, nullptr, 0);
+  ASSERT_NE(home, nullptr);
+  uint32_t home_index = static_cast<uint32_t>(home - c.rt.hosts.data());
+  // Fail the key's host and two others: panic, and the key stays on its (failed) host.
+  c.Fail(home_index);
+  c.Fail((home_index + 1) % 4);
+  c.Fail((home_index + 2) % 4);
+  EXPECT_EQ(SelectHost(c.rt, 2, key, nullptr, 0), home);
+  c.config.healthy_panic_threshold = 0;
+  EXPECT_EQ(SelectHost(c.rt, 2, key, nullptr, 0), &c.rt.hosts[(home_index + 3) % 4]);
+}
+
+// ---- success rate and failure percentage ---------------------------------------------
+
+class RateOutlierTest : public ::testing::Test {
+ protected:
+  RateOutlierTest() : c_(Specs{{0}, {0}, {0}, {0}, {0}}) {
+    proxyconfig::OutlierDetection od;
+    od.consecutive_5xx = 0;  // only the rate detectors
+    od.interval = std::chrono::milliseconds(1000);
+    od.base_ejection_time = std::chrono::milliseconds(30000);
+    od.max_ejection_percent = 100;
+    od.success_rate_request_volume = 10;
+    od.failure_percentage_request_volume = 10;
+    c_.config.outlier_detection = od;
+    c_.rt.outlier.ejections_detected_success_rate = NewCounter();
+    c_.rt.outlier.ejections_enforced_success_rate = NewCounter();
+    c_.rt.outlier.ejections_detected_failure_percentage = NewCounter();
+    c_.rt.outlier.ejections_enforced_failure_percentage = NewCounter();
+    c_.rt.outlier.ejections_enforced_total = NewCounter();
+    MaybeSweepOutliers(c_.rt, 100);  // first look: sweeps at 1100, 2100, ...
+  }
+  proxyconfig::OutlierDetection& od() { return *c_.config.outlier_detection; }
+  // `total` responses from `host` at `now`, the first `errors` of them 500s.
+  void Serve(uint32_t host, int total, int errors, int64_t now) {
+    for (int i = 0; i < total; ++i) {
+      RecordOutcome(c_.rt, c_.rt.hosts[host], i < errors ? 500 : 200, false, now);
+    }
+  }
+  bool Ejected(uint32_t host, int64_t now) { return !HostAvailable(c_.rt.hosts[host], now); }
+  uint64_t Count(const Counter& counter) { return counter->load(); }
+  TestCluster c_;
+};
+
+TEST_F(RateOutlierTest, SuccessRateBelowMeanMinusStdevsIsEjectedAtTheSweep) {
+  for (uint32_t h = 0; h < 4; ++h) {
+    Serve(h, 20, 0, 500);
+  }
+  Serve(4, 20, 8, 500);  // 60%: mean 92, stdev 16, threshold 92 - 1.9 x 16 = 61.6
+  EXPECT_FALSE(Ejected(4, 500)) << "rate detectors act only at the sweep";
+  MaybeSweepOutliers(c_.rt, 1100);
+  EXPECT_TRUE(Ejected(4, 1100));
+  for (uint32_t h = 0; h < 4; ++h) {
+    EXPECT_FALSE(Ejected(h, 1100)) << h;
+  }
+  EXPECT_EQ(Count(c_.rt.outlier.ejections_enforced_success_rate), 1u);
+  EXPECT_EQ(Count(c_.rt.outlier.ejections_enforced_total), 1u);
+  EXPECT_EQ(Count(c_.rt.outlier.ejections_detected_failure_percentage), 0u) << "40% failures < 85%";
+}
+
+TEST_F(RateOutlierTest, StdevFactorSetsTheBar) {
+  od().success_rate_stdev_factor = 2500;  // threshold 92 - 2.5 x 16 = 52: 60% stays in
+  for (uint32_t h = 0; h < 4; ++h) {
+    Serve(h, 20, 0, 500);
+  }
+  Serve(4, 20, 8, 500);
+  MaybeSweepOutliers(c_.rt, 1100);
+  EXPECT_FALSE(Ejected(4, 1100));
+  EXPECT_EQ(Count(c_.rt.outlier.ejections_detected_success_rate), 0u);
+}
+
+TEST_F(RateOutlierTest, SuccessRateNeedsVolumeAndMinimumHosts) {
+  // Host 3 has too few requests to count, so only 4 hosts qualify (< minimum 5).
+  for (uint32_t h = 0; h < 3; ++h) {
+    Serve(h, 20, 0, 500);
+  }
+  Serve(3, 9, 0, 500);
+  Serve(4, 20, 20, 500);
+  MaybeSweepOutliers(c_.rt, 1100);
+  EXPECT_FALSE(Ejected(4, 1100));
+  // With a minimum of 4 hosts the same shape is judged (4 hosts: the outlier sits sqrt(3)
+  // stdevs below the mean, so a factor of 1.5 catches it).
+  od().success_rate_minimum_hosts = 4;
+  od().success_rate_stdev_factor = 1500;
+  for (uint32_t h = 0; h < 3; ++h) {
+    Serve(h, 20, 0, 1200);
+  }
+  Serve(3, 9, 0, 1200);
+  Serve(4, 20, 20, 1200);
+  MaybeSweepOutliers(c_.rt, 2100);
+  EXPECT_TRUE(Ejected(4, 2100));
+}
+
+TEST_F(RateOutlierTest, CountsStartOverEachInterval) {
+  for (uint32_t h = 0; h < 4; ++h) {
+    Serve(h, 20, 0, 500);
+  }
+  Serve(4, 5, 5, 500);  // below the request volume in this interval
+  MaybeSweepOutliers(c_.rt, 1100);
+  Serve(4, 5, 0, 1200);  // ... and again in the next: the first 5 errors do not carry over
+  for (uint32_t h = 0; h < 4; ++h) {
+    Serve(h, 20, 0, 1200);
+  }
+  MaybeSweepOutliers(c_.rt, 2100);
+  EXPECT_FALSE(Ejected(4, 2100));
+}
+
+TEST_F(RateOutlierTest, EnforcingSuccessRateZeroOnlyDetects) {
+  od().enforcing_success_rate = 0;
+  for (uint32_t h = 0; h < 4; ++h) {
+    Serve(h, 20, 0, 500);
+  }
+  Serve(4, 20, 8, 500);
+  MaybeSweepOutliers(c_.rt, 1100);
+  EXPECT_FALSE(Ejected(4, 1100));
+  EXPECT_EQ(Count(c_.rt.outlier.ejections_detected_success_rate), 1u);
+  EXPECT_EQ(Count(c_.rt.outlier.ejections_enforced_success_rate), 0u);
+}
+
+TEST_F(RateOutlierTest, FailurePercentageEjectsOnlyWhenEnforced) {
+  od().success_rate_minimum_hosts = 100;  // success rate out of the way
+  od().failure_percentage_threshold = 50;
+  od().failure_percentage_minimum_hosts = 3;
+  Serve(0, 20, 0, 500);
+  Serve(1, 20, 8, 500);   // 40%: under the threshold
+  Serve(2, 20, 12, 500);  // 60%
+  MaybeSweepOutliers(c_.rt, 1100);
+  EXPECT_FALSE(Ejected(2, 1100)) << "enforcing_failure_percentage defaults to 0";
+  EXPECT_EQ(Count(c_.rt.outlier.ejections_detected_failure_percentage), 1u);
+  od().enforcing_failure_percentage = 100;
+  Serve(0, 20, 0, 1200);
+  Serve(1, 20, 8, 1200);
+  Serve(2, 20, 12, 1200);
+  MaybeSweepOutliers(c_.rt, 2100);
+  EXPECT_TRUE(Ejected(2, 2100));
+  EXPECT_FALSE(Ejected(1, 2100));
+  EXPECT_EQ(Count(c_.rt.outlier.ejections_enforced_failure_percentage), 1u);
+  // Ejected hosts come back after base_ejection_time, at a sweep.
+  MaybeSweepOutliers(c_.rt, 2100 + 30000);
+  EXPECT_FALSE(Ejected(2, 2100 + 30000));
+}
+
+TEST_F(RateOutlierTest, FailurePercentageNeedsMinimumHosts) {
+  od().success_rate_minimum_hosts = 100;
+  od().enforcing_failure_percentage = 100;
+  od().failure_percentage_minimum_hosts = 3;
+  Serve(0, 20, 0, 500);
+  Serve(1, 20, 20, 500);  // two qualifying hosts only
+  Serve(2, 9, 0, 500);
+  MaybeSweepOutliers(c_.rt, 1100);
+  EXPECT_FALSE(Ejected(1, 1100));
+}
+
+TEST_F(RateOutlierTest, RateEjectionsRespectMaxEjectionPercent) {
+  od().success_rate_minimum_hosts = 100;
+  od().enforcing_failure_percentage = 100;
+  od().failure_percentage_threshold = 50;
+  od().failure_percentage_minimum_hosts = 3;
+  od().max_ejection_percent = 20;  // one host of five
+  c_.rt.outlier.ejections_overflow = NewCounter();
+  Serve(0, 20, 0, 500);
+  Serve(1, 20, 0, 500);
+  Serve(2, 20, 20, 500);
+  Serve(3, 20, 20, 500);
+  MaybeSweepOutliers(c_.rt, 1100);
+  EXPECT_NE(Ejected(2, 1100), Ejected(3, 1100)) << "exactly one of the two";
+  EXPECT_EQ(Count(c_.rt.outlier.ejections_overflow), 1u);
 }
 
 }  // namespace

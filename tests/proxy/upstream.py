@@ -10,11 +10,13 @@ Prints its port on stdout, then serves HTTP/1.1 with keep-alive:
   /close-early   read the request, close without answering
   /close-mid     200 announcing 100000 bytes, send 1000, then close
   /__requests    JSON list of "host path" seen so far
+  ?fail_every=NAME:K   the upstream called NAME answers 500 to every Kth such request
   --fail         answer 500 to everything
   anything else  200 with a JSON echo of method, path, headers, body length
 Every response carries x-upstream: NAME. Stops on stdin EOF.
 """
 import json
+import re
 import socket
 import sys
 import threading
@@ -25,6 +27,7 @@ NAME = sys.argv[sys.argv.index("--name") + 1] if "--name" in sys.argv else "upst
 FAIL = "--fail" in sys.argv  # every request gets a 500
 SEEN = []
 SEEN_LOCK = threading.Lock()
+FAIL_EVERY_SEEN = [0]  # requests that carried fail_every=NAME:K for this upstream
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -82,6 +85,14 @@ class Handler(BaseHTTPRequestHandler):
         if FAIL:
             self._send(500, b"failing\n")
             return
+        m = re.search(r"fail_every=([^:&]+):(\d+)", path)
+        if m and m.group(1) == NAME:
+            with SEEN_LOCK:
+                FAIL_EVERY_SEEN[0] += 1
+                fail = FAIL_EVERY_SEEN[0] % int(m.group(2)) == 0
+            if fail:
+                self._send(500, b"failing this one\n")
+                return
         if path.startswith("/status/"):
             self._send(int(path.split("/")[2].split("?")[0]), b"status\n")
         elif path.startswith("/delay/"):

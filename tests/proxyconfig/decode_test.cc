@@ -106,6 +106,107 @@ TEST(Decode, RejectsUnsupportedAndInvalidConfigNamingTheField) {
   }
 }
 
+// envoy.filters.http.buffer (request body limit), per-route BufferPerRoute, outlier
+// detection's rate detectors and the panic threshold: decoded, validated, round-tripped.
+TEST(Decode, BufferLimitOutlierRatesAndPanicThreshold) {
+  std::string text = kMinimal;
+  text.replace(text.find("statPrefix: in"), 14, R"(statPrefix: in
+          http_filters:
+          - name: envoy.filters.http.buffer
+            typed_config:
+              "@type": type.googleapis.com/envoy.extensions.filters.http.buffer.v3.Buffer
+              max_request_bytes: 1048576
+          - name: envoy.filters.http.router)");
+  text.replace(text.find("                route: {cluster: web, timeout: 2.5s}"), 52,
+               R"(                route: {cluster: web, timeout: 2.5s}
+              - match: {prefix: /upload}
+                route: {cluster: web}
+                typed_per_filter_config:
+                  envoy.filters.http.buffer:
+                    "@type": type.googleapis.com/envoy.extensions.filters.http.buffer.v3.BufferPerRoute
+                    buffer: {max_request_bytes: {value: 2000}}
+              - match: {prefix: /stream}
+                route: {cluster: web}
+                typed_per_filter_config:
+                  envoy.filters.http.buffer: {disabled: true})");
+  text.replace(text.find("    connect_timeout: 0.25s"), 26, R"(    connect_timeout: 0.25s
+    common_lb_config: {healthy_panic_threshold: {value: 25.5}}
+    outlier_detection:
+      success_rate_minimum_hosts: 3
+      success_rate_request_volume: 20
+      success_rate_stdev_factor: 1000
+      enforcing_success_rate: 90
+      failure_percentage_threshold: 40
+      failure_percentage_minimum_hosts: 2
+      failure_percentage_request_volume: 10
+      enforcing_failure_percentage: 100)");
+  auto b = LoadBootstrapText(text, "boot.yaml");
+  ASSERT_TRUE(b.ok()) << b.status();
+  const auto& hcm = std::get<HttpConnectionManager>(b->static_resources.listeners[0].filter_chains[0].filter);
+  ASSERT_TRUE(hcm.max_request_bytes.has_value());
+  EXPECT_EQ(*hcm.max_request_bytes, 1048576u);
+  const auto& routes = hcm.route_config->virtual_hosts[0].routes;
+  EXPECT_FALSE(routes[0].buffer.has_value());
+  ASSERT_TRUE(routes[1].buffer.has_value());
+  EXPECT_FALSE(routes[1].buffer->disabled);
+  EXPECT_EQ(routes[1].buffer->max_request_bytes, 2000u);
+  ASSERT_TRUE(routes[2].buffer.has_value());
+  EXPECT_TRUE(routes[2].buffer->disabled);
+  const Cluster& c = b->static_resources.clusters[0];
+  EXPECT_DOUBLE_EQ(c.healthy_panic_threshold, 25.5);
+  const OutlierDetection& od = *c.outlier_detection;
+  EXPECT_EQ(od.success_rate_minimum_hosts, 3u);
+  EXPECT_EQ(od.success_rate_request_volume, 20u);
+  EXPECT_EQ(od.success_rate_stdev_factor, 1000u);
+  EXPECT_EQ(od.enforcing_success_rate, 90u);
+  EXPECT_EQ(od.failure_percentage_threshold, 40u);
+  EXPECT_EQ(od.failure_percentage_minimum_hosts, 2u);
+  EXPECT_EQ(od.failure_percentage_request_volume, 10u);
+  EXPECT_EQ(od.enforcing_failure_percentage, 100u);
+  EXPECT_EQ(od.consecutive_5xx, 5u) << "Envoy's default stays";
+
+  // Encoded (config_dump / discovery) and decoded again: the same resources.
+  for (const auto& l : b->static_resources.listeners) {
+    auto again = DecodeListener(EncodeListener(l), "listener");
+    ASSERT_TRUE(again.ok()) << again.status() << "\n" << config::EmitYaml(EncodeListener(l));
+    EXPECT_EQ(config::EmitJson(EncodeListener(*again)), config::EmitJson(EncodeListener(l)));
+  }
+  auto cluster_again = DecodeCluster(EncodeCluster(c), "cluster");
+  ASSERT_TRUE(cluster_again.ok()) << cluster_again.status() << "\n" << config::EmitYaml(EncodeCluster(c));
+  EXPECT_EQ(config::EmitJson(EncodeCluster(*cluster_again)), config::EmitJson(EncodeCluster(c)));
+  EXPECT_DOUBLE_EQ(cluster_again->healthy_panic_threshold, 25.5);
+  EXPECT_EQ(cluster_again->outlier_detection->enforcing_failure_percentage, 100u);
+
+  // Errors name the field.
+  const std::vector<ErrorCase> errors = {
+      {"buffer without limit", "max_request_bytes: 1048576", "max_request_bytes: 0",
+       "typed_config.max_request_bytes: required: a byte count greater than 0"},
+      {"buffer wrong type", "filters.http.buffer.v3.Buffer\n", "filters.http.fault.v3.HTTPFault\n",
+       "@type: unsupported type"},
+      {"buffer unknown field", "max_request_bytes: 1048576", "max_request_bytes: 1048576\n              timeout: 1s",
+       "typed_config.timeout: unsupported field"},
+      {"per route both", "{disabled: true}", "{disabled: true, buffer: {max_request_bytes: 5}}",
+       "exactly one of disabled: true or buffer"},
+      {"per route neither", "{disabled: true}", "{disabled: false}", "exactly one of disabled: true or buffer"},
+      {"panic threshold over 100", "{value: 25.5}", "{value: 101}",
+       "common_lb_config.healthy_panic_threshold: expected {value: P}"},
+      {"enforcing over 100", "enforcing_failure_percentage: 100", "enforcing_failure_percentage: 150",
+       "outlier_detection.enforcing_failure_percentage: expected a percentage"},
+      {"unknown outlier field", "failure_percentage_threshold: 40", "failure_percentage_threshold: 40\n      split_external_local_origin_errors: true",
+       "outlier_detection.split_external_local_origin_errors: unsupported field"},
+  };
+  for (const auto& e : errors) {
+    std::string bad = text;
+    auto pos = bad.find(e.from);
+    ASSERT_NE(pos, std::string::npos) << e.name;
+    bad.replace(pos, e.from.size(), e.to);
+    auto r = LoadBootstrapText(bad, "boot.yaml");
+    ASSERT_FALSE(r.ok()) << e.name;
+    EXPECT_NE(std::string(r.status().message()).find(e.expected), std::string::npos)
+        << e.name << ": " << r.status().message();
+  }
+}
+
 TEST(Decode, Http2ProtocolOptions) {
   std::string text = kMinimal;
   text.replace(text.find("statPrefix: in"), 14, R"(statPrefix: in
