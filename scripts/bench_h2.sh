@@ -75,6 +75,12 @@ static_resources:
   clusters:
   - name: upstream
     connect_timeout: 1s
+    # Istio's thresholds for the clusters it generates (unlimited): Envoy's defaults (1024
+    # concurrent requests) would send 503 UO at c16m100 (1,600 concurrent streams), which
+    # nginx, with no such limit, would not.
+    circuit_breakers:
+      thresholds:
+      - {max_connections: 4294967295, max_pending_requests: 4294967295, max_requests: 4294967295, max_retries: 4294967295}
     load_assignment:
       cluster_name: upstream
       endpoints:

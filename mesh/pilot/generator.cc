@@ -1,6 +1,7 @@
 #include "mesh/pilot/generator.h"
 
 #include <algorithm>
+#include <limits>
 #include <map>
 #include <optional>
 #include <set>
@@ -20,6 +21,19 @@ namespace {
 using config::Node;
 using config::Resource;
 namespace pc = proxyconfig;
+
+// Istio gives every cluster it generates thresholds so high they never trip unless a
+// DestinationRule's connectionPool sets one (Envoy's own defaults, 1024 concurrent
+// requests and 3 retries, would turn a busy service's traffic into 503 UO).
+pc::CircuitBreakers IstioDefaultCircuitBreakers() {
+  constexpr uint32_t kUnlimited = std::numeric_limits<uint32_t>::max();
+  pc::CircuitBreakers cb;
+  cb.max_connections = kUnlimited;
+  cb.max_pending_requests = kUnlimited;
+  cb.max_requests = kUnlimited;
+  cb.max_retries = kUnlimited;
+  return cb;
+}
 
 std::string Base64Decode(std::string_view in) {
   static const std::string kChars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -686,6 +700,7 @@ struct Translation {
     pc::Cluster app;
     app.name = inbound_cluster;
     app.type = pc::Cluster::DiscoveryType::kStatic;
+    app.circuit_breakers = IstioDefaultCircuitBreakers();
     pc::ClusterLoadAssignment cla;
     cla.cluster_name = inbound_cluster;
     pc::LocalityLbEndpoints lle;
@@ -897,7 +912,7 @@ struct Translation {
     }
     const Node& pool = policy["connectionPool"];
     if (pool.IsMap()) {
-      pc::CircuitBreakers cb;
+      pc::CircuitBreakers cb = IstioDefaultCircuitBreakers();
       if (auto v = pool.At({"tcp", "maxConnections"}).Int()) cb.max_connections = static_cast<uint32_t>(*v);
       if (auto v = pool.At({"http", "http1MaxPendingRequests"}).Int()) cb.max_pending_requests = static_cast<uint32_t>(*v);
       if (auto v = pool.At({"http", "http2MaxRequests"}).Int()) cb.max_requests = static_cast<uint32_t>(*v);
@@ -997,6 +1012,7 @@ struct Translation {
     c.type = pc::Cluster::DiscoveryType::kEds;
     c.eds_service_name = name;
     c.connect_timeout = pc::Duration(10000);
+    c.circuit_breakers = IstioDefaultCircuitBreakers();
     cla.cluster_name = name;
     if (svc == nullptr || svc->FindPort(port) == nullptr) {
       // Unknown destination: an empty cluster (requests get 503 UH, as in Istio).
