@@ -59,11 +59,12 @@ int64_t StatValue(int admin_port, const std::string& name) {
 struct GoawayWatch {
   bool goaway = false;
   uint32_t error = 0xffffffff;
+  int32_t last_stream_id = -1;
   bool closed = false;
 };
 
-GoawayWatch WatchForGoaway(int port, int timeout_ms, const std::function<void()>& then = nullptr) {
-  GoawayWatch state;
+// A TCP connection to 127.0.0.1:port; -1 when it cannot connect.
+int ConnectLoopback(int port) {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
@@ -71,21 +72,38 @@ GoawayWatch WatchForGoaway(int port, int timeout_ms, const std::function<void()>
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
     ::close(fd);
-    return state;
+    return -1;
   }
+  return fd;
+}
+
+// A client session with its SETTINGS queued, recording any GOAWAY in `watch`.
+nghttp2_session* NewGoawayWatchingSession(GoawayWatch* watch) {
   nghttp2_session_callbacks* cbs;
   nghttp2_session_callbacks_new(&cbs);
   nghttp2_session_callbacks_set_on_frame_recv_callback(cbs, [](nghttp2_session*, const nghttp2_frame* f, void* u) {
     if (f->hd.type == NGHTTP2_GOAWAY) {
-      static_cast<GoawayWatch*>(u)->goaway = true;
-      static_cast<GoawayWatch*>(u)->error = f->goaway.error_code;
+      auto* w = static_cast<GoawayWatch*>(u);
+      w->goaway = true;
+      w->error = f->goaway.error_code;
+      w->last_stream_id = f->goaway.last_stream_id;
     }
     return 0;
   });
   nghttp2_session* session;
-  nghttp2_session_client_new(&session, cbs, &state);
+  nghttp2_session_client_new(&session, cbs, watch);
   nghttp2_session_callbacks_del(cbs);
   nghttp2_submit_settings(session, NGHTTP2_FLAG_NONE, nullptr, 0);
+  return session;
+}
+
+GoawayWatch WatchForGoaway(int port, int timeout_ms, const std::function<void()>& then = nullptr) {
+  GoawayWatch state;
+  int fd = ConnectLoopback(port);
+  if (fd < 0) {
+    return state;
+  }
+  nghttp2_session* session = NewGoawayWatchingSession(&state);
   const uint8_t* data;
   ssize_t n;
   while ((n = nghttp2_session_mem_send(session, &data)) > 0) {
@@ -305,32 +323,11 @@ TEST_F(Http2ProxyTest, RapidResetGetsGoaway) {
   Upstream up("u1");
   TestProxy proxy(Bootstrap(Cluster(up.port())));
   ASSERT_TRUE(proxy.ok()) << proxy.status();
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(proxy.port("h2c")));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  int fd = ConnectLoopback(proxy.port("h2c"));
+  ASSERT_GE(fd, 0);
 
-  struct State {
-    uint32_t goaway_error = 0xffffffff;
-    int32_t last_stream_id = -1;
-    bool goaway = false;
-  } state;
-  nghttp2_session_callbacks* cbs;
-  nghttp2_session_callbacks_new(&cbs);
-  nghttp2_session_callbacks_set_on_frame_recv_callback(cbs, [](nghttp2_session*, const nghttp2_frame* f, void* u) {
-    if (f->hd.type == NGHTTP2_GOAWAY) {
-      static_cast<State*>(u)->goaway = true;
-      static_cast<State*>(u)->goaway_error = f->goaway.error_code;
-      static_cast<State*>(u)->last_stream_id = f->goaway.last_stream_id;
-    }
-    return 0;
-  });
-  nghttp2_session* session;
-  nghttp2_session_client_new(&session, cbs, &state);
-  nghttp2_session_callbacks_del(cbs);
-  nghttp2_submit_settings(session, NGHTTP2_FLAG_NONE, nullptr, 0);
+  GoawayWatch state;
+  nghttp2_session* session = NewGoawayWatchingSession(&state);
   std::string path = "/delay/1000";
   nghttp2_nv nv[] = {
       {(uint8_t*)":method", (uint8_t*)"GET", 7, 3, 0},
@@ -383,7 +380,7 @@ TEST_F(Http2ProxyTest, RapidResetGetsGoaway) {
   nghttp2_session_del(session);
   ::close(fd);
   EXPECT_TRUE(state.goaway) << "after " << rounds << " rounds";
-  EXPECT_EQ(state.goaway_error, static_cast<uint32_t>(NGHTTP2_ENHANCE_YOUR_CALM));
+  EXPECT_EQ(state.error, static_cast<uint32_t>(NGHTTP2_ENHANCE_YOUR_CALM));
   // The client may have sent more before it read the GOAWAY; what the proxy processed is
   // bounded by the limit (200 resets per 10 s): streams 1, 3, ... 401.
   EXPECT_GT(state.last_stream_id, 0);
