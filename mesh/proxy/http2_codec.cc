@@ -110,8 +110,23 @@ struct H2Callbacks {
     return 0;
   }
 
+  static int OnFrameSend(nghttp2_session* session, const nghttp2_frame* frame, void* user) {
+    H2Codec* self = Self(user);
+    if ((frame->hd.flags & NGHTTP2_FLAG_END_STREAM) == 0 ||
+        (frame->hd.type != NGHTTP2_HEADERS && frame->hd.type != NGHTTP2_DATA)) {
+      return 0;
+    }
+    auto it = self->reset_after_response_.find(frame->hd.stream_id);
+    if (it != self->reset_after_response_.end()) {
+      nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, it->first, it->second);
+      self->reset_after_response_.erase(it);
+    }
+    return 0;
+  }
+
   static int OnStreamClose(nghttp2_session*, int32_t id, uint32_t error_code, void* user) {
     H2Codec* self = Self(user);
+    self->reset_after_response_.erase(id);
     self->streams_.erase(id);
     self->incoming_.erase(id);
     self->headers_seen_.erase(id);
@@ -188,6 +203,7 @@ absl::Status H2Codec::Start() {
   nghttp2_session_callbacks_set_on_frame_recv_callback(cbs, &H2Callbacks::OnFrameRecv);
   nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cbs, &H2Callbacks::OnDataChunk);
   nghttp2_session_callbacks_set_on_stream_close_callback(cbs, &H2Callbacks::OnStreamClose);
+  nghttp2_session_callbacks_set_on_frame_send_callback(cbs, &H2Callbacks::OnFrameSend);
   nghttp2_option* opt = nullptr;
   nghttp2_option_new(&opt);
   nghttp2_option_set_no_auto_window_update(opt, 1);
@@ -359,6 +375,10 @@ void H2Codec::EndStream(int32_t stream, const H2Headers& trailers) {
 
 void H2Codec::Reset(int32_t stream, uint32_t error_code) {
   nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, stream, error_code);
+}
+
+void H2Codec::ResetAfterResponse(int32_t stream, uint32_t error_code) {
+  reset_after_response_[stream] = error_code;
 }
 
 void H2Codec::Goaway(uint32_t error_code) {

@@ -88,6 +88,11 @@ class H2Codec {
   // Ends the sending side, with trailers when non-empty.
   void EndStream(int32_t stream, const H2Headers& trailers);
   void Reset(int32_t stream, uint32_t error_code);
+  // Server: resets the stream once the response's last frame (END_STREAM) has been
+  // framed, to refuse request body the response no longer needs (RFC 9113 8.1). A plain
+  // Reset() would go out first: nghttp2 sends RST_STREAM ahead of queued HEADERS/DATA,
+  // and the client would never see the response.
+  void ResetAfterResponse(int32_t stream, uint32_t error_code);
   // Graceful shutdown: GOAWAY with the last processed stream id.
   void Goaway(uint32_t error_code);
   // Reopens the flow-control window for `n` bytes delivered to the other side.
@@ -130,6 +135,7 @@ class H2Codec {
   std::map<int32_t, OutStream> streams_;
   std::map<int32_t, H2Headers> incoming_;  // headers being received
   std::map<int32_t, bool> headers_seen_;   // final headers delivered (next block = trailers)
+  std::map<int32_t, uint32_t> reset_after_response_;  // stream -> error code
   FloodCounter resets_, settings_, pings_;
   bool goaway_received_ = false;
   bool goaway_sent_ = false;

@@ -20,6 +20,7 @@
 #include <iostream>
 #include <list>
 #include <random>
+#include <charconv>
 #include <span>
 #include <sstream>
 #include <thread>
@@ -878,6 +879,18 @@ void WriteAccessLogs(const ChainRuntime& chain, const AccessLogRecord& record) {
 // anonymous namespace (-Wsubobject-linkage); everything here is one translation unit.
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wsubobject-linkage"
+// The body limit for a request: the route's BufferPerRoute wins over the buffer filter's
+// max_request_bytes; without the buffer filter there is none.
+uint64_t RequestBodyLimit(const HttpConnectionManager& hcm, const Route& route) {
+  if (!hcm.max_request_bytes) {
+    return UINT64_MAX;
+  }
+  if (route.buffer) {
+    return route.buffer->disabled ? UINT64_MAX : route.buffer->max_request_bytes;
+  }
+  return *hcm.max_request_bytes;
+}
+
 #include "mesh/proxy/http2_proxy.inc"
 #pragma GCC diagnostic pop
 // ---- HTTP/2 (end) ---------------------------------------------------------------------
@@ -1685,18 +1698,6 @@ class HttpSession {
     }
     Finish(chain, req, out, start, start_wall, route, request_id);
     co_return out.keep_alive;
-  }
-
-  // The body limit for this request: the route's BufferPerRoute wins over the filter's
-  // max_request_bytes; without the buffer filter there is none.
-  static uint64_t RequestBodyLimit(const HttpConnectionManager& hcm, const Route& route) {
-    if (!hcm.max_request_bytes) {
-      return UINT64_MAX;
-    }
-    if (route.buffer) {
-      return route.buffer->disabled ? UINT64_MAX : route.buffer->max_request_bytes;
-    }
-    return *hcm.max_request_bytes;
   }
 
   // 413 for a request body over the limit (Envoy's buffer filter answer). The connection
