@@ -300,7 +300,6 @@ void EmitYamlInto(const Node& n, int indent, std::string& out) {
 
 }  // namespace
 
-
 std::string JsonQuote(std::string_view s, bool escape_html) {
   std::string out = "\"";
   for (size_t i = 0; i < s.size(); ++i) {
